@@ -1,0 +1,42 @@
+# m2l2: `make tables` (install + main job on the offline default suite), `make test` (install + tests).
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip
+CONFIG ?= benchmarks/configs/default.yaml
+STAMP := .make-install-stamp
+
+.PHONY: install install-dev system-deps data tables test test-fast lint speed clean
+
+# torch first, pinned to the CPU wheel cached on CI machines (a bare `torch` would pull CUDA wheels).
+# Users with a GPU can install their own torch>=2.4 first; pip then keeps it.
+$(STAMP): pyproject.toml
+	$(PYTHON) -c "import torch" 2>/dev/null || $(PIP) install "torch==2.13.0"
+	$(PIP) install -e ".[dev,bench,data,visqol,musicnn]"
+	touch $(STAMP)
+
+install: $(STAMP) system-deps
+
+install-dev: install
+
+system-deps:
+	bash scripts/install_system_deps.sh
+
+data: install
+	$(PYTHON) -m m2l2.cli data build
+
+tables: install
+	$(PYTHON) -m m2l2.cli tables --config $(CONFIG)
+
+test: install
+	$(PYTHON) -m pytest -q
+
+test-fast: install
+	$(PYTHON) -m pytest -q -m "not slow"
+
+lint:
+	$(PYTHON) -m ruff check m2l2 baselines benchmarks tests scripts
+
+speed: install
+	$(PYTHON) benchmarks/speed.py
+
+clean:
+	rm -rf build dist *.egg-info $(STAMP) .pytest_cache .ruff_cache

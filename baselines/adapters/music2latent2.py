@@ -1,0 +1,107 @@
+"""This project's Music2Latent2 (any checkpoint), with σ_cond and decoding steps as options.
+
+Variants: `mono` (paper, 64x), `stereo` (128x), `ordered` (Table I ablation). A checkpoint's own config
+decides the architecture; the variant only checks that it matches. Without a checkpoint, `build=NAME`
+gives an untrained model (pretrained=False: usable in tests, never in result tables).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from baselines.interface import Autoencoder, Package, Provenance, Requirement
+from m2l2.errors import M2L2Error
+from m2l2.weights import sha256_of
+
+
+def _checkpoint_provenance(path: Path) -> Provenance:
+    """Name, step and sha256 of the tensors file behind any form of checkpoint path m2l2.load accepts."""
+    from m2l2.checkpoint import resolve_checkpoint
+
+    sidecar = resolve_checkpoint(path)
+    meta = json.loads(sidecar.read_text())
+    tensors = sidecar.parent / meta.get("tensors", sidecar.with_suffix(".safetensors").name)
+    return Provenance(True, weights=f"m2l2 {sidecar.stem} (step {meta.get('step')})", path=str(tensors),
+                      sha256=sha256_of(tensors) if tensors.is_file() else None)
+
+
+VARIANTS = {"mono": (1, "summary"), "stereo": (2, "summary"), "ordered": (1, "ordered")}
+
+
+class Music2Latent2AE(Autoencoder):
+    requirements = Requirement(
+        packages=(Package("m2l2", "-e . (this project)"),),
+        required_args=("checkpoint",),
+        note="pass checkpoint=PATH (a trained m2l2 checkpoint); build=NAME gives random weights for tests",
+    )
+    stochastic = True
+
+    def __init__(
+        self,
+        checkpoint: str | Path | None = None,
+        variant: str = "mono",
+        build: str | None = None,
+        sigma_cond: float = 0.4,
+        steps: int = 1,
+        seed: int | None = 0,
+        device: str = "cpu",
+        max_batch: int = 16,
+    ):
+        import m2l2
+
+        if variant not in VARIANTS:
+            raise M2L2Error(f"unknown Music2Latent2 variant {variant!r}; use one of {sorted(VARIANTS)}")
+        if checkpoint is not None:
+            path = Path(checkpoint).expanduser()
+            if not path.exists():
+                raise M2L2Error(f"Music2Latent2 checkpoint not found: {path}")
+            self.model = m2l2.load(str(path), device=device)
+            self._provenance = _checkpoint_provenance(path)
+        elif build is not None:
+            self.model = m2l2.build(build).to(device)
+            self._provenance = Provenance(False, weights=None, note=f"untrained m2l2.build({build!r})")
+        else:
+            raise M2L2Error(
+                f"music2latent2 ({variant}) needs checkpoint=PATH (a trained m2l2 checkpoint, e.g. from "
+                "`m2l2 train`); no official weights of this re-implementation exist. Use build=NAME "
+                "(e.g. build=tiny) for an untrained model in tests."
+            )
+        self.model.eval()
+        channels, kind = VARIANTS[variant]
+        cfg = self.model.config
+        if (cfg.channels, cfg.latent_kind) != (channels, kind):
+            raise M2L2Error(
+                f"variant {variant!r} expects channels={channels}, latent_kind={kind!r}, but the model has "
+                f"channels={cfg.channels}, latent_kind={cfg.latent_kind!r}; pick the matching variant"
+            )
+        self.name = "music2latent2" if variant == "mono" else f"music2latent2-{variant}"
+        self.variant = variant
+        self.sample_rate = int(self.model.sample_rate)
+        self.channels = int(cfg.channels)
+        self.latent_rate = float(self.model.sample_rate) / float(self.model.chunk_samples)
+        length, dim = cfg.latent_shape
+        self.latent_dim = int(length * dim)
+        self.sigma_cond = float(sigma_cond)
+        self.steps = int(steps)
+        self.seed = seed
+        self.max_batch = int(max_batch)
+
+    @property
+    def provenance(self) -> Provenance:
+        return self._provenance
+
+    def encode(self, audio: np.ndarray) -> torch.Tensor:
+        return self.model.encode(audio, self.sample_rate, max_batch=self.max_batch)[0]  # [T, L, D]
+
+    def decode(self, latent: torch.Tensor, length: int | None = None) -> np.ndarray:
+        gen = None if self.seed is None else torch.Generator().manual_seed(int(self.seed))
+        wave = self.model.decode(latent[None], sigma_cond=self.sigma_cond, steps=self.steps, length=length,
+                                 generator=gen)
+        return wave[0].cpu().numpy()
+
+    def embed(self, audio: np.ndarray) -> np.ndarray:
+        return self.model.embed(audio, self.sample_rate, max_batch=self.max_batch)[0].cpu().numpy()

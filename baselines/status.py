@@ -1,0 +1,97 @@
+"""Whether each adapter can run on this machine, and what to do when it cannot (for `m2l2 baselines list`)."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+from baselines.registry import AdapterSpec, specs
+from m2l2 import weights as weights_mod
+from m2l2.errors import M2L2Error
+
+
+@dataclass
+class AdapterInfo:
+    name: str
+    source: str
+    description: str
+    adapter_importable: bool = True
+    paper_only: bool = False
+    packages: dict[str, str] = field(default_factory=dict)  # module → "ok" or the import error
+    weights: dict[str, str] = field(default_factory=dict)  # weights name → "present" or "missing"
+    missing_args: list[str] = field(default_factory=list)  # options that must be passed to build it
+    actions: list[str] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def ready(self) -> bool:
+        """Can be built with pretrained weights right now."""
+        return (
+            self.adapter_importable
+            and not self.paper_only
+            and all(v == "ok" for v in self.packages.values())
+            and all(v == "present" for v in self.weights.values())
+            and not self.missing_args
+        )
+
+    @property
+    def state(self) -> str:
+        if self.paper_only:
+            return "paper-only"
+        if not self.adapter_importable:
+            return "broken"
+        if any(v != "ok" for v in self.packages.values()):
+            return "no-package"
+        if any(v != "present" for v in self.weights.values()):
+            return "no-weights"
+        if self.missing_args:
+            return "needs-args"
+        return "ready"
+
+
+def _import_error(module: str) -> str:
+    try:
+        importlib.import_module(module)
+    except Exception as e:  # also OSError/RuntimeError from broken binary deps (torchaudio)
+        return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}".strip()
+    return "ok"
+
+
+def inspect(spec: AdapterSpec) -> AdapterInfo:
+    info = AdapterInfo(spec.name, spec.source, spec.description)
+    try:
+        req = spec.requirements()
+    except M2L2Error as e:
+        info.adapter_importable = False
+        info.actions.append(str(e))
+        return info
+    info.paper_only = req.paper_only
+    info.note = req.note
+    for pkg in req.packages:
+        info.packages[pkg.module] = _import_error(pkg.module)
+        if info.packages[pkg.module] != "ok" and not req.paper_only:
+            hint = f" ({pkg.note})" if pkg.note else ""
+            info.actions.append(f"pip install {pkg.pip}{hint}")
+    for name in req.weights:
+        try:
+            found = weights_mod.find_weights(name)
+        except M2L2Error as e:
+            info.weights[name] = "unknown"
+            info.actions.append(str(e))
+            continue
+        info.weights[name] = "present" if found else "missing"
+        if not found:
+            entry = weights_mod.WEIGHTS[name]
+            info.actions.append(
+                f"get {entry.filename} from {entry.url} into {weights_mod.weights_dir()} "
+                f"(or `m2l2 weights fetch {name}`)"
+            )
+    info.missing_args = [a for a in req.required_args if a not in spec.args]
+    for a in info.missing_args:
+        info.actions.append(f"pass {a}=... (e.g. `{spec.name}:{a}=VALUE` or baselines.get({spec.name!r}, {a}=...))")
+    return info
+
+
+def available() -> list[AdapterInfo]:
+    """One AdapterInfo per known adapter (built-ins, entry points, YAML files), sorted by name."""
+    return [inspect(s) for _, s in sorted(specs().items())]

@@ -1,0 +1,45 @@
+"""Loaders for the parts of the offline default suite (see benchmarks/suite), which share one layout:
+<suite root>/<part>/metadata.csv with columns id, path (relative to the part folder), split, and labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks.datasets.base import Item, read_csv_rows, require_file
+from benchmarks.datasets.tinysol import fold_split
+from m2l2.errors import M2L2Error
+
+PARTS = ("music", "notes", "key", "tags", "speech")
+LIST_COLUMNS = {"tags", "instrument_families"}
+INT_COLUMNS = {"midi", "fold", "tempo", "transpose", "velocity", "n_tracks"}
+FLOAT_COLUMNS = {"start_s", "duration_s"}
+
+
+def _convert(column: str, value: str):
+    if column in LIST_COLUMNS:
+        return [v for v in value.split(";") if v]
+    if column in INT_COLUMNS:
+        return int(value) if value != "" else None
+    if column in FLOAT_COLUMNS:
+        return float(value) if value != "" else None
+    return value
+
+
+def load_part(part: str, root: str | Path, split: str | None = None, fold: int = 0) -> list[Item]:
+    """Items of one suite part. For "notes", the split comes from `fold` (fold valid, fold+1 test)."""
+    if part not in PARTS:
+        raise M2L2Error(f"unknown suite part {part!r}; choose one of {', '.join(PARTS)}")
+    folder = Path(root) / part
+    layout = f"  {folder}/metadata.csv  (built by `m2l2 data build --parts {part}`)"
+    rows = read_csv_rows(require_file(folder / "metadata.csv", f"suite-{part}", layout))
+    items = []
+    for r in rows:
+        labels = {k: _convert(k, v) for k, v in r.items() if k not in ("id", "path", "split")}
+        item_split = fold_split(fold, labels["fold"]) if part == "notes" else r["split"]
+        if split is not None and item_split != split:
+            continue
+        items.append(Item(r["id"], folder / r["path"], labels, item_split))
+    if split is not None and not items:
+        known = sorted({r["split"] for r in rows}) if part != "notes" else ["train", "valid", "test"]
+        raise M2L2Error(f"suite-{part}: no items in split {split!r} (splits here: {', '.join(known)})")
+    return items

@@ -1,0 +1,146 @@
+"""Build the offline default suite part by part: fetch sources, run jobs (resumable), write metadata + manifest."""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from benchmarks.suite.manifest import Journal, read_manifest, verify, write_manifest
+from benchmarks.suite.sources import Fetched, fetch, sha256_file
+from m2l2.audio import save_audio
+from m2l2.errors import M2L2Error
+
+PARTS = ("music", "notes", "key", "speech")  # "tags" (mma grooves) is not implemented yet
+
+
+@dataclass
+class Job:
+    """One resumable unit of work; `run()` writes files under the suite root and returns (files, rows)."""
+
+    key: str
+    run: Callable[[], tuple[list[str], list[dict[str, Any]]]]
+
+
+@dataclass
+class Context:
+    root: Path
+    small: bool
+    sources: dict[str, Fetched] = field(default_factory=dict)
+
+    def write_audio(self, rel: str, audio, sample_rate: int) -> str:
+        """Write 16-bit FLAC (deterministic bytes for the same samples); returns the relative path."""
+        save_audio(self.root / rel, audio, sample_rate)
+        return rel
+
+
+def part_module(part: str):
+    if part not in PARTS:
+        raise M2L2Error(f"unknown suite part {part!r}; choose from {', '.join(PARTS)}")
+    return importlib.import_module(f"benchmarks.suite.part_{part}")
+
+
+def _package_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0]}
+    for name in ("numpy", "soundfile", "soxr", "av", "pyfluidsynth", "music21"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _tool_versions() -> dict[str, str]:
+    import subprocess
+
+    out = {}
+    for tool, args in (("fluidsynth", ["--version"]), ("mma", ["-v"])):
+        if shutil.which(tool):
+            r = subprocess.run([tool, *args], capture_output=True, text=True)
+            lines = [ln for ln in (r.stdout + r.stderr).splitlines() if any(c.isdigit() for c in ln)]
+            out[tool] = lines[0].strip() if lines else "unknown"
+    return out
+
+
+def _write_metadata(root: Path, part: str, rows: list[dict[str, Any]], columns: list[str]) -> str:
+    rel = f"{part}/metadata.csv"
+    tmp = root / (rel + ".part")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ";".join(v) if isinstance(v, list | tuple) else v for k, v in r.items()})
+    tmp.replace(root / rel)
+    return rel
+
+
+def build_part(root: Path, part: str, small: bool, manifest: dict[str, Any]) -> dict[str, Any]:
+    mod = part_module(part)
+    config = {"recipe": mod.RECIPE_VERSION, "small": small}
+    previous = manifest["parts"].get(part)
+    if previous and previous.get("config") == config and not verify(root, [part]):
+        print(f"[{part}] up to date ({previous['count']} clips), skipping")
+        return previous
+    t0 = time.time()
+    ctx = Context(root, small)
+    for pkg in mod.packages(small):
+        print(f"[{part}] fetching {pkg}")
+        ctx.sources[pkg] = fetch(pkg)
+    journal = Journal.open(root)
+    jobs = mod.jobs(ctx)
+    prefix = f"{part}:{'small' if small else 'full'}:{mod.RECIPE_VERSION}:"
+    files: list[str] = []
+    rows: list[dict[str, Any]] = []
+    for job in tqdm(jobs, desc=f"[{part}]", unit="job", file=sys.stdout, mininterval=2.0):
+        entry = journal.finished(prefix + job.key)
+        if entry is None:
+            job_files, job_rows = job.run()
+            entry = journal.record(prefix + job.key, job_files, job_rows)
+        files += list(entry["files"])
+        rows += entry["rows"]
+    keep = set(files)
+    for p in sorted((root / part).rglob("*")):  # outputs of an earlier recipe or size
+        if p.is_file() and p.relative_to(root).as_posix() not in keep:
+            p.unlink()
+    files.append(_write_metadata(root, part, rows, mod.COLUMNS))
+    card = root / part / "README.md"
+    card.write_text(mod.card(rows, ctx), encoding="utf-8")
+    files.append(f"{part}/README.md")
+    manifest["files"] = {k: v for k, v in manifest["files"].items() if not k.startswith(part + "/")}
+    manifest["files"].update({rel: sha256_file(root / rel) for rel in files})
+    info = {
+        "config": config,
+        "count": len(rows),
+        "build_seconds": round(time.time() - t0, 1),
+        "sources": {pkg: {"version": f.version, "deb_sha256": f.sha256, "licence": f.source.licence,
+                          "attribution": f.source.attribution} for pkg, f in ctx.sources.items()},
+        "generated_licence": getattr(mod, "LICENCE_NOTE", ""),
+    }
+    manifest["parts"][part] = info
+    print(f"[{part}] {len(rows)} clips in {info['build_seconds']} s")
+    return info
+
+
+def build(root: Path, parts: list[str] | None = None, small: bool = False) -> dict[str, Any]:
+    """Build (or resume, or skip when up to date) the requested parts; returns the manifest."""
+    parts = list(parts or PARTS)
+    for p in parts:
+        part_module(p)  # fail early on unknown names / missing imports
+    root.mkdir(parents=True, exist_ok=True)
+    manifest = read_manifest(root)
+    for part in parts:
+        build_part(root, part, small, manifest)
+        manifest["packages"] = _package_versions()
+        manifest["tools"] = _tool_versions()
+        write_manifest(root, manifest)
+    return manifest

@@ -1,0 +1,188 @@
+"""key (Beatport-like): Bach chorales from music21's corpus with verified keys, transposed to all 24 keys and
+rendered with seeded ensembles and soundfonts, 20-30 s per clip, balanced per key.
+
+A chorale is kept only when music21's key analysis, its key signature and its final bass note agree. Every
+chorale is rendered in two target keys of its mode; the split is by chorale so no piece is on both sides.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.datasets.base import KEYS, PITCH_CLASSES
+from benchmarks.splits.stratified import stratified_split
+from benchmarks.suite.build import Context, Job
+from benchmarks.suite.part_notes import SOUNDFONTS
+from benchmarks.suite.synth import Event, Renderer
+from m2l2.errors import M2L2Error
+
+RECIPE_VERSION = "1"
+COLUMNS = ["id", "path", "split", "key", "tonic", "mode", "chorale", "transpose", "ensemble", "soundfont",
+           "tempo", "duration_s"]
+SR = 44100
+SEED = 7
+CLIPS_PER_KEY = 10
+KEYS_PER_CHORALE = 2
+MIN_S, MAX_S = 20.0, 30.0
+LICENCE_NOTE = "J. S. Bach chorales (public domain scores from the music21 corpus), rendered with the soundfonts"
+ENSEMBLES = {  # soprano, alto, tenor, bass GM programs
+    "strings": (40, 40, 41, 42), "winds": (73, 68, 71, 70), "brass": (56, 60, 57, 58),
+    "organ": (19, 19, 19, 19), "piano": (0, 0, 0, 0), "choir": (52, 52, 52, 52), "sax": (64, 65, 66, 67),
+}
+
+
+def packages(small: bool) -> list[str]:
+    return ["fluid-soundfont-gm"] if small else list(SOUNDFONTS)
+
+
+def _music21():
+    try:
+        import music21
+    except ImportError as e:
+        raise M2L2Error("the key part needs music21: pip install 'm2l2[data]'") from e
+    return music21
+
+
+def verified_key(score) -> str | None:
+    """The chorale's key when analysis, key signature and final bass note agree; else None."""
+    analysed = score.analyze("key")
+    sigs = score.flatten().getElementsByClass("KeySignature")
+    if not sigs:
+        return None
+    sig_key = sigs[0].asKey(analysed.mode)
+    bass = score.parts[-1].flatten().notes
+    if not bass or sig_key.tonic.name != analysed.tonic.name:
+        return None
+    last = bass[-1]
+    last_pc = (last.pitches[0] if hasattr(last, "pitches") else last.pitch).pitchClass
+    if last_pc != analysed.tonic.pitchClass:
+        return None
+    return f"{PITCH_CLASSES[analysed.tonic.pitchClass]} {analysed.mode}"
+
+
+def plan(ctx: Context) -> list[dict]:
+    """Chorales to use with their verified keys (cached in the root: parsing is the slow step)."""
+    n_per_mode = (2 if ctx.small else CLIPS_PER_KEY * 12 // KEYS_PER_CHORALE)
+    cache = ctx.root / f".key_plan_{'small' if ctx.small else 'full'}.json"
+    if cache.is_file():
+        return json.loads(cache.read_text())
+    m21 = _music21()
+    paths = sorted(str(p) for p in m21.corpus.getComposer("bach"))
+    chosen: dict[str, list[dict]] = {"major": [], "minor": []}
+    from tqdm import tqdm
+
+    for p in tqdm(paths, desc="[key] checking chorales", unit="score", mininterval=2.0):
+        if all(len(v) >= n_per_mode for v in chosen.values()):
+            break
+        try:
+            score = m21.corpus.parse(p)
+        except Exception:  # noqa: BLE001 - a score music21 cannot read is simply not used
+            continue
+        if len(score.parts) != 4:
+            continue
+        key = verified_key(score)
+        if key is None:
+            continue
+        mode = key.split()[1]
+        if len(chosen[mode]) < n_per_mode and score.highestTime >= 24:
+            chosen[mode].append({"name": Path(p).stem, "path": Path(p).name, "key": key,
+                                 "quarters": float(score.highestTime)})
+    if any(len(v) < n_per_mode for v in chosen.values()):
+        raise M2L2Error(f"only {len(chosen['major'])} major / {len(chosen['minor'])} minor chorales passed the key "
+                        "check; is the music21 corpus complete?")
+    out = []
+    for mode in ("major", "minor"):
+        targets = [k for k in KEYS if k.endswith(mode)]
+        for i, c in enumerate(chosen[mode]):
+            n_keys = 1 if ctx.small else KEYS_PER_CHORALE
+            c["targets"] = [targets[(i * n_keys + j) % 12] for j in range(n_keys)]
+            out.append(c)
+    cache.write_text(json.dumps(out, indent=1))
+    return out
+
+
+def transpose_shift(source: str, target: str) -> int:
+    """Semitones in -6..+5 that move `source`'s tonic onto `target`'s."""
+    d = (PITCH_CLASSES.index(target.split()[0]) - PITCH_CLASSES.index(source.split()[0])) % 12
+    return d - 12 if d > 5 else d
+
+
+def chorale_events(score, shift: int, programs: tuple[int, ...], bpm: float) -> list[Event]:
+    spq = 60.0 / bpm
+    events = []
+    for ch, (part, prog) in enumerate(zip(score.parts, programs)):
+        events.append(Event(0.0, 0, "program", ch, prog))
+        for n in part.stripTies().flatten().notes:
+            for p in (n.pitches if hasattr(n, "pitches") else [n.pitch]):
+                key = int(p.midi) + shift
+                t0, t1 = float(n.offset) * spq, (float(n.offset) + float(n.quarterLength)) * spq
+                events.append(Event(t0, 2, "on", ch, key, 80))
+                events.append(Event(max(t0, t1 - 0.02), 1, "off", ch, key))
+    return events
+
+
+def _job(ctx: Context, c: dict, split: str) -> Job:
+    def run():
+        m21 = _music21()
+        score = m21.corpus.parse("bach/" + c["path"])
+        rng = np.random.default_rng(zlib.crc32(c["name"].encode()) + SEED)
+        sf_pkgs = packages(ctx.small)
+        pkg = sf_pkgs[int(rng.integers(len(sf_pkgs)))]
+        sf_rel, sf_name = SOUNDFONTS[pkg]
+        renderer = Renderer(ctx.sources[pkg].tree / sf_rel, gain=0.35)
+        clips, meta = [], []
+        for target in c["targets"]:
+            ens = sorted(ENSEMBLES)[int(rng.integers(len(ENSEMBLES)))]
+            dur = float(rng.uniform(MIN_S, MAX_S))
+            bpm = float(np.clip(c["quarters"] * 60.0 / dur, 50.0, 140.0))
+            length = min(MAX_S, c["quarters"] * 60.0 / bpm + 1.0)
+            shift = transpose_shift(c["key"], target)
+            clips.append((chorale_events(score, shift, ENSEMBLES[ens], bpm), length))
+            meta.append((target, shift, ens, round(bpm, 2), round(length, 3)))
+        audio = renderer.render_many(clips)
+        renderer.close()
+        files, rows = [], []
+        for x, (target, shift, ens, bpm, length) in zip(audio, meta):
+            mono = x.mean(axis=0, keepdims=True)
+            fade = int(0.5 * SR)
+            mono[:, -fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+            mono *= 0.89 / max(float(np.abs(mono).max()), 1e-6)
+            cid = f"{c['name'].replace('.', '_')}-{target.replace(' ', '_').replace('#', 's')}"
+            files.append(ctx.write_audio(f"key/audio/{cid}.flac", mono, SR))
+            rows.append({"id": cid, "path": f"audio/{cid}.flac", "split": split, "key": target,
+                         "tonic": target.split()[0], "mode": target.split()[1], "chorale": c["name"],
+                         "transpose": shift, "ensemble": ens, "soundfont": sf_name, "tempo": int(round(bpm)),
+                         "duration_s": length})
+        return files, rows
+
+    return Job(c["name"], run)
+
+
+def jobs(ctx: Context) -> list[Job]:
+    chorales = plan(ctx)
+    splits = stratified_split({c["name"]: c["key"].split()[1] for c in chorales}, seed=SEED)
+    return [_job(ctx, c, splits[c["name"]]) for c in chorales]
+
+
+def card(rows: list[dict], ctx: Context) -> str:
+    counts = {k: sum(r["key"] == k for r in rows) for k in KEYS}
+    lines = [
+        "# m2l2 default suite: key (Beatport-like)",
+        "",
+        f"{len(rows)} clips, mono, 44.1 kHz, {MIN_S:.0f}-{MAX_S:.0f} s, {min(counts.values())}-"
+        f"{max(counts.values())} per key over the 24 keys (sharps).",
+        "Sources: J. S. Bach chorales from the music21 corpus whose analysed key, key signature and final bass "
+        "note agree; each is transposed by -6..+5 semitones to target keys and rendered with a seeded ensemble "
+        "and soundfont. Split by chorale (stratified by mode, 80/10/10).",
+        "",
+        "| source | version | licence | attribution |",
+        "|---|---|---|---|",
+    ]
+    for pkg, f in ctx.sources.items():
+        lines.append(f"| {pkg} | {f.version} | {f.source.licence} | {f.source.attribution} |")
+    lines.append("| music21 corpus | (Python package) | BSD-3 (scores public domain) | J. S. Bach chorales |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,41 @@
+"""m2l2: a reproducible implementation of the Music2Latent2 audio autoencoder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__version__ = "0.1.0"
+
+__all__ = ["build", "load", "Music2Latent2", "ModelConfig", "M2L2Error", "__version__"]
+
+from m2l2.autoencoder import Music2Latent2
+from m2l2.config import ModelConfig, load_config
+from m2l2.errors import M2L2Error
+
+
+def build(config: str | Path | dict | ModelConfig = "paper", overrides: list[str] | tuple[str, ...] = ()) -> Music2Latent2:
+    """An untrained model from a named configuration, a YAML file, a dict of model settings or a ModelConfig."""
+    if isinstance(config, ModelConfig):
+        cfg = config
+    elif isinstance(config, dict):
+        cfg = ModelConfig.from_dict(config.get("model", config))
+    else:
+        cfg = ModelConfig.from_dict(load_config(config, overrides)["model"])
+    return Music2Latent2(cfg).eval()
+
+
+def load(path: str | Path, device: str = "cpu", ema: bool = True) -> Music2Latent2:
+    """A trained model from a checkpoint (safetensors + JSON sidecar); the EMA weights by default."""
+    from m2l2.checkpoint import read_inference_weights
+
+    path = Path(path)
+    if not path.exists():
+        raise M2L2Error(f"checkpoint not found: {path}")
+    model_cfg, state = read_inference_weights(path, ema=ema)
+    model = Music2Latent2(ModelConfig.from_dict(model_cfg))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise M2L2Error(
+            f"checkpoint {path} does not match its configuration: missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
+    return model.to(device).eval()

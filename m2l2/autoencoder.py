@@ -1,0 +1,208 @@
+"""The user-facing Music2Latent2 autoencoder: parallel chunk encoding, autoregressive two-step decoding."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from m2l2 import edm, spectral
+from m2l2.audio import resample
+from m2l2.config import ModelConfig
+from m2l2.errors import M2L2Error
+from m2l2.model import ConsistencyModel, Decoder, Encoder
+
+
+class Music2Latent2(nn.Module):
+    sample_rate = spectral.SAMPLE_RATE
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(config)
+        self.decoder = Decoder(config)
+        self.consistency = ConsistencyModel(config)
+
+    # --- sizes -------------------------------------------------------------------------------------
+    @property
+    def channels(self) -> int:
+        return self.config.channels
+
+    @property
+    def chunk_samples(self) -> int:
+        return self.config.chunk_frames * spectral.HOP
+
+    @property
+    def train_samples(self) -> int:
+        """Waveform length of one training example: two chunks without padding (67,072 for 64 frames)."""
+        return spectral.frames_to_samples(2 * self.config.chunk_frames)
+
+    @property
+    def latent_values_per_chunk(self) -> int:
+        length, dim = self.config.latent_shape
+        return length * dim
+
+    @property
+    def compression_ratio(self) -> float:
+        """Audio samples (all channels) per latent value."""
+        return self.chunk_samples * self.channels / self.latent_values_per_chunk
+
+    @property
+    def chunk_rate(self) -> float:
+        """Chunks per second (1.35 at 44.1 kHz with 64-frame chunks)."""
+        return self.sample_rate / self.chunk_samples
+
+    @property
+    def latent_rate(self) -> float:
+        """Latent vectors per second: L per chunk (≈10.8 Hz for K = 8 summary embeddings)."""
+        return self.config.latent_shape[0] * self.chunk_rate
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    # --- input handling ----------------------------------------------------------------------------
+    def _prepare(self, audio, sample_rate: int) -> torch.Tensor:
+        """[N] | [C, N] | [B, C, N] (NumPy or torch) at any rate → float32 [B, channels, N] at 44.1 kHz."""
+        if isinstance(audio, np.ndarray):
+            audio = torch.from_numpy(np.ascontiguousarray(audio))
+        if not isinstance(audio, torch.Tensor):
+            raise M2L2Error(f"audio must be a NumPy array or torch tensor, got {type(audio).__name__}")
+        if audio.ndim == 1:
+            audio = audio[None, None]
+        elif audio.ndim == 2:
+            audio = audio[None]
+        elif audio.ndim != 3:
+            raise M2L2Error(f"audio must have shape [N], [C, N] or [B, C, N]; got {tuple(audio.shape)}")
+        if audio.shape[-1] == 0:
+            raise M2L2Error("audio is empty")
+        audio = audio.float()
+        if sample_rate != self.sample_rate:
+            arr = audio.cpu().numpy()
+            audio = torch.from_numpy(
+                np.stack([resample(x, sample_rate, self.sample_rate) for x in arr])
+            )
+        c = audio.shape[1]
+        if c != self.channels:
+            if self.channels == 1:
+                audio = audio.mean(1, keepdim=True)
+            elif c == 1:
+                audio = audio.expand(-1, self.channels, -1)
+            else:
+                raise M2L2Error(f"cannot feed {c}-channel audio to a {self.channels}-channel model")
+        return audio.to(self.device)
+
+    def _chunk_specs(self, audio: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """[B, C, N] → spectrogram chunks [B, T, 2C, 1024, chunk_frames]."""
+        padded, chunks = spectral.pad_for_chunks(audio, self.config.chunk_frames)
+        spec = spectral.to_spec(padded)  # [B, 2C, F, T·frames]
+        b, c2, f, _ = spec.shape
+        spec = spec.reshape(b, c2, f, chunks, self.config.chunk_frames).permute(0, 3, 1, 2, 4)
+        return spec, chunks
+
+    def _batched_chunks(self, audio: torch.Tensor, max_batch: int) -> Iterator[torch.Tensor]:
+        spec, _ = self._chunk_specs(audio)
+        flat = spec.flatten(0, 1)
+        for i in range(0, len(flat), max_batch):
+            yield flat[i : i + max_batch]
+
+    # --- public API --------------------------------------------------------------------------------
+    @torch.no_grad()
+    def encode(self, audio, sample_rate: int = spectral.SAMPLE_RATE, max_batch: int = 32) -> torch.Tensor:
+        """Audio of any length → latents [B, T, L, D]; all chunks encoded in parallel, `max_batch` at a time."""
+        x = self._prepare(audio, sample_rate)
+        spec, chunks = self._chunk_specs(x)
+        flat = spec.flatten(0, 1)
+        out = torch.cat([self.encoder(flat[i : i + max_batch]) for i in range(0, len(flat), max_batch)])
+        return out.reshape(len(x), chunks, *out.shape[1:])
+
+    @torch.no_grad()
+    def embed(self, audio, sample_rate: int = spectral.SAMPLE_RATE, max_batch: int = 32) -> torch.Tensor:
+        """MIR feature [B, L·width]: tokens before the encoder's last linear layer, stacked, averaged over chunks."""
+        x = self._prepare(audio, sample_rate)
+        spec, chunks = self._chunk_specs(x)
+        flat = spec.flatten(0, 1)
+        feats = torch.cat(
+            [self.encoder.features(flat[i : i + max_batch]).flatten(1) for i in range(0, len(flat), max_batch)]
+        )
+        return feats.reshape(len(x), chunks, -1).mean(1)
+
+    @torch.no_grad()
+    def decode(
+        self,
+        latents: torch.Tensor,
+        sigma_cond: float = 0.4,
+        steps: int = 1,
+        length: int | None = None,
+        generator: torch.Generator | None = None,
+        redecode_previous: bool = True,
+        progress: bool = False,
+    ) -> torch.Tensor:
+        """Latents [B, T, L, D] → audio [B, C, N] at 44.1 kHz by chunked autoregression (Sec. IV-4).
+
+        The first chunk is decoded alone from pure noise; each later chunk is decoded together with the
+        previous one, re-noised to `sigma_cond`, whose new output replaces its first version (two-step
+        decoding at no extra cost). `redecode_previous=False` keeps the first version (one-step decoding).
+        `steps` > 1 adds consistency sampling steps per chunk. Memory holds one chunk's decoder features
+        at a time besides the output.
+        """
+        cfg = self.config
+        if latents.ndim == 3:
+            latents = latents[None]
+        if latents.ndim != 4 or tuple(latents.shape[2:]) != cfg.latent_shape:
+            raise M2L2Error(
+                f"latents must have shape [B, T, {cfg.latent_shape[0]}, {cfg.latent_shape[1]}]; "
+                f"got {tuple(latents.shape)}"
+            )
+        if steps < 1:
+            raise M2L2Error("steps must be at least 1")
+        latents = latents.to(self.device, torch.float32)
+        b, chunks = latents.shape[:2]
+        shape = (b, 2 * cfg.channels, spectral.FREQ_BINS, cfg.chunk_frames)
+        noise_levels = edm.sigma_of_t(torch.linspace(1.0, 0.0, steps + 1)[:-1]).tolist()
+        s_cond = max(float(sigma_cond), edm.SIGMA_MIN)
+
+        def noise(like_shape):
+            return torch.randn(like_shape, generator=generator, device="cpu").to(self.device)
+
+        def sample(prev: torch.Tensor | None, cross: list[torch.Tensor]) -> tuple[torch.Tensor | None, torch.Tensor]:
+            current = None
+            for k, s in enumerate(noise_levels):
+                x_cur = noise(shape) * s if k == 0 else current + noise(shape) * (s**2 - edm.SIGMA_MIN**2) ** 0.5
+                if prev is None:
+                    x, sig = x_cur[:, None], torch.full((b, 1), s)
+                else:
+                    x_prev = prev + noise(shape) * (s_cond**2 - edm.SIGMA_MIN**2) ** 0.5
+                    x = torch.stack([x_prev, x_cur], dim=1)
+                    sig = torch.tensor([[s_cond, s]]).expand(b, 2)
+                out = self.consistency(x, sig.to(self.device), cross)
+                current = out[:, -1]
+                new_prev = out[:, 0] if prev is not None else None
+            return new_prev, current
+
+        def cross_of(t: int) -> list[torch.Tensor]:
+            return self.decoder(latents[:, t])
+
+        decoded: list[torch.Tensor] = []
+        cross_prev = cross_of(0)
+        _, first = sample(None, cross_prev)
+        decoded.append(first.cpu())
+        prev = first
+        for t in tqdm(range(1, chunks), desc="decoding chunks", disable=not progress, initial=1, total=chunks):
+            cross_cur = cross_of(t)
+            cross = [torch.stack([p, c], 1).flatten(0, 1) for p, c in zip(cross_prev, cross_cur)]
+            new_prev, current = sample(prev, cross)
+            if redecode_previous:
+                decoded[-1] = new_prev.cpu()
+            decoded.append(current.cpu())
+            prev, cross_prev = current, cross_cur
+        spec = torch.cat(decoded, dim=-1)
+        wave = spectral.to_wave(spec)
+        n = chunks * self.chunk_samples if length is None else length
+        return spectral.unpad(wave, n)
+
+    def parameter_counts(self) -> dict[str, int]:
+        return {name: sum(p.numel() for p in m.parameters()) for name, m in self.named_children()}

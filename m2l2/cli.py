@@ -1,0 +1,54 @@
+"""The `m2l2` command line. Each area registers its own sub-commands, so the parts stay independent."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from m2l2.errors import M2L2Error
+
+# Modules exposing `register(subparsers)`. A module that is not installed is skipped.
+COMMAND_MODULES = [
+    "m2l2.commands",
+    "m2l2.weights",
+    "m2l2.training.cli",
+    "baselines.cli",
+    "benchmarks.metrics.cli",
+    "benchmarks.suite.cli",
+    "benchmarks.cli",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="m2l2", description="Music2Latent2 autoencoder and benchmark suite")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name is not None and name.startswith(e.name):
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except M2L2Error as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

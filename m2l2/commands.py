@@ -1,0 +1,157 @@
+"""`m2l2 encode | decode | reconstruct | info | speed`: the model's command-line interface."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from m2l2.errors import M2L2Error
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", "-c", help="trained checkpoint (its .json sidecar, .safetensors or run folder)")
+    p.add_argument(
+        "--untrained", metavar="CONFIG", help="use an untrained model of this configuration (for smoke tests only)"
+    )
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (default: cpu)")
+
+
+def _model_from_args(args):
+    import m2l2
+
+    if bool(args.checkpoint) == bool(args.untrained):
+        raise M2L2Error("give exactly one of --checkpoint PATH or --untrained CONFIG")
+    if args.checkpoint:
+        return m2l2.load(args.checkpoint, device=args.device), str(args.checkpoint)
+    print(f"warning: untrained {args.untrained!r} model with random weights", file=sys.stderr)
+    return m2l2.build(args.untrained).to(args.device), f"untrained:{args.untrained}"
+
+
+def _decode_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sigma-cond", type=float, default=0.4, help="noise level of the re-decoded previous chunk")
+    p.add_argument("--steps", type=int, default=1, help="consistency sampling steps per chunk")
+    p.add_argument("--seed", type=int, default=0, help="seed of the decoding noise")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("encode", help="audio file → latent file (.safetensors)")
+    p.add_argument("input")
+    p.add_argument("output")
+    _add_model_args(p)
+    p.set_defaults(func=cmd_encode)
+
+    p = subparsers.add_parser("decode", help="latent file → audio file")
+    p.add_argument("input")
+    p.add_argument("output")
+    _add_model_args(p)
+    _decode_args(p)
+    p.set_defaults(func=cmd_decode)
+
+    p = subparsers.add_parser("reconstruct", help="audio file → encode → decode → audio file")
+    p.add_argument("input")
+    p.add_argument("output")
+    _add_model_args(p)
+    _decode_args(p)
+    p.set_defaults(func=cmd_reconstruct)
+
+    p = subparsers.add_parser("info", help="parameter counts, compression ratio and latent rate")
+    p.add_argument("target", help="configuration name, YAML file or checkpoint")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides, e.g. model.depth=8")
+    p.set_defaults(func=cmd_info)
+
+    p = subparsers.add_parser("speed", help="encode/decode real-time factors and peak memory (random weights)")
+    p.add_argument("--config", default="paper")
+    p.add_argument("--seconds", type=float, nargs="*", default=[10.0, 60.0])
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--no-upstream", action="store_true", help="skip upstream Music2Latent")
+    p.add_argument("--repeats", type=int, default=1)
+    p.set_defaults(func=cmd_speed)
+
+
+def _read(path: str, model):
+    from m2l2.audio import load_audio
+
+    audio, sr = load_audio(path)
+    return torch.from_numpy(audio), sr
+
+
+def cmd_encode(args) -> int:
+    from m2l2.latent_file import save_latents
+
+    model, source = _model_from_args(args)
+    audio, sr = _read(args.input, model)
+    latents = model.encode(audio, sr)
+    length = round(audio.shape[-1] * model.sample_rate / sr)
+    save_latents(
+        args.output,
+        latents,
+        {"length": length, "sample_rate": model.sample_rate, "source_rate": sr, "model": source,
+         "config": model.config.to_dict()},
+    )
+    print(f"{args.input} → {args.output}: latents {tuple(latents.shape)}")
+    return 0
+
+
+def _decode_to_file(model, latents, length, args) -> None:
+    from m2l2.audio import save_audio
+
+    gen = torch.Generator().manual_seed(args.seed)
+    wave = model.decode(latents, sigma_cond=args.sigma_cond, steps=args.steps, length=length, generator=gen,
+                        progress=True)
+    save_audio(args.output, wave[0].cpu().numpy(), model.sample_rate)
+
+
+def cmd_decode(args) -> int:
+    from m2l2.latent_file import load_latents
+
+    latents, meta = load_latents(args.input)
+    model, _ = _model_from_args(args)
+    if meta.get("config") and meta["config"] != model.config.to_dict():
+        raise M2L2Error(f"{args.input} was encoded by a model with another configuration ({meta.get('model')})")
+    _decode_to_file(model, latents, meta.get("length"), args)
+    print(f"{args.input} → {args.output}")
+    return 0
+
+
+def cmd_reconstruct(args) -> int:
+    model, _ = _model_from_args(args)
+    audio, sr = _read(args.input, model)
+    latents = model.encode(audio, sr)
+    _decode_to_file(model, latents, round(audio.shape[-1] * model.sample_rate / sr), args)
+    print(f"{args.input} → {args.output} ({model.sample_rate} Hz, {model.channels} channel(s))")
+    return 0
+
+
+def cmd_info(args) -> int:
+    import m2l2
+
+    target = Path(args.target)
+    if target.suffix in {".json", ".safetensors"} or target.is_dir():
+        model = m2l2.load(target)
+    else:
+        model = m2l2.build(args.target, args.set)
+    total = 0
+    print(f"{'module':38s} {'parameters':>14s}")
+    for name, module in model.named_children():
+        n = sum(p.numel() for p in module.parameters())
+        total += n
+        print(f"{name:38s} {n:14,d}")
+        for sub, child in module.named_children():
+            print(f"  {sub:36s} {sum(p.numel() for p in child.parameters()):14,d}")
+    print(f"{'total':38s} {total:14,d}  ({total / 1e6:.1f} M)")
+    length, dim = model.config.latent_shape
+    print(f"channels: {model.channels}   latent kind: {model.config.latent_kind}   latents per chunk: {length}×{dim}")
+    print(f"chunk: {model.chunk_samples} samples ({model.chunk_samples / model.sample_rate:.3f} s)")
+    print(f"compression ratio: {model.compression_ratio:g}x   latent rate: {model.latent_rate:.2f} Hz "
+          f"({model.chunk_rate:.3f} chunks/s)")
+    return 0
+
+
+def cmd_speed(args) -> int:
+    from m2l2.speed import run_speed
+
+    run_speed(args.config, args.seconds, args.device, upstream=not args.no_upstream, repeats=args.repeats)
+    return 0

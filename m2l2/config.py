@@ -1,0 +1,153 @@
+"""Model configuration as data: a dataclass, named YAML files in `m2l2/configs/`, dotted overrides."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from m2l2.errors import M2L2Error
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of the three modules (Sec. IV-2 and IV-5 of the Music2Latent2 paper)."""
+
+    channels: int = 1  # audio channels: 1 mono, 2 stereo (4 spectrogram channels)
+    latent_kind: str = "summary"  # "summary" (K learned summary tokens) or "ordered" (Table I ablation)
+    num_latents: int = 8  # K summary embeddings per chunk
+    latent_dim: int = 64  # d_lat
+    chunk_frames: int = 64  # spec_length: STFT frames per chunk
+    # Convolutional (de-)patchifier: one entry per resolution; a down-sampling step between entries.
+    level_channels: list[int] = field(default_factory=lambda: [64, 128, 256, 256, 256, 256])
+    level_blocks: list[int] = field(default_factory=lambda: [3, 3, 3, 4, 5, 1])
+    # (frequency, time) factor of each down-sampling step; the first divides frequency by 4 only.
+    down_factors: list[list[int]] = field(
+        default_factory=lambda: [[4, 1], [2, 2], [2, 2], [2, 2], [2, 2]]
+    )
+    dim: int = 256  # transformer width
+    depth: int = 16  # transformer blocks per module
+    heads: int = 4
+    mlp_mult: int = 4
+    noise_channels: int = 256  # sinusoidal noise-level embedding
+    adaln: str = "shared"  # AdaLN of the consistency transformer: "shared" (adaLN-single) or "per_block" (DiT)
+    dropout: float = 0.0
+    norm_groups: int = 32
+
+    def __post_init__(self) -> None:
+        if self.channels not in (1, 2):
+            raise M2L2Error(f"model.channels must be 1 or 2, got {self.channels}")
+        if self.latent_kind not in ("summary", "ordered"):
+            raise M2L2Error(f"model.latent_kind must be 'summary' or 'ordered', got {self.latent_kind!r}")
+        if len(self.level_blocks) != len(self.level_channels):
+            raise M2L2Error("model.level_blocks and model.level_channels must have the same length")
+        if len(self.down_factors) != len(self.level_channels) - 1:
+            raise M2L2Error("model.down_factors needs one (freq, time) pair between consecutive levels")
+        if self.level_channels[-1] != self.dim:
+            raise M2L2Error("the last level's channels must equal the transformer width model.dim")
+        if self.chunk_frames % self.time_down != 0 or 1024 % self.freq_down != 0:
+            raise M2L2Error("chunk_frames and the 1024 bins must be divisible by the total down-sampling")
+        if self.latent_kind == "ordered" and (self.num_latents * self.latent_dim) % self.token_times:
+            raise M2L2Error("ordered latents: K*d_lat must divide evenly over the time steps of a chunk")
+
+    @property
+    def freq_down(self) -> int:
+        out = 1
+        for f, _ in self.down_factors:
+            out *= f
+        return out
+
+    @property
+    def time_down(self) -> int:
+        out = 1
+        for _, t in self.down_factors:
+            out *= t
+        return out
+
+    @property
+    def token_freqs(self) -> int:
+        return 1024 // self.freq_down
+
+    @property
+    def token_times(self) -> int:
+        return self.chunk_frames // self.time_down
+
+    @property
+    def tokens_per_chunk(self) -> int:
+        return self.token_freqs * self.token_times
+
+    @property
+    def latent_shape(self) -> tuple[int, int]:
+        """(L, D) of one chunk's latents: K×d_lat for summary, steps×values-per-step for ordered."""
+        if self.latent_kind == "summary":
+            return self.num_latents, self.latent_dim
+        return self.token_times, self.num_latents * self.latent_dim // self.token_times
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise M2L2Error(f"unknown model config keys: {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**copy.deepcopy(d))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def named_configs() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def _parse_value(text: str) -> Any:
+    return yaml.safe_load(text)
+
+
+def apply_overrides(cfg: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Apply `section.key=value` overrides (values parsed as YAML: numbers, lists, booleans)."""
+    cfg = copy.deepcopy(cfg)
+    for item in overrides:
+        if "=" not in item:
+            raise M2L2Error(f"override {item!r} must look like section.key=value, e.g. model.dim=128")
+        key, value = item.split("=", 1)
+        node = cfg
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise M2L2Error(f"override {item!r}: {part} is not a section")
+        node[parts[-1]] = _parse_value(value)
+    return cfg
+
+
+def load_config(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """A named configuration (`paper`, `tiny`, ...) or a YAML file → dict with `model` and `train` sections.
+
+    A YAML file may start from a named configuration with `base: NAME`.
+    """
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = CONFIG_DIR / f"{name_or_path}.yaml"
+        if not path.is_file():
+            raise M2L2Error(f"unknown configuration {name_or_path!r}; named ones: {', '.join(named_configs())}")
+    if not path.is_file():
+        raise M2L2Error(f"configuration file not found: {path}")
+    with open(path) as f:
+        cfg = yaml.safe_load(f) or {}
+    base = cfg.pop("base", None)
+    if base:
+        parent = load_config(base)
+        for section, values in cfg.items():
+            if isinstance(values, dict):
+                parent.setdefault(section, {}).update(values)
+            else:
+                parent[section] = values
+        cfg = parent
+    cfg.setdefault("model", {})
+    cfg.setdefault("train", {})
+    return apply_overrides(cfg, overrides)

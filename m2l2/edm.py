@@ -1,0 +1,66 @@
+"""EDM / consistency-model constants and schedules of Music2Latent (Karras et al. parameterisation)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+SIGMA_MIN = 0.002
+SIGMA_MAX = 80.0
+SIGMA_DATA = 0.5
+RHO = 7.0
+P_MEAN = -1.1  # lognormal σ sampling
+P_STD = 2.0
+DELTA_T0 = 0.1  # consistency step at the start of training
+STEP_EXPONENT = 3.0  # e_K: Δt shrinks from 0.1 to 0.1**3 = 0.001
+HUBER_C = 0.00054  # pseudo-Huber c per sqrt(elements of one sample)
+
+
+def c_skip(sigma: torch.Tensor) -> torch.Tensor:
+    return SIGMA_DATA**2 / ((sigma - SIGMA_MIN) ** 2 + SIGMA_DATA**2)
+
+
+def c_out(sigma: torch.Tensor) -> torch.Tensor:
+    return SIGMA_DATA * (sigma - SIGMA_MIN) / torch.sqrt(SIGMA_DATA**2 + sigma**2)
+
+
+def c_in(sigma: torch.Tensor) -> torch.Tensor:
+    return 1.0 / torch.sqrt(sigma**2 + SIGMA_DATA**2)
+
+
+def sigma_of_t(t: torch.Tensor) -> torch.Tensor:
+    """Continuous index t ∈ [0, 1] → σ on the ρ-warped EDM grid (σ_min at 0, σ_max at 1)."""
+    lo, hi = SIGMA_MIN ** (1 / RHO), SIGMA_MAX ** (1 / RHO)
+    return (lo + t * (hi - lo)) ** RHO
+
+
+def t_of_sigma(sigma: torch.Tensor) -> torch.Tensor:
+    lo, hi = SIGMA_MIN ** (1 / RHO), SIGMA_MAX ** (1 / RHO)
+    return (sigma ** (1 / RHO) - lo) / (hi - lo)
+
+
+def delta_t(step: int, total_steps: int) -> float:
+    """Exponential consistency step schedule Δt_k = Δt_0^{(k/K)(e_K − 1) + 1}."""
+    progress = min(max(step / max(total_steps, 1), 0.0), 1.0)
+    return DELTA_T0 ** (progress * (STEP_EXPONENT - 1) + 1)
+
+
+_T_GRID = torch.linspace(0.0, 1.0, 10_000, dtype=torch.float64)
+_LOGN = torch.log(sigma_of_t(_T_GRID).clamp_min(1e-30))
+_T_WEIGHTS = torch.exp(-0.5 * ((_LOGN - P_MEAN) / P_STD) ** 2) / (P_STD * math.sqrt(2 * math.pi))
+
+
+def sample_t(shape: tuple[int, ...], generator: torch.Generator | None = None) -> torch.Tensor:
+    """Training noise indices: a grid of t weighted by the lognormal pdf of σ(t), plus uniform jitter."""
+    n = math.prod(shape)
+    idx = torch.multinomial(_T_WEIGHTS.float(), n, replacement=True, generator=generator)
+    jitter = torch.rand(n, generator=generator, dtype=torch.float64) / (len(_T_GRID) - 1)
+    return (_T_GRID[idx] + jitter).clamp(0.0, 1.0).float().reshape(shape)
+
+
+def pseudo_huber(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-sample pseudo-Huber distance √(‖x−y‖² + c²) − c with c = 0.00054·√(elements per sample)."""
+    diff = (x - y).flatten(1).float()
+    c = HUBER_C * math.sqrt(diff.shape[1])
+    return torch.sqrt(diff.pow(2).sum(1) + c**2) - c

@@ -1,0 +1,39 @@
+"""Latent files: safetensors holding `latents` [B, T, L, D] plus the metadata needed to decode them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from m2l2.errors import M2L2Error
+
+FORMAT = "m2l2-latents"
+
+
+def save_latents(path: str | Path, latents: torch.Tensor, meta: dict[str, Any]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    save_file({"latents": latents.contiguous().cpu()}, str(tmp), metadata={"format": FORMAT, "meta": json.dumps(meta)})
+    tmp.replace(path)
+
+
+def load_latents(path: str | Path) -> tuple[torch.Tensor, dict[str, Any]]:
+    path = Path(path)
+    if not path.is_file():
+        raise M2L2Error(f"latent file not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+            if header.get("format") != FORMAT:
+                raise M2L2Error(f"{path} is not an m2l2 latent file (write one with `m2l2 encode`)")
+            return f.get_tensor("latents"), json.loads(header.get("meta", "{}"))
+    except M2L2Error:
+        raise
+    except Exception as e:  # safetensors raises its own error types for corrupt headers
+        raise M2L2Error(f"cannot read latent file {path}: {e}") from e

@@ -1,0 +1,97 @@
+"""The STFT representation of Music2Latent(2): complex STFT with an amplitude transform, real/imag as channels.
+
+Constants are those of the upstream Music2Latent code: 44.1 kHz, Hann window 2048 (periodic), hop 512,
+unnormalised rfft with the Nyquist bin dropped (1024 bins), no centring; c̃ = β·|c|^α·e^{i∠c}.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+SAMPLE_RATE = 44100
+HOP = 512
+WINDOW = 2048
+FREQ_BINS = 1024
+ALPHA = 0.65
+BETA = 0.34
+# Padding that centres the first frame on sample 256 and gives every sample at least two frames.
+LEFT_PAD = (WINDOW - HOP) // 2
+_EPS = 1e-12
+
+
+def frames_to_samples(frames: int) -> int:
+    """Waveform length that yields exactly `frames` STFT frames without padding."""
+    return (frames - 1) * HOP + WINDOW
+
+
+def _window(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    return torch.hann_window(WINDOW, periodic=True, device=device, dtype=dtype)
+
+
+def stft(wave: torch.Tensor) -> torch.Tensor:
+    """[..., N] real → [..., 1024, frames] complex (no padding: frames = (N - 2048) // 512 + 1)."""
+    frames = wave.unfold(-1, WINDOW, HOP) * _window(wave.device, wave.dtype)
+    spec = torch.fft.rfft(frames, dim=-1)[..., :FREQ_BINS]
+    return spec.transpose(-1, -2)
+
+
+def istft(spec: torch.Tensor) -> torch.Tensor:
+    """Inverse of `stft`: zero Nyquist bin, irfft, windowed overlap-add normalised per sample."""
+    spec = F.pad(spec.transpose(-1, -2), (0, 1))  # [..., frames, 1025]
+    frames = torch.fft.irfft(spec, n=WINDOW, dim=-1)
+    window = _window(frames.device, frames.dtype)
+    n_frames = frames.shape[-2]
+    length = frames_to_samples(n_frames)
+    lead = frames.shape[:-2]
+    # Overlap-add through fold: treat the frames as columns of a 1-D "image".
+    cols = (frames * window).reshape(-1, n_frames, WINDOW).transpose(1, 2)
+    out = F.fold(cols, output_size=(1, length), kernel_size=(1, WINDOW), stride=(1, HOP))
+    wsq = (window**2).reshape(1, WINDOW, 1).expand(1, WINDOW, n_frames)
+    norm = F.fold(wsq, output_size=(1, length), kernel_size=(1, WINDOW), stride=(1, HOP))
+    out = out / norm.clamp_min(1e-8)
+    return out.reshape(*lead, length)
+
+
+def compress(spec: torch.Tensor) -> torch.Tensor:
+    """c̃ = β·|c|^α·e^{i∠c}: evens out the amplitude distribution across frequencies."""
+    mag = spec.abs()
+    return spec * (BETA * (mag + _EPS) ** (ALPHA - 1))
+
+
+def decompress(spec: torch.Tensor) -> torch.Tensor:
+    """|c| = (|c̃|/β)^{1/α}, same phase."""
+    mag = spec.abs()
+    return spec * ((mag + _EPS) / BETA) ** (1 / ALPHA) / (mag + _EPS)
+
+
+def to_spec(wave: torch.Tensor) -> torch.Tensor:
+    """Waveform [B, C, N] → representation [B, 2C, 1024, frames] (real and imaginary part per channel)."""
+    c = compress(stft(wave.float()))  # [B, C, F, T] complex
+    b, ch, f, t = c.shape
+    return torch.stack([c.real, c.imag], dim=2).reshape(b, 2 * ch, f, t)
+
+
+def to_wave(rep: torch.Tensor) -> torch.Tensor:
+    """Representation [B, 2C, 1024, frames] → waveform [B, C, (frames-1)·512 + 2048], clamped to [-1, 1]."""
+    b, c2, f, t = rep.shape
+    pair = rep.float().reshape(b, c2 // 2, 2, f, t)
+    spec = decompress(torch.complex(pair[:, :, 0], pair[:, :, 1]))
+    return istft(spec).clamp(-1.0, 1.0)
+
+
+def pad_for_chunks(wave: torch.Tensor, chunk_frames: int) -> tuple[torch.Tensor, int]:
+    """Zero-pad [..., N] so that its STFT has a whole number of chunks; returns (padded, number of chunks).
+
+    The pad is `LEFT_PAD` samples on the left and whatever completes the last chunk on the right;
+    `unpad` inverts it.
+    """
+    n = wave.shape[-1]
+    chunk_samples = chunk_frames * HOP
+    chunks = max(1, -(-n // chunk_samples))
+    total = frames_to_samples(chunks * chunk_frames)
+    return F.pad(wave, (LEFT_PAD, total - LEFT_PAD - n)), chunks
+
+
+def unpad(wave: torch.Tensor, length: int) -> torch.Tensor:
+    return wave[..., LEFT_PAD : LEFT_PAD + length]

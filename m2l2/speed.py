@@ -1,0 +1,127 @@
+"""Encode/decode real-time factors and peak memory of Music2Latent2 (random weights) and, in the same run,
+of upstream Music2Latent's network built directly from the `music2latent` package (no download).
+
+RTF = seconds of compute per second of audio (lower is faster). Peak memory: CUDA peak allocation on GPU,
+peak resident-set growth of this process on CPU (sampled every 2 ms).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+
+import torch
+
+SR = 44100
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+
+@contextmanager
+def peak_memory(device: torch.device):
+    """Yields a dict whose "bytes" holds the peak memory growth of the block once it exits."""
+    result = {"bytes": 0}
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        yield result
+        torch.cuda.synchronize(device)
+        result["bytes"] = torch.cuda.max_memory_allocated(device) - base
+        return
+    base, peak, stop = _rss_bytes(), [0], threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            peak[0] = max(peak[0], _rss_bytes())
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield result
+    finally:
+        stop.set()
+        thread.join()
+        result["bytes"] = max(peak[0], _rss_bytes()) - base
+
+
+def measure(fn: Callable[[], object], seconds: float, device: torch.device, repeats: int) -> tuple[float, float]:
+    """(RTF, peak MiB) of `fn`, best of `repeats` after one warm-up call."""
+    fn()
+    best, mem = float("inf"), 0.0
+    for _ in range(repeats):
+        with peak_memory(device) as peak:
+            start = time.perf_counter()
+            fn()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            elapsed = time.perf_counter() - start
+        best = min(best, elapsed)
+        mem = max(mem, peak["bytes"] / 2**20)
+    return best / seconds, mem
+
+
+def _m2l2_fns(config: str, audio: torch.Tensor, device: torch.device):
+    import m2l2
+
+    model = m2l2.build(config).to(device)
+    latents = model.encode(audio)
+    return (lambda: model.encode(audio)), (lambda: model.decode(latents, length=audio.shape[-1]))
+
+
+def _upstream_fns(audio: torch.Tensor, device: torch.device):
+    """Upstream Music2Latent's UNet with random weights, its own pre/post-processing, 1 decoding step."""
+    from music2latent.audio import to_representation_encoder, to_waveform
+    from music2latent.inference import decode_to_representation
+    from music2latent.models import UNet
+
+    model = UNet().to(device).eval()
+    wave = audio[:, 0]  # upstream treats channels as batch items
+
+    @torch.no_grad()
+    def encode():
+        return model.encoder(to_representation_encoder(wave))
+
+    latents = encode()
+
+    @torch.no_grad()
+    def decode():
+        return to_waveform(decode_to_representation(model, latents, 1, device=device))
+
+    return encode, decode
+
+
+def run_speed(config: str, seconds_list: list[float], device: str, upstream: bool = True, repeats: int = 1) -> list[dict]:
+    dev = torch.device(device)
+    rows = []
+    print(f"device: {dev} ({torch.cuda.get_device_name(dev) if dev.type == 'cuda' else f'{torch.get_num_threads()} CPU threads'})")
+    print(f"{'model':28s} {'audio s':>8s} {'enc RTF':>9s} {'dec RTF':>9s} {'enc MiB':>9s} {'dec MiB':>9s}")
+    for seconds in seconds_list:
+        audio = torch.randn(1, 1, int(seconds * SR), generator=torch.Generator().manual_seed(0)).to(dev) * 0.1
+        candidates = [(f"Music2Latent2 ({config})", lambda a=audio: _m2l2_fns(config, a, dev))]
+        if upstream:
+            candidates.append(("Music2Latent (upstream)", lambda a=audio: _upstream_fns(a, dev)))
+        for name, make in candidates:
+            try:
+                enc, dec = make()
+            except Exception as e:  # the upstream package is optional
+                print(f"{name:28s} {seconds:8.0f}  not measured: {type(e).__name__}: {e}")
+                continue
+            enc_rtf, enc_mem = measure(enc, seconds, dev, repeats)
+            dec_rtf, dec_mem = measure(dec, seconds, dev, repeats)
+            rows.append(dict(model=name, seconds=seconds, enc_rtf=enc_rtf, dec_rtf=dec_rtf, enc_mib=enc_mem,
+                             dec_mib=dec_mem))
+            print(f"{name:28s} {seconds:8.0f} {enc_rtf:9.3f} {dec_rtf:9.3f} {enc_mem:9.0f} {dec_mem:9.0f}")
+    by = {(r["model"].split(" ")[0], r["seconds"]): r for r in rows}
+    for seconds in seconds_list:
+        a, b = by.get(("Music2Latent2", seconds)), by.get(("Music2Latent", seconds))
+        if a and b:
+            print(f"ratio Music2Latent2 / Music2Latent at {seconds:g} s: encode {a['enc_rtf'] / b['enc_rtf']:.2f}x, "
+                  f"decode {a['dec_rtf'] / b['dec_rtf']:.2f}x (RTF)")
+    return rows

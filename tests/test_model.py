@@ -1,0 +1,279 @@
+"""The model package: representation, constants, architecture properties, inference API."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import m2l2
+from m2l2 import edm, spectral
+from m2l2.config import ModelConfig, load_config
+from m2l2.errors import M2L2Error
+from m2l2.model import chunk_causal_mask
+
+# A very small model so that property tests run in a fraction of a second.
+MICRO = [
+    "model.level_channels=[8, 16, 32, 32]",
+    "model.level_blocks=[1, 1, 1, 1]",
+    "model.down_factors=[[4, 1], [4, 4], [4, 4]]",
+    "model.dim=32",
+    "model.depth=2",
+    "model.heads=2",
+    "model.norm_groups=4",
+    "model.noise_channels=32",
+]
+
+
+def micro(name: str = "tiny", extra: tuple[str, ...] = ()) -> m2l2.Music2Latent2:
+    torch.manual_seed(0)
+    return m2l2.build(name, [*MICRO, *extra])
+
+
+# --- representation -----------------------------------------------------------------------------
+
+
+def test_stft_constants_and_shapes():
+    wave = torch.zeros(1, 1, 67_072)
+    spec = spectral.to_spec(wave)
+    # 67,072 samples → 128 frames (two 64-frame chunks), 1024 bins, real+imag channels.
+    assert spec.shape == (1, 2, 1024, 128)
+    assert spectral.frames_to_samples(128) == 67_072
+    assert spectral.to_spec(torch.zeros(1, 2, 67_072)).shape == (1, 4, 1024, 128)
+
+
+def test_amplitude_transform_matches_formula():
+    c = torch.tensor([0.5 + 0.5j, -2.0 + 0.0j, 0.001j], dtype=torch.complex64)
+    out = spectral.compress(c)
+    expected = 0.34 * c.abs() ** 0.65 * torch.exp(1j * c.angle())
+    assert torch.allclose(out, expected.to(out.dtype), rtol=1e-5, atol=1e-7)
+    assert torch.allclose(spectral.decompress(out), c, rtol=1e-4, atol=1e-7)
+
+
+def test_stft_round_trip_is_exact_for_band_limited_audio():
+    rng = np.random.default_rng(0)
+    n = 5 * 32_768 + 1234
+    x = rng.standard_normal((2, n))
+    spec = np.fft.rfft(x, axis=-1)
+    spec[:, int(0.9 * spec.shape[-1]) :] = 0  # no energy at Nyquist: the dropped bin holds nothing
+    x = torch.from_numpy(np.fft.irfft(spec, n=n, axis=-1) * 0.1).float()[None]
+    padded, chunks = spectral.pad_for_chunks(x, 64)
+    assert chunks == 6
+    y = spectral.unpad(spectral.to_wave(spectral.to_spec(padded)), n)
+    assert y.shape == x.shape
+    err = (y - x).abs()
+    # Exact to float32 precision wherever whole frames cover the signal; at the two ends the zero padding
+    # makes an edge whose Nyquist content is lost with the dropped bin (a few 1e-5).
+    assert err[..., 2048:-2048].max() < 1e-5
+    assert err.max() < 1e-3
+
+
+# --- EDM constants ------------------------------------------------------------------------------
+
+
+def test_edm_boundary_condition_and_schedule():
+    s = torch.tensor([edm.SIGMA_MIN])
+    assert edm.c_skip(s).item() == 1.0 and edm.c_out(s).item() == 0.0
+    assert math.isclose(edm.sigma_of_t(torch.tensor(0.0)).item(), 0.002, rel_tol=1e-5)
+    assert math.isclose(edm.sigma_of_t(torch.tensor(1.0)).item(), 80.0, rel_tol=1e-5)
+    assert math.isclose(edm.delta_t(0, 100), 0.1) and math.isclose(edm.delta_t(100, 100), 0.001)
+    t = torch.rand(100)
+    assert torch.allclose(edm.t_of_sigma(edm.sigma_of_t(t)), t, atol=1e-5)
+
+
+def test_sigma_sampling_matches_weighted_grid():
+    # Upstream draws t with probability ∝ N(log σ(t); P_mean, P_std) (a lognormal weight on a uniform t grid).
+    t = edm.sample_t((20_000,), generator=torch.Generator().manual_seed(0)).double().numpy()
+    grid = np.linspace(0, 1, 100_001)
+    sig = (0.002 ** (1 / 7) + grid * (80 ** (1 / 7) - 0.002 ** (1 / 7))) ** 7
+    pdf = np.exp(-0.5 * ((np.log(sig) + 1.1) / 2.0) ** 2)
+    cdf = np.cumsum(pdf) / pdf.sum()
+    empirical = np.searchsorted(np.sort(t), grid) / len(t)
+    assert np.abs(empirical - cdf).max() < 0.02  # Kolmogorov–Smirnov distance
+
+
+def test_pseudo_huber():
+    x, y = torch.zeros(2, 100), torch.zeros(2, 100)
+    y[1, 0] = 3.0
+    c = 0.00054 * 10
+    d = edm.pseudo_huber(x, y)
+    assert d[0].item() == pytest.approx(0.0, abs=1e-9)
+    assert d[1].item() == pytest.approx(math.sqrt(9 + c**2) - c, rel=1e-6)
+
+
+# --- configurations -----------------------------------------------------------------------------
+
+
+def test_compression_ratios():
+    assert m2l2.build("tiny").compression_ratio == 64
+    assert m2l2.build("tiny-ordered").compression_ratio == 64
+    assert m2l2.build("tiny", ["model.channels=2"]).compression_ratio == 128
+    paper = ModelConfig.from_dict(load_config("paper-stereo")["model"])
+    assert paper.channels == 2 and paper.latent_shape == (8, 64)
+
+
+def test_paper_parameter_count_near_100m():
+    model = m2l2.build("paper")
+    counts = model.parameter_counts()
+    total = sum(counts.values())
+    print("paper parameters per module:", counts, f"total {total / 1e6:.1f} M")
+    assert abs(total - 100e6) / 100e6 < 0.15
+    # the three modules are all there and the consistency model is the largest
+    assert counts["consistency"] > counts["encoder"] > 0 and counts["decoder"] > 0
+
+
+def test_ablation_configs_differ_only_in_latent_kind():
+    a = load_config("ablation")["model"]
+    b = load_config("ablation-ordered")["model"]
+    assert a["level_blocks"] == [2, 2, 2, 2, 2, 1]
+    assert {k for k in a if a[k] != b.get(k)} == {"latent_kind"}
+
+
+def test_yaml_overrides_and_errors(tmp_path):
+    cfg = load_config("tiny", ["model.dim=64", "train.lr=0.001"])
+    assert cfg["model"]["dim"] == 64 and cfg["train"]["lr"] == 0.001
+    f = tmp_path / "mine.yaml"
+    f.write_text("base: tiny\nmodel:\n  latent_kind: ordered\n")
+    assert load_config(f)["model"]["latent_kind"] == "ordered"
+    with pytest.raises(M2L2Error, match="unknown configuration"):
+        load_config("nope")
+    with pytest.raises(M2L2Error, match="unknown model config keys"):
+        ModelConfig.from_dict({"dimension": 3})
+    with pytest.raises(M2L2Error, match="section.key=value"):
+        load_config("tiny", ["model.dim"])
+
+
+# --- architecture properties --------------------------------------------------------------------
+
+
+def _chunks(model, n: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(1, n, 2 * model.channels, 1024, model.config.chunk_frames, generator=g)
+
+
+def _cross(model, n: int) -> list[torch.Tensor]:
+    lat = torch.tanh(torch.randn(n, *model.config.latent_shape, generator=torch.Generator().manual_seed(1)))
+    return model.decoder(lat)
+
+
+@torch.no_grad()
+def test_boundary_condition_identity_at_sigma_min():
+    model = micro()
+    x = _chunks(model, 2)
+    out = model.consistency(x, torch.full((1, 2), edm.SIGMA_MIN), _cross(model, 2))
+    assert torch.equal(out, x)
+
+
+@torch.no_grad()
+def test_chunked_causal_attention():
+    model = micro()
+    # make the attention matter: random (non-zero) AdaLN modulation
+    for p in model.consistency.transformer.parameters():
+        p.add_(torch.randn_like(p) * 0.05)
+    x, cross, sigma = _chunks(model, 2), _cross(model, 2), torch.tensor([[1.0, 5.0]])
+    base = model.consistency(x, sigma, cross)
+    right_changed = x.clone()
+    right_changed[:, 1] += torch.randn_like(right_changed[:, 1])
+    out = model.consistency(right_changed, sigma, cross)
+    assert torch.allclose(out[:, 0], base[:, 0], atol=1e-6)  # the left chunk does not see the right one
+    left_changed = x.clone()
+    left_changed[:, 0] += torch.randn_like(left_changed[:, 0])
+    out = model.consistency(left_changed, sigma, cross)
+    assert not torch.allclose(out[:, 1], base[:, 1], atol=1e-4)  # the right chunk sees the left one
+    # a single chunk alone gives the same output as the left chunk of a pair
+    alone = model.consistency(x[:, :1], sigma[:, :1], [c[:1] for c in cross])
+    assert torch.allclose(alone[:, 0], base[:, 0], atol=1e-5)
+
+
+def test_chunk_causal_mask_layout():
+    m = chunk_causal_mask(2, 3, torch.device("cpu"))
+    assert m[:3, :3].all() and not m[:3, 3:].any() and m[3:, :].all()
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("kind", ["tiny", "tiny-ordered"])
+def test_encoder_chunks_are_independent(kind):
+    model = micro(kind)
+    x = torch.randn(1, 1, 3 * model.chunk_samples) * 0.1
+    base = model.encode(x)
+    assert base.shape == (1, 3, *model.config.latent_shape)
+    assert base.abs().max() < 1  # tanh bound
+    y = x.clone()
+    y[..., -model.chunk_samples // 2 :] += 0.3  # change only the last chunk's audio
+    out = model.encode(y)
+    assert torch.allclose(out[:, 0], base[:, 0], atol=1e-6)
+    assert not torch.allclose(out[:, 2], base[:, 2], atol=1e-4)
+
+
+@torch.no_grad()
+def test_encode_input_shapes_and_batching():
+    model = micro()
+    x = torch.randn(2, 1, 40_000) * 0.1
+    batched = model.encode(x, max_batch=1)
+    assert torch.allclose(batched, model.encode(x, max_batch=32), atol=1e-6)
+    assert model.encode(x[0, 0].numpy()).shape == (1, 2, 8, 64)  # [N] NumPy input
+    assert model.encode(x[0]).shape == (1, 2, 8, 64)  # [C, N]
+    stereo = torch.randn(2, 40_000) * 0.1  # down-mixed for a mono model
+    assert torch.allclose(model.encode(stereo), model.encode(stereo.mean(0, keepdim=True)), atol=1e-6)
+    # other sample rates are resampled to 44.1 kHz: one second at 16 kHz is one second at 44.1 kHz
+    assert model.encode(np.zeros(16_000, np.float32), sample_rate=16_000).shape[1] == 2
+    with pytest.raises(M2L2Error, match="shape"):
+        model.encode(torch.zeros(1, 1, 1, 10))
+    with pytest.raises(M2L2Error, match="empty"):
+        model.encode(torch.zeros(0))
+
+
+@torch.no_grad()
+def test_decode_length_and_determinism():
+    model = micro()
+    seconds = 30
+    x = torch.randn(1, 1, seconds * 44_100) * 0.1
+    lat = model.encode(x)
+    y = model.decode(lat, length=x.shape[-1], generator=torch.Generator().manual_seed(0))
+    assert y.shape == (1, 1, seconds * 44_100)
+    assert torch.isfinite(y).all() and y.abs().max() <= 1
+    again = model.decode(lat[:, :3], generator=torch.Generator().manual_seed(0))
+    assert again.shape == (1, 1, 3 * model.chunk_samples)
+    assert torch.equal(again, model.decode(lat[:, :3], generator=torch.Generator().manual_seed(0)))
+    with pytest.raises(M2L2Error, match="latents must have shape"):
+        model.decode(torch.zeros(1, 2, 3, 4))
+
+
+@torch.no_grad()
+def test_two_step_decoding_rewrites_previous_chunk():
+    model = micro()
+    lat = model.encode(torch.randn(1, 1, 2 * model.chunk_samples) * 0.1)
+
+    def run(**kw):
+        return model.decode(lat, generator=torch.Generator().manual_seed(0), **kw)
+
+    one_step = run(redecode_previous=False)
+    two_step = run(redecode_previous=True)
+    # the first chunk differs (re-decoded); σ_cond at σ_min leaves it unchanged (c_skip = 1, c_out = 0)
+    half = model.chunk_samples // 2
+    assert not torch.allclose(one_step[..., :half], two_step[..., :half])
+    assert torch.allclose(run(sigma_cond=0.0)[..., :half], one_step[..., :half], atol=1e-5)
+
+
+@torch.no_grad()
+def test_embed_shape():
+    model = micro()
+    e = model.embed(torch.randn(2, 1, 50_000) * 0.1)
+    assert e.shape == (2, 8 * 32)
+    # ordered: every token of the chunk (4 time steps × 16 frequency tokens × width 32)
+    assert micro("tiny-ordered").embed(torch.randn(1, 1, 50_000)).shape == (1, 4 * 16 * 32)
+
+
+def test_training_loss_runs_and_backpropagates():
+    from m2l2.consistency import training_loss
+
+    model = micro().train()
+    audio = torch.randn(2, 1, model.train_samples) * 0.1
+    loss, stats = training_loss(model, audio, step=0, total_steps=10, generator=torch.Generator().manual_seed(0))
+    loss.backward()
+    assert torch.isfinite(loss) and loss > 0
+    grads = [p.grad for p in model.encoder.parameters() if p.grad is not None]
+    assert grads and any(g.abs().sum() > 0 for g in grads)  # the encoder learns through the loss
+    assert 0 <= stats["tanh_saturated"] <= 1
