@@ -40,8 +40,17 @@ def _decode_with_pyav(path: Path) -> tuple[np.ndarray, int]:
             f"cannot decode {path}: soundfile does not read this format and PyAV is not installed "
             "(pip install av)"
         ) from e
+    try:
+        return _pyav_read(av, path)
+    except av.error.FFmpegError as e:
+        raise M2L2Error(f"cannot decode {path}: not a readable audio file ({e})") from e
+
+
+def _pyav_read(av, path: Path) -> tuple[np.ndarray, int]:
     chunks = []
     with av.open(str(path)) as container:
+        if not container.streams.audio:
+            raise M2L2Error(f"{path} has no audio stream")
         stream = container.streams.audio[0]
         rate = stream.codec_context.sample_rate
         resampler = av.AudioResampler(format="fltp", layout=stream.codec_context.layout.name, rate=rate)
