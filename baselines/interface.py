@@ -98,6 +98,22 @@ class Autoencoder(abc.ABC):
     stochastic: bool = False  # decode (or encode) draws noise; `seed` makes it repeatable
     requirements: ClassVar[Requirement] = Requirement()
 
+    @classmethod
+    def requires(cls, **args: Any) -> list[str]:
+        """What is missing here to build this adapter with pretrained weights: packages, weights files, options."""
+        from m2l2.weights import find_weights
+
+        fn = getattr(cls, "requirements_for", None)
+        req = fn(**args) if callable(fn) else cls.requirements
+        missing = [f"option {a}=..." for a in req.required_args if a not in args]
+        for pkg in req.packages:
+            try:
+                importlib.import_module(pkg.module)
+            except Exception:
+                missing.append(f"package {pkg.module} (pip install {pkg.pip})")
+        missing += [f"weights {w}" for w in req.weights if find_weights(w) is None]
+        return missing
+
     @property
     def stereo(self) -> bool:
         return self.channels == 2

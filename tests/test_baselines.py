@@ -150,6 +150,18 @@ def test_every_builtin_is_listed_with_a_state():
             assert info.actions, f"{info.name} says nothing about what to do"
 
 
+def test_requires_names_what_is_missing(tmp_path, monkeypatch):
+    from baselines.adapters.codecs import Identity
+    from baselines.adapters.music2latent import Music2LatentAE
+    from baselines.adapters.music2latent2 import Music2Latent2AE
+
+    monkeypatch.setenv("M2L2_WEIGHTS_DIR", str(tmp_path))
+    assert Identity.requires() == []
+    assert "weights music2latent" in Music2LatentAE.requires()
+    assert Music2Latent2AE.requires() == ["option checkpoint=..."]
+    assert Music2Latent2AE.requires(checkpoint="x") == []
+
+
 def test_weights_files_are_registered():
     from m2l2.weights import WEIGHTS
 

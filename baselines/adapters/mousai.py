@@ -23,7 +23,7 @@ _REPOS = {"v2": ("dmae1d-ATC64-v2", 1024), "v3": ("dmae1d-ATC32-v3", 512)}
 WEIGHTS = {
     v: register_weights(WeightsFile(
         name=f"mousai-{v}", filename=f"{repo}/pytorch_model.bin",
-        url=f"https://huggingface.co/archinetai/{repo} (whole repository folder)",
+        url=f"https://huggingface.co/archinetai/{repo}/resolve/main/pytorch_model.bin",
         licence="MIT (archinetai)", used_by=f"baselines: mousai-{v}"))
     for v, (repo, _) in _REPOS.items()
 }
@@ -39,7 +39,8 @@ class MousaiAE(Autoencoder):
 
     @classmethod
     def requirements_for(cls, version: str = "v2", **_) -> Requirement:
-        return Requirement(packages=PACKAGES, weights=(WEIGHTS[version].name,))
+        return Requirement(packages=PACKAGES, weights=(WEIGHTS[version].name,),
+                           note=f"the folder {_REPOS[version][0]}/ also needs the repository's config.json and .py files")
 
     def __init__(self, version: str = "v2", weights_path: str | Path | None = None, steps: int = 50,
                  seed: int | None = 0, device: str = "cpu"):

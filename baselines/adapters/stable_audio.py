@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -100,7 +101,9 @@ class StableAudioVAE(Autoencoder):
         from safetensors.torch import load_file
 
         known = set(inspect.signature(AutoencoderOobleck.__init__).parameters) - {"self"}
-        model = AutoencoderOobleck(**{k: v for k, v in config.items() if k in known})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # its use of the deprecated torch weight_norm
+            model = AutoencoderOobleck(**{k: v for k, v in config.items() if k in known})
         if path is not None:
             model.load_state_dict(load_file(str(path)), strict=True)
         self.model = model

@@ -1,0 +1,1 @@
+"""Experiment configurations (YAML) for `m2l2 tables`."""

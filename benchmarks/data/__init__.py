@@ -1,0 +1,1 @@
+"""Data files shipped with the benchmark (the papers' published numbers)."""
