@@ -10,7 +10,7 @@ STAMP := .make-install-stamp
 # Users with a GPU can install their own torch>=2.4 first; pip then keeps it.
 $(STAMP): pyproject.toml
 	$(PYTHON) -c "import torch" 2>/dev/null || $(PIP) install "torch==2.13.0"
-	$(PIP) install -e ".[dev,bench,data,visqol]"
+	$(PIP) install -e ".[dev,bench,data,visqol,baselines]"
 	# MusiCNN's weights ship inside its wheel; its declared TF1-era deps (numpy<1.17) are unusable: --no-deps.
 	$(PIP) install --no-deps "musicnn==0.1.0"
 	touch $(STAMP)

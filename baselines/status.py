@@ -57,7 +57,7 @@ def _import_error(module: str) -> str:
     return "ok"
 
 
-def inspect(spec: AdapterSpec) -> AdapterInfo:
+def inspect_spec(spec: AdapterSpec) -> AdapterInfo:
     info = AdapterInfo(spec.name, spec.source, spec.description)
     try:
         req = spec.requirements()
@@ -83,8 +83,8 @@ def inspect(spec: AdapterSpec) -> AdapterInfo:
         if not found:
             entry = weights_mod.WEIGHTS[name]
             info.actions.append(
-                f"get {entry.filename} from {entry.url} into {weights_mod.weights_dir()} "
-                f"(or `m2l2 weights fetch {name}`)"
+                f"download {entry.url} to {weights_mod.weights_dir() / entry.filename} "
+                f"(or `m2l2 weights fetch {name}`; licence: {entry.licence or 'see source'})"
             )
     info.missing_args = [a for a in req.required_args if a not in spec.args]
     for a in info.missing_args:
@@ -94,4 +94,4 @@ def inspect(spec: AdapterSpec) -> AdapterInfo:
 
 def available() -> list[AdapterInfo]:
     """One AdapterInfo per known adapter (built-ins, entry points, YAML files), sorted by name."""
-    return [inspect(s) for _, s in sorted(specs().items())]
+    return [inspect_spec(s) for _, s in sorted(specs().items())]

@@ -122,6 +122,11 @@ def test_harness_per_channel_mode_codes_each_channel():
         reconstruct(ae, x, SR, channel_mode="bogus")
 
 
+def test_harness_embed_needs_an_embedding():
+    with pytest.raises(M2L2Error, match="no embedding"):
+        baselines.embed(Recorder(), tone(0.1), SR)
+
+
 def test_identity_is_exact_and_reports_1x():
     ae = baselines.get("identity")
     x = tone(0.3, channels=1)
@@ -330,9 +335,10 @@ def test_music2latent_random_weights_round_trip_and_safe_checkpoint(tmp_path):
     y1 = ae.decode(lat, length=len(x))
     assert y1.shape == (1, len(x)) and np.isfinite(y1).all()
     assert np.array_equal(y1, ae.decode(lat, length=len(x)))  # seeded
-    # a checkpoint in the package's layout loads with weights_only=True and is marked pretrained
+    # a checkpoint in the package's layout (with NumPy scalars, as the published file) loads with
+    # weights_only=True and is marked pretrained
     path = tmp_path / "music2latent.pt"
-    torch.save({"gen_state_dict": ae.net.state_dict()}, path)
+    torch.save({"gen_state_dict": ae.net.state_dict(), "it": np.float64(1.0), "dtype": np.dtype("float32")}, path)
     loaded = baselines.get("music2latent", weights_path=path)
     assert loaded.pretrained and loaded.provenance.sha256 and len(loaded.provenance.sha256) == 64
     assert torch.equal(next(iter(loaded.net.state_dict().values())), next(iter(ae.net.state_dict().values())))
@@ -405,3 +411,21 @@ def test_optional_codec_random_weights_round_trip(name, module):
     assert y.shape == x.shape and not ae.pretrained
     assert math.isfinite(ae.compression_ratio) and ae.compression_ratio > 1
     assert np.array_equal(y, reconstruct(ae, x, SR))
+
+
+class NotAllowed:
+    """A class a safe loader must refuse to unpickle."""
+
+
+def test_music2latent_loader_refuses_arbitrary_pickles(tmp_path):
+    import torch
+
+    from baselines.adapters.music2latent import Music2LatentAE
+
+    path = tmp_path / "evil.pt"
+    torch.save({"gen_state_dict": {"w": torch.zeros(1)}, "payload": NotAllowed()}, path)
+    with pytest.raises(M2L2Error, match="weights_only=True"):
+        Music2LatentAE._load_state(path)
+    ok = tmp_path / "ok.pt"
+    torch.save({"gen_state_dict": {"w": torch.ones(1)}, "it": np.float64(2.0)}, ok)
+    assert Music2LatentAE._load_state(ok)["w"].item() == 1.0

@@ -43,6 +43,19 @@ def _padded_length(n: int) -> int:
     return EDGE + frames * SAMPLES_PER_FRAME
 
 
+def _numpy_globals() -> list:
+    """NumPy scalar/dtype constructors that the published music2latent.pt pickles (hub scan: numpy.dtype,
+    numpy.core.multiarray.scalar, _codecs.encode) besides tensors: allowed by name for weights_only loading."""
+    import _codecs
+
+    try:
+        from numpy._core.multiarray import scalar
+    except ImportError:  # NumPy 1.x
+        from numpy.core.multiarray import scalar
+    dtype_classes = [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType")]
+    return [(scalar, "numpy.core.multiarray.scalar"), scalar, np.dtype, *dtype_classes, _codecs.encode]
+
+
 class Music2LatentAE(Autoencoder):
     requirements = Requirement(packages=(PACKAGE,), weights=(WEIGHTS.name,))
     stochastic = True  # decoding starts from Gaussian noise
@@ -89,7 +102,8 @@ class Music2LatentAE(Autoencoder):
 
             return load_file(str(path))
         try:
-            ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
+            with torch.serialization.safe_globals(_numpy_globals()):
+                ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
         except Exception as e:
             raise M2L2Error(
                 f"{path} could not be loaded safely (weights_only=True): {e}. Convert it once on a trusted "

@@ -1,0 +1,187 @@
+"""`m2l2 tables` (Table II): resumable pipeline end to end on a miniature configuration, and table rendering."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks import render
+from benchmarks.pipeline import config_from_dict, load_config, read_rows, result_path, run
+from m2l2.audio import save_audio
+from m2l2.errors import M2L2Error
+
+pytest.importorskip("av", reason="the Opus row needs PyAV (pip install av)")
+
+
+def _make_clips(folder: Path, n: int = 4, seconds: float = 3.5, sr: int = 22050) -> Path:
+    rng = np.random.default_rng(0)
+    t = np.arange(int(seconds * sr)) / sr
+    for i in range(n):
+        tone = 0.3 * np.sin(2 * np.pi * (220 + 110 * i) * t) * (0.6 + 0.4 * np.sin(2 * np.pi * (i + 1) * t))
+        noise = 0.05 * rng.standard_normal(t.size)
+        save_audio(folder / f"clip{i}.flac", np.stack([tone + noise, tone - noise]).astype(np.float32), sr)
+    return folder
+
+
+def _config(tmp: Path, clips: Path, tag: str):
+    return config_from_dict({
+        "name": "mini",
+        "dataset": {"name": "folder", "root": str(clips), "split": None},
+        "cache_dir": str(tmp / f"cache-{tag}"),
+        "output_dir": str(tmp / f"out-{tag}"),
+        "models": [{"name": "identity", "label": "Identity", "kind": "reference"},
+                   {"name": "opus-11kbps", "label": "Opus 11 kbps", "kind": "codec"}],
+        "metrics": ["sisdr", "fad-musicnn"],
+        "eval": {"n_boot": 200, "fad_n_boot": 10, "batch": 1},
+    })
+
+
+def _tables(cfg) -> dict[str, str]:
+    folder = Path(cfg.output_dir) / "tables"
+    return {p.name: p.read_text() for p in sorted(folder.glob("table2_*"))}
+
+
+class Interrupt(Exception):
+    pass
+
+
+@pytest.mark.slow
+def test_interrupted_run_resumes_to_the_same_tables(tmp_path):
+    clips = _make_clips(tmp_path / "clips")
+    straight = _config(tmp_path, clips, "a")
+    s = run(straight, progress=False)
+    assert s.reconstructed == 8 and s.rows_computed == 8 and s.aggregates_computed == 2
+
+    cfg = _config(tmp_path, clips, "b")
+    done = []
+
+    def crash_after_three(stage: str, model: str, clip: str) -> None:
+        if stage == "score":
+            done.append((model, clip))
+            if len(done) == 3:
+                raise Interrupt
+
+    with pytest.raises(Interrupt):
+        run(cfg, progress=False, on_clip=crash_after_three)
+    rows_dir = result_path(cfg).with_suffix("")
+    assert len(read_rows(rows_dir)) == 3
+    assert not result_path(cfg).exists()
+    with open(rows_dir / "per_clip.jsonl", "a") as f:  # a half-written line, as a killed process may leave
+        f.write('{"model": "Opus 11 kbps", "clip": "cl')
+    resumed = run(cfg, progress=False)
+    assert resumed.rows_reused == 3 and resumed.rows_computed == 5
+    assert resumed.reused_reconstructions == 4  # Identity's clips (and one Opus clip) were already there
+    assert _tables(cfg) == _tables(straight)
+    assert len(_tables(cfg)) == 3
+
+    again = run(cfg, progress=False)  # nothing changed: nothing recomputed
+    assert (again.reconstructed, again.rows_computed, again.aggregates_computed) == (0, 0, 0)
+    assert again.aggregates_reused == 2 and again.rows_reused == 8
+    assert _tables(cfg) == _tables(straight)
+
+    result = json.loads(result_path(cfg).read_text())
+    assert result["provenance"]["git"].keys() >= {"commit", "dirty"}
+    assert "numpy" in result["provenance"]["versions"]
+    identity = next(m for m in result["models"] if m["label"] == "Identity")
+    assert identity["metrics"]["sisdr"]["value"] > 60  # 16-bit FLAC round trip of a 16-bit source
+    opus = next(m for m in result["models"] if m["label"] == "Opus 11 kbps")
+    assert opus["compression_ratio"] == pytest.approx(64.0)
+    assert opus["metrics"]["sisdr"]["value"] < identity["metrics"]["sisdr"]["value"]
+
+    save_audio(clips / "clip0.flac", np.zeros((2, 22050), np.float32), 22050)  # a changed input is redone
+    changed = run(cfg, progress=False)
+    assert changed.reconstructed == 2 and changed.rows_computed == 2 and changed.aggregates_computed == 2
+
+
+def test_sharded_rows_merge(tmp_path):
+    clips = _make_clips(tmp_path / "clips", n=3, seconds=1.0)
+    cfg = _config(tmp_path, clips, "s")
+    cfg.models = cfg.models[:1]
+    cfg.metrics = ["sisdr"]
+    first = run(cfg, shard=(0, 2), progress=False)
+    second = run(cfg, shard=(1, 2), progress=False)
+    assert first.rows_computed == 2 and second.rows_computed == 1
+    assert not result_path(cfg).exists()
+    merged = run(cfg, progress=False)
+    assert merged.rows_computed == 0 and merged.rows_reused == 3 and merged.aggregates_computed == 1
+    assert json.loads(result_path(cfg).read_text())["models"][0]["metrics"]["sisdr"]["n"] == 3
+
+
+def _hand_made_result() -> dict:
+    def ok(v, ci=None):
+        return {"status": "ok", "value": v, "ci": ci}
+
+    def nc(reason):
+        return {"status": "not computed", "reason": reason, "value": None, "ci": None}
+
+    def model(label, kind, ratio, metrics, pretrained=True):
+        prov = {"weights": f"{label}-weights", "sha256": "ab" * 32, "note": ""}
+        return {"label": label, "name": label.lower(), "kind": kind, "compression_ratio": ratio, "stereo": False,
+                "pretrained": pretrained, "identity": {"provenance": prov}, "metrics": metrics}
+
+    missing = nc("weights missing: vggish-10086976.pth")
+    return {
+        "config_name": "hand", "metrics": ["sisdr", "fad-musicnn", "fad-vggish"],
+        "config": {"eval": {"ci_level": 0.95}},
+        "dataset": {"name": "suite-music", "split": "eval", "clips": 3},
+        "embedders": {"fad-musicnn": "MSD_musicnn@sha256:123"},
+        "skipped_models": {"Music2Latent2": "checkpoint results/checkpoints/music2latent2 does not exist"},
+        "models": [
+            model("Identity", "reference", 1.0, {"sisdr": ok(90.0), "fad-musicnn": ok(0.0), "fad-vggish": missing}),
+            model("Opus", "codec", 64.0, {"sisdr": ok(5.5, [5.0, 6.0]), "fad-musicnn": ok(0.9), "fad-vggish": missing}),
+            model("AE-good", "autoencoder", 64.0, {"sisdr": ok(1.25), "fad-musicnn": ok(0.4), "fad-vggish": missing}),
+            model("AE-bad", "autoencoder", 64.0, {"sisdr": ok(-3.0), "fad-musicnn": ok(2.0), "fad-vggish": missing}),
+            model("Random", "autoencoder", 64.0, {"sisdr": ok(50.0), "fad-musicnn": ok(0.01), "fad-vggish": missing},
+                  pretrained=False),
+        ],
+    }
+
+
+def test_render_marks_best_values_paper_rows_and_missing_metrics():
+    result, paper = _hand_made_result(), render.load_paper_tables()
+    md = render.to_markdown(result, paper)
+    lines = {line.split(" | ")[0].strip("| "): line for line in md.splitlines() if line.startswith("| ")}
+    assert "Random" not in md  # random weights are never reported
+    assert "**5.50** [5.00, 6.00]" in lines["Opus"]  # best SI-SDR (identity excluded) is bold
+    assert "<u>1.25</u>" in lines["AE-good"]  # best autoencoder underlined, not bold
+    assert "**<u>0.400</u>**" in lines["AE-good"]  # best FAD overall and best autoencoder
+    assert "**" not in lines["Identity"] and "<u>" not in lines["AE-bad"]
+    assert "n/c^1" in lines["Opus"] and "n/c^1: not computed — fad-vggish: weights missing: vggish-10086976.pth" in md
+    assert "*Published (MusicCaps, paper)*" in md and "*Measured (this run)*" in md
+    assert "**<u>0.570</u>**" in lines["Music2Latent2"]  # the paper's best FAD, among paper rows only
+    assert "**9.48**" in lines["DAC"] and "<u>6.04</u>" in lines["StableAudio"]
+    assert lines["DAC"].count("–") >= 1  # FAD_musicnn is not reported in the paper
+    assert "Not run: Music2Latent2" in md and "MSD_musicnn@sha256:123" in md and "AE-good-weights" in md
+
+    tex = render.to_latex(result, paper)
+    assert r"\toprule" in tex and r"\bottomrule" in tex and r"\textbf{9.48}" in tex
+    assert r"\underline{1.25}" in tex and r"\textbf{\underline{0.400}}" in tex and r"n/c$^{1}$" in tex
+    assert "Random" not in tex
+
+    rows = render.to_csv(result, paper).splitlines()
+    assert rows[0].startswith("block,model,kind,compression_ratio,stereo,sisdr,sisdr_ci_low")
+    opus = next(r for r in rows if r.startswith("measured,Opus,"))
+    assert ",5.5,5.0,6.0,ok," in opus and "not computed: fad-vggish: weights missing" in opus
+    assert any(r.startswith("paper,Music2Latent2,") and "-0.58" in r for r in rows)
+
+
+def test_missing_data_is_a_clear_error(tmp_path, monkeypatch):
+    cfg = load_config("paper")
+    cfg.dataset.root = str(tmp_path / "no-musiccaps")
+    cfg.output_dir = str(tmp_path / "out")
+    with pytest.raises(M2L2Error, match="MusicCaps"):
+        run(cfg, progress=False)
+    with pytest.raises(M2L2Error, match="configuration not found"):
+        load_config(tmp_path / "nope.yaml")
+    with pytest.raises(M2L2Error, match="unknown keys"):
+        config_from_dict({"name": "x", "models": [{"name": "identity", "labl": "typo"}], "metrics": ["sisdr"]})
+
+
+def test_default_config_lists_the_offline_suite():
+    cfg = load_config("default")
+    assert cfg.dataset.name == "suite-music" and cfg.metrics[:2] == ["sisdr", "visqol"]
+    assert {"identity", "opus-11kbps", "opus-6kbps", "mp3-11kbps", "mp3-8kbps"} <= {m.name for m in cfg.models}
+    assert all(m.when_exists for m in cfg.models if m.name.startswith("music2latent2"))
