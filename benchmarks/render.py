@@ -117,7 +117,10 @@ def build_rows(result: dict[str, Any], paper: dict[str, Any] | None) -> tuple[li
 
 
 def _fmt(v: float, digits: int) -> str:
-    return f"{v:.{digits}f}".replace("-", "−")
+    text = f"{v:.{digits}f}"
+    if float(text) == 0.0:
+        text = text.lstrip("-")  # no "−0.000" for values that round to zero
+    return text.replace("-", "−")
 
 
 def _cell_text(c: Cell, digits: int, latex: bool) -> str:
@@ -165,6 +168,8 @@ def caption(result: dict[str, Any], paper: dict[str, Any] | None) -> str:
         parts.append("Embedders: " + "; ".join(f"{m} = {ident}" for m, ident in emb.items()) + ".")
     weights = []
     for m in result["models"]:
+        if not m.get("pretrained", False):
+            continue
         prov = m["identity"]["provenance"]
         w = prov.get("weights") or prov.get("note") or "none"
         if prov.get("sha256"):

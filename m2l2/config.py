@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -57,17 +58,11 @@ class ModelConfig:
 
     @property
     def freq_down(self) -> int:
-        out = 1
-        for f, _ in self.down_factors:
-            out *= f
-        return out
+        return math.prod(f for f, _ in self.down_factors)
 
     @property
     def time_down(self) -> int:
-        out = 1
-        for _, t in self.down_factors:
-            out *= t
-        return out
+        return math.prod(t for _, t in self.down_factors)
 
     @property
     def token_freqs(self) -> int:

@@ -32,7 +32,8 @@ def _config(tmp: Path, clips: Path, tag: str):
         "dataset": {"name": "folder", "root": str(clips), "split": None},
         "cache_dir": str(tmp / f"cache-{tag}"),
         "output_dir": str(tmp / f"out-{tag}"),
-        "models": [{"name": "identity", "label": "Identity", "kind": "reference"},
+        "models": [{"name": "identity", "label": "Identity", "kind": "reference",
+                    "options": {"channels": 2, "sample_rate": 22050}},
                    {"name": "opus-11kbps", "label": "Opus 11 kbps", "kind": "codec"}],
         "metrics": ["sisdr", "fad-musicnn"],
         "eval": {"n_boot": 200, "fad_n_boot": 10, "batch": 1},
@@ -73,7 +74,7 @@ def test_interrupted_run_resumes_to_the_same_tables(tmp_path):
         f.write('{"model": "Opus 11 kbps", "clip": "cl')
     resumed = run(cfg, progress=False)
     assert resumed.rows_reused == 3 and resumed.rows_computed == 5
-    assert resumed.reused_reconstructions == 4  # Identity's clips (and one Opus clip) were already there
+    assert resumed.reused_reconstructions == 4  # Identity's 4 clips were done before the crash
     assert _tables(cfg) == _tables(straight)
     assert len(_tables(cfg)) == 3
 
@@ -147,18 +148,18 @@ def test_render_marks_best_values_paper_rows_and_missing_metrics():
     assert "Random" not in md  # random weights are never reported
     assert "**5.50** [5.00, 6.00]" in lines["Opus"]  # best SI-SDR (identity excluded) is bold
     assert "<u>1.25</u>" in lines["AE-good"]  # best autoencoder underlined, not bold
-    assert "**<u>0.400</u>**" in lines["AE-good"]  # best FAD overall and best autoencoder
+    assert "<u>**0.400**</u>" in lines["AE-good"]  # best FAD overall and best autoencoder
     assert "**" not in lines["Identity"] and "<u>" not in lines["AE-bad"]
     assert "n/c^1" in lines["Opus"] and "n/c^1: not computed — fad-vggish: weights missing: vggish-10086976.pth" in md
     assert "*Published (MusicCaps, paper)*" in md and "*Measured (this run)*" in md
-    assert "**<u>0.570</u>**" in lines["Music2Latent2"]  # the paper's best FAD, among paper rows only
+    assert "<u>**0.570**</u>" in lines["Music2Latent2"]  # the paper's best FAD, among paper rows only
     assert "**9.48**" in lines["DAC"] and "<u>6.04</u>" in lines["StableAudio"]
     assert lines["DAC"].count("–") >= 1  # FAD_musicnn is not reported in the paper
     assert "Not run: Music2Latent2" in md and "MSD_musicnn@sha256:123" in md and "AE-good-weights" in md
 
     tex = render.to_latex(result, paper)
     assert r"\toprule" in tex and r"\bottomrule" in tex and r"\textbf{9.48}" in tex
-    assert r"\underline{1.25}" in tex and r"\textbf{\underline{0.400}}" in tex and r"n/c$^{1}$" in tex
+    assert r"\underline{1.25}" in tex and r"\underline{\textbf{0.400}}" in tex and r"n/c$^{1}$" in tex
     assert "Random" not in tex
 
     rows = render.to_csv(result, paper).splitlines()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -32,6 +33,16 @@ SR = 44_100
 # --- helpers shared with the other training tests (imported from here) ---------------------------
 
 
+class Denoiser(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv1d(1, 8, 9, padding=4)
+        self.conv2 = nn.Conv1d(8, 1, 9, padding=4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv2(torch.nn.functional.silu(self.conv1(x)))
+
+
 class ToyModel(nn.Module):
     """A denoiser small enough that a training step takes milliseconds."""
 
@@ -40,7 +51,7 @@ class ToyModel(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Conv1d(1, 8, 9, padding=4), nn.SiLU(), nn.Conv1d(8, 1, 9, padding=4))
+        self.net = Denoiser()
         self.register_buffer("calls", torch.zeros((), dtype=torch.long))
 
 
@@ -205,7 +216,7 @@ def test_nan_guard_skips_the_step(tmp_path):
 def test_checkpoint_round_trip_no_pickle(tmp_path):
     model = ToyModel()
     opt = torch.optim.RAdam(model.parameters(), lr=1e-3, betas=(0.9, 0.999))
-    model.net[0].weight.sum().backward()
+    model.net.conv1.weight.sum().backward()
     opt.step()
     ema = {k: v + 1 for k, v in model.state_dict().items()}
     path = save_checkpoint(
@@ -234,12 +245,14 @@ def test_checkpoint_round_trip_no_pickle(tmp_path):
         for key, v in s1["state"][pid].items():
             assert torch.equal(s2["state"][pid][key], v)
     cfg, weights = read_inference_weights(path)
-    assert cfg == {"dim": 4} and torch.equal(weights["net.0.weight"], ema["net.0.weight"]), "EMA preferred"
+    assert cfg == {"dim": 4} and torch.equal(weights["net.conv1.weight"], ema["net.conv1.weight"]), (
+        "EMA preferred"
+    )
     _, live = read_inference_weights(path, ema=False)
-    assert torch.equal(live["net.0.weight"], model.net[0].weight)
+    assert torch.equal(live["net.conv1.weight"], model.net.conv1.weight)
     small = export_inference(path, tmp_path / "export")
     assert load_checkpoint(small).optimizer is None
-    assert torch.equal(read_inference_weights(small)[1]["net.0.weight"], ema["net.0.weight"])
+    assert torch.equal(read_inference_weights(small)[1]["net.conv1.weight"], ema["net.conv1.weight"])
 
 
 def test_checkpoint_keep_last_and_errors(tmp_path):
@@ -401,3 +414,58 @@ def test_validation_and_periodic_checkpoints(tmp_path):
     assert [p.name for p in list_checkpoints(tr.ckpt_dir)] == ["step-00000004.json", "step-00000006.json"]
     assert json.loads((tr.run_dir / "config.json").read_text())["train"]["total_steps"] == 6
     assert {"loss", "lr", "grad_norm", "steps_per_s", "noise_std"} <= set(rows[0])
+
+
+def test_bf16_autocast_on_cpu_and_fp16_needs_gpu(tmp_path):
+    data = make_data(tmp_path / "data")
+    tr = toy_trainer(tmp_path, data, precision="bf16", total_steps=2)
+    seen = []
+
+    def spy(model, audio, step, total):
+        seen.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")))
+        return toy_loss(model, audio, step, total)
+
+    tr.loss_module.loss_fn = spy
+    tr.fit()
+    assert seen[0] == (True, torch.bfloat16) and not torch.is_autocast_enabled("cpu")
+    assert np.isfinite(json.loads(tr.log_path.read_text().splitlines()[-1])["loss"])
+    assert next(tr.model.parameters()).dtype == torch.float32, "weights stay fp32 under autocast"
+    with pytest.raises(M2L2Error, match="fp16 needs a GPU"):
+        toy_trainer(tmp_path, data, run="fp16", precision="fp16")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    shutil.which("g++") is None and shutil.which("gcc") is None, reason="inductor needs a C compiler"
+)
+def test_compile_flag_compiles_submodules(tmp_path):
+    from torch._dynamo.utils import counters
+
+    data = make_data(tmp_path / "data")
+    counters.clear()
+    compiled = toy_trainer(tmp_path, data, run="c", compile=True, total_steps=2)
+    compiled.fit()
+    assert counters["frames"]["ok"] >= 1, "torch.compile traced the model's sub-module"
+    eager = toy_trainer(tmp_path, data, run="e", total_steps=2)
+    eager.fit()
+    for a, b in zip(compiled.model.parameters(), eager.model.parameters()):
+        assert torch.allclose(a, b, atol=1e-5)
+    assert set(compiled.model.state_dict()) == set(eager.model.state_dict()), "no _orig_mod. prefixes"
+
+
+def test_train_cli_errors(tmp_path):
+    import argparse
+
+    from m2l2.training.cli import register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["train", "tiny", "--run-dir", str(tmp_path)])
+    with pytest.raises(M2L2Error, match="no training data"):
+        args.func(args)
+    args = parser.parse_args(["train", "tiny", "--resume", "--set", f"train.data={tmp_path}"])
+    with pytest.raises(M2L2Error, match="--resume needs --run-dir"):
+        args.func(args)
+    args = parser.parse_args(["train", "tiny", "--set", "train.learning_rate=1"])
+    with pytest.raises(M2L2Error, match="unknown train option"):
+        args.func(args)

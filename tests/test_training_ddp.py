@@ -71,10 +71,10 @@ def test_ddp_two_cpu_ranks_stay_identical(tmp_path):
         assert torch.equal(r0[k], r1[k]), k
     torch.manual_seed(100)
     init = ToyModel().state_dict()
-    assert not torch.equal(r0["model/net.0.weight"], init["net.0.weight"]), "the weights were trained"
+    assert not torch.equal(r0["model/net.conv1.weight"], init["net.conv1.weight"]), "the weights were trained"
     # rank 0 alone wrote the checkpoints and the log, and they hold the final weights
     assert [p.name for p in list_checkpoints(tmp_path / "run" / "checkpoints")][-1] == "step-00000004.json"
     ck = load_checkpoint(tmp_path / "run")
-    assert torch.equal(ck.model["net.0.weight"], r0["model/net.0.weight"])
+    assert torch.equal(ck.model["net.conv1.weight"], r0["model/net.conv1.weight"])
     assert ck.extra["data"]["world_size"] == 2
     assert len((tmp_path / "run" / "log.jsonl").read_text().splitlines()) == 4

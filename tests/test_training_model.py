@@ -19,8 +19,24 @@ from m2l2.training.config import TrainConfig  # noqa: E402
 from m2l2.training.trainer import Trainer  # noqa: E402
 
 SR = 44_100
-# Shorter chunks (16 STFT frames instead of 64) keep CPU steps cheap; the architecture is tiny's.
-FAST = ["model.chunk_frames=16"]
+# `tiny` shrunk further (16-frame chunks, narrower levels, one transformer block) so that a CPU step
+# takes a fraction of a second; the structure (three modules, two-chunk consistency loss) is unchanged.
+MICRO = [
+    "model.chunk_frames=16",
+    "model.level_channels=[8,16,32,64,64]",
+    "model.dim=64",
+    "model.depth=1",
+    "model.heads=2",
+]
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op thread: on a busy 2-core machine two threads per process thrash (measured 7x slower)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def si_sdr(ref: np.ndarray, est: np.ndarray) -> float:
@@ -46,7 +62,7 @@ def reconstruction_si_sdr(model, audio: np.ndarray) -> float:
     return si_sdr(audio, out[0, 0].numpy())
 
 
-def test_train_cli_runs_resumes_and_loads(tmp_path):
+def test_train_cli_runs_resumes_and_loads(tmp_path, one_thread):
     import argparse
 
     from m2l2.training.cli import register
@@ -62,7 +78,7 @@ def test_train_cli_runs_resumes_and_loads(tmp_path):
         "--run-dir",
         str(tmp_path / "run"),
         "--set",
-        *FAST,
+        *MICRO,
         f"train.data={data}",
         "train.batch_size=1",
         "train.total_steps=3",
@@ -88,11 +104,11 @@ def test_train_cli_runs_resumes_and_loads(tmp_path):
 
 
 @pytest.mark.slow
-def test_tiny_model_overfits_one_clip(tmp_path):
+def test_tiny_model_overfits_one_clip(tmp_path, one_thread):
     """Reconstruction SI-SDR of the training clip rises clearly while the model trains on it alone."""
-    steps = int(os.environ.get("M2L2_OVERFIT_STEPS", "150"))
+    steps = int(os.environ.get("M2L2_OVERFIT_STEPS", "100"))
     torch.manual_seed(0)
-    model = m2l2.build("tiny", FAST)
+    model = m2l2.build("tiny", MICRO)
     audio = clip(model.train_samples)
     (tmp_path / "data").mkdir()
     sf.write(str(tmp_path / "data" / "note.wav"), audio, SR)
@@ -121,4 +137,4 @@ def test_tiny_model_overfits_one_clip(tmp_path):
         f"SI-SDR {before:.2f} dB -> {after:.2f} dB after {steps} steps in {time.monotonic() - start:.0f} s; "
         f"loss {rows[0]['loss']:.3g} -> {rows[-1]['loss']:.3g}"
     )
-    assert after > before + 3.0, (before, after)
+    assert after > before + 10.0, (before, after)
