@@ -127,8 +127,10 @@ class Autoencoder(abc.ABC):
 
     @property
     def provenance(self) -> Provenance:
-        """Override: adapters with random or missing weights must say pretrained=False."""
-        return Provenance(pretrained=False, note="adapter does not declare its weights")
+        """Adapters set `self._provenance` where they load (or randomly initialise) weights, or override this;
+        an adapter that does neither counts as not pretrained, so its rows never reach result tables."""
+        prov = getattr(self, "_provenance", None)
+        return prov if isinstance(prov, Provenance) else Provenance(False, note="adapter does not declare its weights")
 
     @property
     def pretrained(self) -> bool:

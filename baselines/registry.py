@@ -116,7 +116,8 @@ _BUILTINS: list[AdapterSpec] = [
                 "Mousai diffusion autoencoder v2 (dmae1d-ATC64-v2), stereo 64x"),
     AdapterSpec("mousai-v3", "baselines.adapters.mousai:MousaiAE", {"version": "v3"},
                 "Mousai diffusion autoencoder v3 (dmae1d-ATC32-v3), stereo 32x"),
-    AdapterSpec("musika", "baselines.adapters.musika:MusikaAE", description="Musika autoencoder (TensorFlow)"),
+    AdapterSpec("musika", "baselines.adapters.musika:MusikaAE",
+                description="Musika autoencoder (PyTorch port reading its Keras .h5 weights), mono 64x"),
     AdapterSpec("latmusic", "baselines.adapters.latmusic:LatMusic",
                 description="LatMusic: no public code or weights; paper numbers only"),
 ]

@@ -1,12 +1,16 @@
-"""`m2l2 tables`: run the paper's experiments from a YAML configuration and render the tables."""
+"""`m2l2 tables`: run the paper's experiments from a YAML configuration and render the tables and figures."""
 
 from __future__ import annotations
 
 import argparse
+import time
+from collections.abc import Callable
+from typing import Any
 
 from m2l2.errors import M2L2Error
 
-TABLES = ("table2",)  # implemented so far; Table I, III, Fig. 3 and speed are not wired in yet
+# In the order they run: Table II first (Table I reuses its reconstructions).
+TABLES = ("table2", "table1", "fig3", "seams", "table3", "speed")
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -19,40 +23,133 @@ def _shard(text: str) -> tuple[int, int]:
     return i, n
 
 
+def _only(text: str) -> list[str]:
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [n for n in names if n not in TABLES]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"unknown experiment(s) {bad or text!r}; choose from {', '.join(TABLES)}")
+    return names
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "tables", help="run the benchmark experiments (Table II) and render results/tables",
-        description="Reconstruct the evaluation set with every configured autoencoder, compute the metrics, "
-        "and render Markdown/LaTeX/CSV tables beside the paper's published numbers. Resumable: rerunning "
-        "recomputes only what changed.",
+        "tables", help="run the benchmark experiments (Tables I-III, Fig. 3, seams, speed) and render results/",
+        description="Run the experiments of a YAML configuration: Table II (reconstruction), Table I (summary vs "
+        "ordered latents), Fig. 3 (FAD vs sigma_cond), chunk seams, Table III (probing) and speed; render "
+        "Markdown/LaTeX/CSV tables beside the paper's published numbers and figures as PNG/PDF. Resumable: "
+        "rerunning recomputes only what changed. Ends with a summary of what was computed, skipped and why.",
     )
     p.add_argument("--config", default=None,
                    help="YAML file or shipped name ('default': offline suite, 'paper': MusicCaps); default: default")
     p.add_argument("--shard", type=_shard, default=(0, 1),
-                   help="i/n: only every n-th clip starting at i (array jobs); a later run without --shard merges")
-    p.add_argument("--only", choices=TABLES, action="append", default=None, help="run only this table")
+                   help="i/n: Table II only, every n-th clip starting at i (array jobs); a later run without "
+                   "--shard merges")
+    p.add_argument("--only", type=_only, action="append", default=None,
+                   help=f"comma-separated experiments to run ({', '.join(TABLES)}); repeatable; default: all")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    p.add_argument("--render-only", action="store_true", help="re-render tables from existing result files")
+    p.add_argument("--render-only", action="store_true", help="re-render tables and figures from existing results")
     p.set_defaults(func=_cmd_tables)
 
 
-def _cmd_tables(args) -> int:
+def _table3(cfg: Any, progress: bool = True) -> Any:
+    # HOOK (Table III, benchmarks/probing): called when that package exposes run_table3(cfg, progress=True).
+    try:
+        from benchmarks import probing
+    except ImportError as e:
+        raise _Skip(f"benchmarks.probing cannot be imported: {e}") from e
+    fn = getattr(probing, "run_table3", None)
+    if fn is None:
+        raise _Skip("benchmarks.probing does not expose run_table3(cfg, progress=True) yet")
+    return fn(cfg, progress=progress)
+
+
+class _Skip(Exception):
+    """An experiment that cannot run here, with the reason."""
+
+
+def _runners() -> dict[str, Callable[..., Any]]:
+    from benchmarks.ablation import run_table1
+    from benchmarks.pipeline import run
+    from benchmarks.seams import run_seams
+    from benchmarks.sigma_sweep import run_fig3
+    from benchmarks.speed_table import run_speed_table
+
+    return {"table2": run, "table1": run_table1, "fig3": run_fig3, "seams": run_seams, "table3": _table3,
+            "speed": run_speed_table}
+
+
+def _render_only(cfg: Any, wanted: list[str]) -> None:
     from pathlib import Path
 
-    from benchmarks.pipeline import load_config, result_path, run
-    from benchmarks.render import render_table2
+    from benchmarks import render
+    from benchmarks.figures import plot_fig3
+    from benchmarks.pipeline import _slug, result_path
+
+    out = Path(cfg.output_dir).expanduser()
+    tables = out / "tables"
+    jobs = {
+        "table2": lambda: render.render_table2(result_path(cfg), tables),
+        "table1": lambda: render.render_table1(out / "table1" / f"{_slug(cfg.name)}.json", tables),
+        "fig3": lambda: render.render_fig3(out / "fig3" / f"{_slug(cfg.name)}.json", tables)
+        + plot_fig3(out / "fig3" / f"{_slug(cfg.name)}.json", out / "figures"),
+        "seams": lambda: render.render_seams(out / "seams" / f"{_slug(cfg.name)}.json", tables),
+        "speed": lambda: render.render_speed(out / "speed" / f"{_slug(cfg.name)}.json", tables),
+        "table3": lambda: render.render_table3(out / "table3" / f"{_slug(cfg.name)}.json", tables),
+    }
+    for name in wanted:
+        if name not in jobs:
+            print(f"{name}: --render-only not supported here")
+            continue
+        try:
+            for path in jobs[name]():
+                print(path)
+        except M2L2Error as e:
+            print(f"{name}: {e}")
+
+
+def _cmd_tables(args) -> int:
+    from benchmarks.pipeline import load_config
 
     cfg = load_config(args.config)
-    wanted = args.only or list(TABLES)
-    if "table2" in wanted:
-        if args.render_only:
-            for path in render_table2(result_path(cfg), Path(cfg.output_dir).expanduser() / "tables"):
-                print(path)
-            return 0
-        summary = run(cfg, shard=args.shard, progress=not args.no_progress)
-        print(summary.text())
-        if args.shard[1] == 1 and not summary.tables:
-            raise M2L2Error("no table was written")
-    print("not implemented yet in `m2l2 tables`: Table I (ablation), Table III (probing), Fig. 3 (sigma_cond), "
-          "speed — see issue 6")
+    wanted = [t for t in TABLES if any(t in group for group in args.only)] if args.only else list(TABLES)
+    if args.render_only:
+        _render_only(cfg, wanted)
+        return 0
+    if args.shard[1] > 1:
+        wanted = ["table2"]  # shards only split Table II's clips; the other experiments run unsharded
+    progress = not args.no_progress
+    runners = _runners()
+    outcome: dict[str, str] = {}
+    t0 = time.time()
+    for name in wanted:
+        print(f"== {name} ==", flush=True)
+        try:
+            if name == "table2":
+                summary = runners[name](cfg, shard=args.shard, progress=progress)
+            else:
+                summary = runners[name](cfg, progress=progress)
+        except _Skip as e:
+            outcome[name] = f"skipped: {e}"
+            print(outcome[name], flush=True)
+            continue
+        except M2L2Error as e:
+            outcome[name] = f"failed: {str(e).splitlines()[0]}"
+            print(outcome[name], flush=True)
+            continue
+        text = summary.text() if hasattr(summary, "text") else str(summary)
+        print(text, flush=True)
+        tables = getattr(summary, "tables", None)
+        if tables:
+            outcome[name] = f"computed: {len(tables)} files written"
+        else:
+            why = [*(getattr(summary, "notes", None) or []),
+                   *(f"{k}: {v}" for k, v in (getattr(summary, "skipped_models", None) or {}).items())]
+            outcome[name] = "; ".join(why) or "nothing rendered"
+    print(f"\n== m2l2 tables: summary ({time.time() - t0:.1f} s, config '{cfg.name}') ==")
+    for name, what in outcome.items():
+        print(f"  {name:7s} {what}")
+    if any(w.startswith("failed") for w in outcome.values()):
+        return 1
+    if wanted == ["table2"] and args.shard[1] == 1 and not outcome.get("table2", "").startswith("computed"):
+        raise M2L2Error("no table was written")
     return 0

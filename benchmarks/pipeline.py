@@ -92,6 +92,13 @@ class TablesConfig:
     cache_dir: str = "~/.cache/m2l2/tables"
     output_dir: str = "results"
     channel_mode: str = "downmix"
+    allow_random: bool = False  # tests only: run random-weights models (their rows are labelled, never published)
+    # Sections of the experiments beyond Table II, parsed by their modules (benchmarks.sigma_sweep, ...).
+    fig3: dict[str, Any] = field(default_factory=dict)
+    table1: dict[str, Any] = field(default_factory=dict)
+    seams: dict[str, Any] = field(default_factory=dict)
+    speed: dict[str, Any] = field(default_factory=dict)
+    table3: dict[str, Any] = field(default_factory=dict)  # parsed by benchmarks.probing.run
     source: str | None = None  # the YAML file it came from
 
     def as_dict(self) -> dict[str, Any]:
@@ -195,10 +202,10 @@ def append_row(path: Path, row: dict[str, Any]) -> None:
         os.close(fd)
 
 
-def read_rows(folder: Path) -> list[dict[str, Any]]:
-    """Every complete row of every per_clip*.jsonl under `folder` (shards merged; broken lines ignored)."""
+def read_rows(folder: Path, pattern: str = "per_clip*.jsonl") -> list[dict[str, Any]]:
+    """Every complete row of every `pattern` file under `folder` (shards merged; broken lines ignored)."""
     rows = []
-    for path in sorted(folder.glob("per_clip*.jsonl")):
+    for path in sorted(folder.glob(pattern)):
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 rows.append(json.loads(line))
@@ -275,6 +282,7 @@ def load_clips(cfg: TablesConfig, cache: Path) -> list[Clip]:
 class RunSummary:
     """What a run computed, reused and skipped, printed at the end."""
 
+    name: str = "table2"  # which experiment
     reconstructed: int = 0
     reused_reconstructions: int = 0
     rows_computed: int = 0
@@ -286,14 +294,16 @@ class RunSummary:
     seconds: float = 0.0
     result_file: str | None = None
     tables: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # experiment-specific lines
 
     def text(self) -> str:
         lines = [
-            f"summary ({self.seconds:.1f} s):",
+            f"{self.name} summary ({self.seconds:.1f} s):",
             f"  reconstructions: {self.reconstructed} computed, {self.reused_reconstructions} reused (unchanged inputs)",
             f"  per-clip metric rows: {self.rows_computed} computed, {self.rows_reused} reused",
             f"  model aggregates: {self.aggregates_computed} computed, {self.aggregates_reused} reused",
         ]
+        lines += [f"  {note}" for note in self.notes]
         for label, why in self.skipped_models.items():
             lines.append(f"  skipped model {label}: {why}")
         for metric, why in self.not_computed.items():
@@ -327,8 +337,15 @@ def model_identity(spec: ModelConfig, ae: Any) -> dict[str, Any]:
     return {"name": spec.name, "options": spec.options, "info": ae.info(), "provenance": prov}
 
 
-def build_model(spec: ModelConfig) -> tuple[Any | None, str | None]:
-    """(autoencoder, None) or (None, why it is skipped). Random-weights models are never reported."""
+def is_random_weights(ae: Any) -> bool:
+    """True for untrained models: no pretrained weights, or an m2l2 checkpoint saved at step 0."""
+    prov = ae.provenance
+    return not prov.pretrained or "(step 0)" in (prov.weights or "")
+
+
+def build_model(spec: ModelConfig, allow_random: bool = False) -> tuple[Any | None, str | None]:
+    """(autoencoder, None) or (None, why it is skipped). Random-weights models are never reported; with
+    `allow_random` (test configurations) they are built, and result files mark them `random_weights`."""
     import baselines
 
     if spec.when_exists and not Path(spec.when_exists).expanduser().exists():
@@ -337,8 +354,9 @@ def build_model(spec: ModelConfig) -> tuple[Any | None, str | None]:
         ae = baselines.get(spec.name, **spec.options)
     except M2L2Error as e:
         return None, str(e).splitlines()[0]
-    if not ae.pretrained:
-        return None, f"has no pretrained weights ({ae.provenance.note or 'random init'}): never reported"
+    if is_random_weights(ae) and not allow_random:
+        return None, f"has no pretrained weights ({ae.provenance.note or ae.provenance.weights or 'random init'}): " \
+            "never reported"
     return ae, None
 
 
@@ -524,6 +542,20 @@ def _device() -> dict[str, Any]:
     return info
 
 
+def provenance(models_out: list[dict[str, Any]], codes: dict[str, str]) -> dict[str, Any]:
+    """Provenance block of a result file: date, git commit, package versions, device, weights of each model."""
+    return {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "git": _git(),
+        "versions": _versions(),
+        "device": _device(),
+        "weights": {m["label"]: {"weights": m["identity"]["provenance"].get("weights"),
+                                 "sha256": m["identity"]["provenance"].get("sha256"),
+                                 "note": m["identity"]["provenance"].get("note")} for m in models_out},
+        "codes": codes,
+    }
+
+
 def result_path(cfg: TablesConfig) -> Path:
     return Path(cfg.output_dir).expanduser() / "table2" / f"{_slug(cfg.name)}.json"
 
@@ -565,7 +597,7 @@ def run(cfg: TablesConfig, shard: tuple[int, int] = (0, 1), progress: bool = Tru
         summary.not_computed.update(reasons)
     models_out: list[dict[str, Any]] = []
     for spec in cfg.models:
-        ae, why = build_model(spec)
+        ae, why = build_model(spec, cfg.allow_random)
         if ae is None:
             summary.skipped_models[spec.label] = why or "unavailable"
             print(f"[{spec.label}] skipped: {why}", flush=True)
@@ -590,7 +622,7 @@ def run(cfg: TablesConfig, shard: tuple[int, int] = (0, 1), progress: bool = Tru
         models_out.append({
             "label": spec.label, "name": spec.name, "kind": spec.kind, "options": spec.options,
             "compression_ratio": info["compression_ratio"], "stereo": info["stereo"],
-            "pretrained": info["pretrained"], "identity": identity, "model_key": model_key,
+            "pretrained": info["pretrained"] and not is_random_weights(ae), "identity": identity, "model_key": model_key,
             "aggregate_key": agg_key, "clips": len(clips), "metrics": metrics, "per_clip_fad": per_clip_fad,
         })
         summary.aggregates_computed += 1
@@ -612,16 +644,7 @@ def run(cfg: TablesConfig, shard: tuple[int, int] = (0, 1), progress: bool = Tru
         "models": models_out,
         "skipped_models": summary.skipped_models,
         "per_clip_rows": str(rows_dir / "per_clip*.jsonl"),
-        "provenance": {
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "git": _git(),
-            "versions": _versions(),
-            "device": _device(),
-            "weights": {m["label"]: {"weights": m["identity"]["provenance"].get("weights"),
-                                     "sha256": m["identity"]["provenance"].get("sha256"),
-                                     "note": m["identity"]["provenance"].get("note")} for m in models_out},
-            "codes": {"recon": RECON_VERSION, "rows": ROWS_VERSION, "aggregate": AGG_VERSION},
-        },
+        "provenance": provenance(models_out, {"recon": RECON_VERSION, "rows": ROWS_VERSION, "aggregate": AGG_VERSION}),
     }
     if summary.aggregates_computed or not out_json.is_file() or _changed(out_json, result):
         _write_json(out_json, result)
@@ -632,6 +655,14 @@ def run(cfg: TablesConfig, shard: tuple[int, int] = (0, 1), progress: bool = Tru
         summary.tables = [str(p) for p in render_table2(out_json, Path(cfg.output_dir).expanduser() / "tables")]
     summary.seconds = time.time() - t_start
     return summary
+
+
+def write_if_changed(path: Path, result: dict[str, Any]) -> bool:
+    """Write a result file unless only its creation date would change; True when written."""
+    if path.is_file() and not _changed(path, result):
+        return False
+    _write_json(path, result)
+    return True
 
 
 def _changed(path: Path, result: dict[str, Any]) -> bool:

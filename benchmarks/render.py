@@ -65,7 +65,7 @@ def load_paper_tables(path: Path = PAPER_FILE) -> dict[str, Any]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def _mark_best(rows: list[Row], metrics: list[str]) -> None:
+def _mark_best(rows: list[Row], metrics: list[str], underline: bool = True) -> None:
     """Bold the best compared value and underline the best autoencoder per column (ties all marked)."""
     for m in metrics:
         higher = METRIC_COLUMNS[m][1]
@@ -80,7 +80,7 @@ def _mark_best(rows: list[Row], metrics: list[str]) -> None:
 
         for r in best([r for r in rows if r.kind != "reference"]):
             r.cells[m].bold = True
-        for r in best([r for r in rows if r.kind == "autoencoder"]):
+        for r in best([r for r in rows if r.kind == "autoencoder"] if underline else []):
             r.cells[m].underline = True
 
 
@@ -265,16 +265,48 @@ def to_csv(result: dict[str, Any], paper: dict[str, Any] | None) -> str:
 
 def render_table2(result_file: str | Path, out_dir: str | Path, paper_file: Path | None = PAPER_FILE) -> list[Path]:
     """Write table2_<config>.{md,tex,csv} into `out_dir` from a result JSON; returns the paths written."""
+    result = read_result(result_file)
+    paper = load_paper_tables(paper_file) if paper_file is not None else None
+    texts = {suffix: fn(result, paper) for suffix, fn in ((".md", to_markdown), (".tex", to_latex), (".csv", to_csv))}
+    return write_texts(Path(out_dir), f"table2_{result['config_name']}", texts)
+
+
+def write_texts(out_dir: Path, stem: str, texts: dict[str, str]) -> list[Path]:
+    """Write `<stem><suffix>` files atomically, leaving unchanged files untouched; returns the paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for suffix, text in texts.items():
+        path = out_dir / f"{stem}{suffix}"
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            tmp = path.with_name(path.name + ".part")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)
+        written.append(path)
+    return written
+
+
+def read_result(result_file: str | Path) -> dict[str, Any]:
     result_file = Path(result_file)
     if not result_file.is_file():
         raise M2L2Error(f"result file not found: {result_file} (run `m2l2 tables` first)")
+    return json.loads(result_file.read_text(encoding="utf-8"))
+
+
+# ----------------------------------------------------------------------------------------------- Table III
+def render_table3(result_file: str | Path, out_dir: str | Path, paper_file: Path | None = PAPER_FILE) -> list[Path]:
+    """Write table3_<config>.{md,tex,csv} from a probing result JSON (layout in benchmarks/probing/table.py)."""
+    from benchmarks.probing import table as t3
+
+    result_file = Path(result_file)
+    if not result_file.is_file():
+        raise M2L2Error(f"result file not found: {result_file} (run `m2l2 tables --only table3` first)")
     result = json.loads(result_file.read_text(encoding="utf-8"))
     paper = load_paper_tables(paper_file) if paper_file is not None else None
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for suffix, fn in ((".md", to_markdown), (".tex", to_latex), (".csv", to_csv)):
-        path = out_dir / f"table2_{result['config_name']}{suffix}"
+    for suffix, fn in ((".md", t3.to_markdown), (".tex", t3.to_latex), (".csv", t3.to_csv)):
+        path = out_dir / f"table3_{result['config_name']}{suffix}"
         text = fn(result, paper)
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
             tmp = path.with_name(path.name + ".part")
@@ -282,3 +314,309 @@ def render_table2(result_file: str | Path, out_dir: str | Path, paper_file: Path
             tmp.replace(path)
         written.append(path)
     return written
+
+
+# ----------------------------------------------------------------------------------------------- other tables
+# Table I, the σ_cond sweep (Fig. 3 as numbers), seams and speed share one grid layout: a caption, a header,
+# blocks of rows (measured, published), footnotes. Rows of random-weights models (test configurations only)
+# are kept but labelled RANDOM_LABEL, so they can never pass for results.
+
+RANDOM_LABEL = "random weights (test only)"
+
+
+@dataclass
+class Grid:
+    caption: str
+    label: str  # LaTeX label
+    heads: list[str]  # Markdown column titles; LaTeX gets them escaped unless `tex_heads` is given
+    blocks: list[tuple[str | None, list[list[str]], list[list[str]]]]  # (title, md rows, tex rows)
+    csv_header: list[str]
+    csv_rows: list[list[Any]]
+    footer: list[str] = field(default_factory=list)
+    tex_heads: list[str] | None = None
+
+    def markdown(self) -> str:
+        lines = [f"**{self.caption}**", "", "| " + " | ".join(self.heads) + " |",
+                 "|" + "|".join(["---"] + ["---:"] * (len(self.heads) - 1)) + "|"]
+        for title, rows, _ in self.blocks:
+            if title:
+                lines.append(f"| *{title}* |" + " |" * (len(self.heads) - 1))
+            lines += ["| " + " | ".join(r) + " |" for r in rows]
+        if self.footer:
+            lines += [""] + self.footer
+        return "\n".join(lines) + "\n"
+
+    def latex(self) -> str:
+        n = len(self.heads)
+        heads = self.tex_heads or [_tex_escape(h) for h in self.heads]
+        out = [r"% needs \usepackage{booktabs}", r"\begin{table}[t]", r"\centering",
+               r"\caption{" + _tex_escape(self.caption) + "}", r"\label{" + self.label + "}",
+               r"\begin{tabular}{l" + "c" * (n - 1) + "}", r"\toprule", " & ".join(heads) + r" \\", r"\midrule"]
+        for i, (title, _, rows) in enumerate(self.blocks):
+            if i:
+                out.append(r"\midrule")
+            if title:
+                out.append(rf"\multicolumn{{{n}}}{{l}}{{\emph{{{_tex_escape(title)}}}}} \\")
+            out += [" & ".join(r) + r" \\" for r in rows]
+        out += [r"\bottomrule", r"\end{tabular}"]
+        if self.footer:
+            out.append(r"\\[2pt]{\footnotesize " + "; ".join(_tex_escape(f) for f in self.footer) + "}")
+        out.append(r"\end{table}")
+        return "\n".join(out) + "\n"
+
+    def csv(self) -> str:
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(self.csv_header)
+        w.writerows(self.csv_rows)
+        return buf.getvalue()
+
+    def write(self, out_dir: str | Path, stem: str) -> list[Path]:
+        return write_texts(Path(out_dir), stem, {".md": self.markdown(), ".tex": self.latex(), ".csv": self.csv()})
+
+
+def _label(text: str, random_weights: bool) -> str:
+    return f"{text} — {RANDOM_LABEL}" if random_weights else text
+
+
+def _csv_num(v: float | None) -> str:
+    return "" if v is None else repr(round(float(v), 6))
+
+
+def _metric_cells(rows: list[Row], metrics: list[str], digits: dict[str, int] | None = None
+                  ) -> tuple[list[list[str]], list[list[str]]]:
+    d = {m: (digits or {}).get(m, METRIC_COLUMNS[m][2]) for m in metrics}
+    md = [[_cell_text(r.cells[m], d[m], False) for m in metrics] for r in rows]
+    tex = [[_cell_text(r.cells[m], d[m], True) for m in metrics] for r in rows]
+    return md, tex
+
+
+def _summary_cell(summary: dict[str, Any] | None, metric: str, notes: list[str]) -> Cell:
+    s = summary or {"status": "not computed", "reason": "not selected in this configuration's metrics"}
+    if s.get("status") == "ok" and s.get("value") is not None:
+        return Cell(float(s["value"]), tuple(s["ci"]) if s.get("ci") else None)
+    text = f"{metric}: {s.get('reason') or 'not computed'}"
+    if text not in notes:
+        notes.append(text)
+    return Cell(note=notes.index(text) + 1)
+
+
+def _common_caption(result: dict[str, Any]) -> list[str]:
+    ds = result["dataset"]
+    title = DATASET_TITLES.get(ds["name"], ds["name"])
+    parts = [f"Measured on {title}: {ds['clips']} clips" + (f" of split '{ds['split']}'" if ds.get("split") else "")
+             + f" (config '{result['config_name']}')."]
+    emb = result.get("embedders") or {}
+    if emb:
+        parts.append("Embedders: " + "; ".join(f"{m} = {ident}" for m, ident in emb.items()) + ".")
+    weights = []
+    for label, w in (result.get("provenance", {}).get("weights") or {}).items():
+        text = w.get("weights") or w.get("note") or "none"
+        if w.get("sha256"):
+            text += f" (sha256 {w['sha256'][:12]})"
+        weights.append(f"{label}: {text}")
+    if weights:
+        parts.append("Weights: " + "; ".join(weights) + ".")
+    if result.get("random_weights"):
+        parts.append(f"Rows marked '{RANDOM_LABEL}' come from untrained models of a test configuration: they "
+                     "show that the pipeline runs, not how any model performs.")
+    for label, why in (result.get("skipped_models") or {}).items():
+        parts.append(f"Not run: {label} ({why}).")
+    return parts
+
+
+def _footnotes(notes: list[str]) -> list[str]:
+    return [f"n/c^{i}: not computed — {text}" for i, text in enumerate(notes, 1)]
+
+
+def table1_grid(result: dict[str, Any], paper: dict[str, Any] | None) -> Grid:
+    """Table I: summary embeddings vs ordered latents (FAD columns), measured beside published."""
+    metrics = [m for m in result["metrics"] if m in METRIC_COLUMNS]
+    if paper is not None and "table1" in paper:  # the paper's columns always show, measured or not
+        metrics += [m for m in paper["table1"]["metrics"] if m in METRIC_COLUMNS and m not in metrics]
+    notes: list[str] = []
+    role_titles = {"summary": "w/ summary emb.", "ordered": "w/o summary emb. (ordered latents)"}
+    measured = []
+    for p in result["points"]:
+        row = Row("measured", _label(f"{role_titles.get(p.get('role'), p['label'])}: {p['label']}",
+                                     p.get("random_weights", False)), "autoencoder", p.get("compression_ratio"),
+                  p.get("stereo"))
+        row.cells = {m: _summary_cell(p["metrics"].get(m), m, notes) for m in metrics}
+        measured.append(row)
+    _mark_best(measured, metrics)
+    blocks_rows: list[tuple[str, list[Row]]] = [("Measured (this run)", measured)]
+    if paper is not None and "table1" in paper:
+        published = []
+        for p in paper["table1"]["rows"]:
+            row = Row("paper", p["model"], "autoencoder", None, None)
+            row.cells = {m: Cell(float(p[m])) if p.get(m) is not None else Cell(missing="–") for m in metrics}
+            published.append(row)
+        _mark_best(published, metrics)
+        blocks_rows.append((f"Published ({paper['dataset']}, paper)", published))
+    heads = ["Model", "Compression", *[METRIC_COLUMNS[m][0] for m in metrics]]
+    blocks, csv_rows = [], []
+    for title, rows in blocks_rows:
+        md, tex = _metric_cells(rows, metrics, {"fad-clap": 4})  # Table I of the paper gives FAD_clap to 4 digits
+        blocks.append((title, [[r.label, _compression(r), *c] for r, c in zip(rows, md)],
+                       [[_tex_escape(r.label), _compression(r), *c] for r, c in zip(rows, tex)]))
+        for r in rows:
+            line: list[Any] = [r.block, r.label, "" if r.compression is None else f"{r.compression:.6g}"]
+            for m in metrics:
+                c = r.cells[m]
+                line += [_csv_num(c.value), _csv_num(c.ci[0] if c.ci else None), _csv_num(c.ci[1] if c.ci else None)]
+            csv_rows.append(line)
+    level = int(round(100 * result["config"]["eval"]["ci_level"]))
+    caption = " ".join([
+        "Table I (ablation): summary embeddings vs ordered latents at the same compression.",
+        *_common_caption(result),
+        f"FADs: one distance between the reference and reconstruction sets [{level}% bootstrap CI over clips]; "
+        "bold: best value, underlined: best autoencoder, per block.",
+        *([f"Published rows: copied from {paper['source']} ({paper['table1']['caption']}), measured by its "
+           "authors; not comparable with the measured rows."] if paper is not None and "table1" in paper else []),
+    ])
+    csv_header = ["block", "model", "compression_ratio"]
+    for m in metrics:
+        csv_header += [m, f"{m}_ci_low", f"{m}_ci_high"]
+    return Grid(caption, f"tab:table1-{result['config_name']}", heads, blocks, csv_header, csv_rows,
+                _footnotes(notes) + ["– : not reported in the paper."],
+                ["Model", "Compression", *[LATEX_TITLES[m] for m in metrics]])
+
+
+def render_table1(result_file: str | Path, out_dir: str | Path, paper_file: Path | None = PAPER_FILE) -> list[Path]:
+    result = read_result(result_file)
+    paper = load_paper_tables(paper_file) if paper_file is not None else None
+    return table1_grid(result, paper).write(out_dir, f"table1_{result['config_name']}")
+
+
+def fig3_grid(result: dict[str, Any]) -> Grid:
+    """The σ_cond sweep as numbers: one row per (model, decoding, σ_cond); bold: lowest FAD per model."""
+    metrics = [m for m in result["metrics"] if m in METRIC_COLUMNS]
+    notes: list[str] = []
+    by_model: dict[str, list[dict[str, Any]]] = {}
+    for p in result["points"]:
+        by_model.setdefault(p["model"], []).append(p)
+    blocks, csv_rows = [], []
+    for model, points in by_model.items():
+        points = sorted(points, key=lambda p: (p["mode"] != "two-step", p["sigma_cond"]))
+        rows = []
+        for p in points:
+            row = Row("measured", p["mode"], "codec", p.get("compression_ratio"), p.get("stereo"))
+            row.cells = {m: _summary_cell(p["metrics"].get(m), m, notes) for m in metrics}
+            rows.append(row)
+        _mark_best(rows, metrics, underline=False)
+        md, tex = _metric_cells(rows, metrics)
+        title = _label(model, any(p.get("random_weights") for p in points))
+        blocks.append((title, [[p["mode"], f"{p['sigma_cond']:.2f}", *c] for p, c in zip(points, md)],
+                       [[p["mode"], f"{p['sigma_cond']:.2f}", *c] for p, c in zip(points, tex)]))
+        for p, r in zip(points, rows):
+            line: list[Any] = [model, p["mode"], p["sigma_cond"], str(bool(p.get("random_weights"))).lower()]
+            for m in metrics:
+                c = r.cells[m]
+                line += [_csv_num(c.value), _csv_num(c.ci[0] if c.ci else None), _csv_num(c.ci[1] if c.ci else None)]
+            csv_rows.append(line)
+    level = int(round(100 * result["config"]["eval"]["ci_level"]))
+    caption = " ".join([
+        "Fig. 3 as numbers: FAD against the conditioning noise sigma_cond of two-step decoding; one-step "
+        "decoding (previous chunk not re-decoded) as reference.", *_common_caption(result),
+        f"[{level}% bootstrap CI over clips]; bold: lowest value per model. The paper gives the curve only as a "
+        "figure (lowest FAD at sigma_cond = 0.4 on MusicCaps).",
+    ])
+    csv_header = ["model", "decoding", "sigma_cond", "random_weights"]
+    for m in metrics:
+        csv_header += [m, f"{m}_ci_low", f"{m}_ci_high"]
+    return Grid(caption, f"tab:fig3-{result['config_name']}", ["Decoding", "σ_cond",
+                *[METRIC_COLUMNS[m][0] for m in metrics]], blocks, csv_header, csv_rows, _footnotes(notes),
+                ["Decoding", r"$\sigma_\text{cond}$", *[LATEX_TITLES[m] for m in metrics]])
+
+
+def render_fig3(result_file: str | Path, out_dir: str | Path) -> list[Path]:
+    result = read_result(result_file)
+    return fig3_grid(result).write(out_dir, f"fig3_{result['config_name']}")
+
+
+def _ci_text(stat: dict[str, Any], digits: int = 2, latex: bool = False) -> str:
+    if stat.get("value") is None:
+        return "n/a"
+    return _cell_text(Cell(stat["value"], tuple(stat["ci"]) if stat.get("ci") else None), digits, latex)
+
+
+def seams_grid(result: dict[str, Any]) -> Grid:
+    """Boundary vs inside log-spectral distance per model and decoding mode."""
+    blocks, csv_rows = [], []
+    parts = ("boundary", "inside", "difference")
+    for m in result["models"]:
+        md, tex = [], []
+        for mode, stats in m["modes"].items():
+            md.append([mode, *[_ci_text(stats[p]) for p in parts], str(stats["n_clips"])])
+            tex.append([mode, *[_ci_text(stats[p], latex=True) for p in parts], str(stats["n_clips"])])
+            csv_rows.append([m["label"], mode, str(bool(m.get("random_weights"))).lower(), m["sigma_cond"],
+                             *[x for p in parts for x in (_csv_num(stats[p]["value"]),
+                                                          _csv_num(stats[p]["ci"][0] if stats[p]["ci"] else None),
+                                                          _csv_num(stats[p]["ci"][1] if stats[p]["ci"] else None))],
+                             stats["n_clips"]])
+        blocks.append((_label(f"{m['label']} (sigma_cond = {m['sigma_cond']:g}, chunks of "
+                              f"{m['chunk_seconds']:.3f} s)", m.get("random_weights", False)), md, tex))
+    ds = result["dataset"]
+    level = int(round(100 * result["config"]["eval"]["ci_level"]))
+    width = result["settings"]["boundary_frames"]
+    caption = " ".join([
+        "Chunk seams (beyond the paper): error at chunk boundaries vs inside chunks, autoregressive two-step "
+        "decoding vs every chunk decoded independently.",
+        f"Measured on {DATASET_TITLES.get(ds['name'], ds['name'])}: {ds['clips']} clips (config "
+        f"'{result['config_name']}').",
+        f"Error: {result['measure']}, in dB (lower is better); boundary: the {width} frames each side of a chunk "
+        f"boundary; difference: paired per-clip boundary − inside; [{level}% bootstrap CI over clips].",
+        *([f"Rows marked '{RANDOM_LABEL}' come from untrained models (pipeline check only)."]
+          if result.get("random_weights") else []),
+        *[f"Not run: {k} ({v})." for k, v in (result.get("skipped_models") or {}).items()],
+    ])
+    heads = ["Decoding", "LSD boundary (dB) ↓", "LSD inside (dB) ↓", "boundary − inside (dB)", "clips"]
+    header = ["model", "decoding", "random_weights", "sigma_cond"]
+    for p in parts:
+        header += [p, f"{p}_ci_low", f"{p}_ci_high"]
+    return Grid(caption, f"tab:seams-{result['config_name']}", heads, blocks, header + ["clips"], csv_rows)
+
+
+def render_seams(result_file: str | Path, out_dir: str | Path) -> list[Path]:
+    result = read_result(result_file)
+    return seams_grid(result).write(out_dir, f"seams_{result['config_name']}")
+
+
+def _sig(v: float, digits: int = 3) -> str:
+    return f"{v:.{digits}g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.2e}"
+
+
+def speed_grid(result: dict[str, Any]) -> Grid:
+    """Encode/decode real-time factors and peak memory, all models on one machine in one run."""
+    md = []
+    csv_rows = []
+    for r in result["rows"]:
+        md.append([_label(r["label"], r.get("random_weights", False)), r["kind"],
+                   "N/A" if r.get("compression_ratio") is None else f"{r['compression_ratio']:.4g}x",
+                   _sig(r["encode_rtf"]), _sig(r["decode_rtf"]), f"{r['encode_peak_mib']:.0f}",
+                   f"{r['decode_peak_mib']:.0f}"])
+        csv_rows.append([r["label"], r["kind"], _csv_num(r.get("compression_ratio")),
+                         str(bool(r.get("random_weights"))).lower(), repr(r["encode_rtf"]), repr(r["decode_rtf"]),
+                         _csv_num(r["encode_peak_mib"]), _csv_num(r["decode_peak_mib"])])
+    mach = result["machine"]
+    where = mach.get("gpu") or f"{mach['cpu_count']} CPU cores, {mach['torch_threads']} torch threads"
+    st = result["settings"]
+    caption = " ".join([
+        f"Speed (config '{result['config_name']}'): real-time factor (compute seconds per second of audio, lower "
+        f"is faster; best of {st['repeats']} after a warm-up) and peak memory growth, on {result['audio']['seconds']:g} s "
+        f"of {result['audio']['source']}, all models in one run on {mach['host']} ({where}, device {mach['device']}).",
+        "Peak memory: growth of the resident set on CPU (sampled every 2 ms), peak CUDA allocation on GPU.",
+        *([f"Rows marked '{RANDOM_LABEL}' come from untrained models (timing of the architecture only)."]
+          if result.get("random_weights") else []),
+        *[f"Not run: {k} ({v})." for k, v in (result.get("skipped_models") or {}).items()],
+    ])
+    heads = ["Model", "Kind", "Compression", "Encode RTF ↓", "Decode RTF ↓", "Encode peak MiB", "Decode peak MiB"]
+    tex = [[_tex_escape(c) for c in row] for row in md]
+    return Grid(caption, f"tab:speed-{result['config_name']}", heads, [(None, md, tex)],
+                ["model", "kind", "compression_ratio", "random_weights", "encode_rtf", "decode_rtf",
+                 "encode_peak_mib", "decode_peak_mib"], csv_rows)
+
+
+def render_speed(result_file: str | Path, out_dir: str | Path) -> list[Path]:
+    result = read_result(result_file)
+    return speed_grid(result).write(out_dir, f"speed_{result['config_name']}")

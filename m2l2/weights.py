@@ -64,9 +64,13 @@ def require_weights(name: str, path: str | Path | None = None) -> Path:
     found = find_weights(name, path)
     if found is not None:
         return found
+    entry = WEIGHTS.get(name)
     if path is not None:
-        raise M2L2Error(f"weights file not found: {path}")
-    entry = WEIGHTS[name]
+        source = "" if entry is None else (
+            f" ({name!r} comes from {entry.url}; without an explicit path it is looked up at "
+            f"{weights_dir() / entry.filename})")
+        raise M2L2Error(f"weights file not found: {path}{source}")
+    entry = WEIGHTS[name]  # find_weights has rejected unknown names
     raise M2L2Error(
         f"weights {name!r} missing: expected {weights_dir() / entry.filename}. "
         f"Get it from {entry.url} (or run `m2l2 weights fetch {name}` on a machine with internet) "

@@ -53,10 +53,6 @@ class DACAE(Autoencoder):
         self.latent_dim = self.n_quantizers
         self.bits_per_value = math.log2(model.codebook_size)
 
-    @property
-    def provenance(self) -> Provenance:
-        return self._provenance
-
     @torch.no_grad()
     def encode(self, audio: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(np.asarray(audio, dtype=np.float32))[None].to(self.device)  # [1, 1, N]

@@ -67,10 +67,6 @@ class EncodecAE(Autoencoder):
         self.bits_per_value = math.log2(model.quantizer.bins)
         self.latent_dim = int(round(bandwidth * 1000 / (self.latent_rate * self.bits_per_value)))
 
-    @property
-    def provenance(self) -> Provenance:
-        return self._provenance
-
     @torch.no_grad()
     def encode(self, audio: np.ndarray) -> list:
         x = torch.from_numpy(np.asarray(audio, dtype=np.float32))[None].to(self.device)

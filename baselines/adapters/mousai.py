@@ -62,10 +62,6 @@ class MousaiAE(Autoencoder):
         self.steps = int(steps)
         self.seed = seed
 
-    @property
-    def provenance(self) -> Provenance:
-        return self._provenance
-
     @torch.no_grad()
     def encode(self, audio: np.ndarray) -> torch.Tensor:
         hop = int(self.sample_rate / self.latent_rate)

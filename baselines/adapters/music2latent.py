@@ -114,10 +114,6 @@ class Music2LatentAE(Autoencoder):
             raise M2L2Error(f"{path} holds no 'gen_state_dict'; is it the music2latent.pt checkpoint?")
         return state
 
-    @property
-    def provenance(self) -> Provenance:
-        return self._provenance
-
     def encode(self, audio: np.ndarray) -> torch.Tensor:
         x = np.asarray(audio, dtype=np.float32)
         x = np.pad(x, ((0, 0), (0, _padded_length(x.shape[-1]) - x.shape[-1])))

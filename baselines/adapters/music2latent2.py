@@ -90,10 +90,6 @@ class Music2Latent2AE(Autoencoder):
         self.seed = seed
         self.max_batch = int(max_batch)
 
-    @property
-    def provenance(self) -> Provenance:
-        return self._provenance
-
     def encode(self, audio: np.ndarray) -> torch.Tensor:
         return self.model.encode(audio, self.sample_rate, max_batch=self.max_batch)[0]  # [T, L, D]
 

@@ -141,10 +141,6 @@ class StableAudioVAE(Autoencoder):
             state = {k[len(PREFIX):]: v for k, v in state.items() if k.startswith(PREFIX)}
         return state
 
-    @property
-    def provenance(self) -> Provenance:
-        return self._provenance
-
     @torch.no_grad()
     def encode(self, audio: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(np.asarray(audio, dtype=np.float32))[None]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PARTS = ("music", "notes", "key", "speech")  # "tags" (mma grooves) is not implemented yet
+PARTS = ("music", "notes", "key", "tags", "speech")
 
 
 def default_root() -> Path:

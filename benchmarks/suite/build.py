@@ -1,9 +1,17 @@
-"""Build the offline default suite part by part: fetch sources, run jobs (resumable), write metadata + manifest."""
+"""Build the offline default suite part by part: fetch sources, run jobs (resumable, in worker processes),
+write metadata + manifest.
+
+Jobs run in forked worker processes (default 2). A job's output depends only on the job itself (a fresh synth
+per job, seeds per job), and results are put back in job order, so the suite is byte-identical whatever the
+number of workers. Jobs are ordered by their `group` (e.g. soundfont) so a worker keeps reusing what it loaded.
+"""
 
 from __future__ import annotations
 
 import csv
 import importlib
+import multiprocessing
+import os
 import shutil
 import sys
 import time
@@ -19,15 +27,57 @@ from benchmarks.suite.sources import Fetched, fetch, sha256_file
 from m2l2.audio import save_audio
 from m2l2.errors import M2L2Error
 
-PARTS = ("music", "notes", "key", "speech")  # "tags" (mma grooves) is not implemented yet
+PARTS = ("music", "notes", "key", "tags", "speech")
 
 
 @dataclass
 class Job:
-    """One resumable unit of work; `run()` writes files under the suite root and returns (files, rows)."""
+    """One resumable unit of work; `run()` writes files under the suite root and returns (files, rows).
+    `group` names what the job loads (a soundfont): jobs of a group run back to back in a worker."""
 
     key: str
     run: Callable[[], tuple[list[str], list[dict[str, Any]]]]
+    group: str = ""
+
+
+def default_workers() -> int:
+    """$M2L2_WORKERS, else 2 (or 1 on a single core)."""
+    env = os.environ.get("M2L2_WORKERS")
+    return max(1, int(env)) if env else max(1, min(2, os.cpu_count() or 1))
+
+
+_PENDING: list[Job] = []  # set before forking; workers index into it
+
+
+def _run_pending(i: int) -> tuple[int, list[str], list[dict[str, Any]]]:
+    files, rows = _PENDING[i].run()
+    return i, files, rows
+
+
+def _run_jobs(pending: list[Job], workers: int, desc: str):
+    """Yield (index, files, rows) for each pending job, in completion order."""
+    global _PENDING
+    order = sorted(range(len(pending)), key=lambda i: pending[i].group)  # stable: groups back to back
+    bar = tqdm(total=len(pending), desc=desc, unit="job", file=sys.stdout, mininterval=2.0)
+    if workers <= 1 or len(pending) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for i in order:
+            yield _run_pending_local(pending, i)
+            bar.update()
+    else:
+        _PENDING = pending
+        try:
+            with multiprocessing.get_context("fork").Pool(min(workers, len(pending)), maxtasksperchild=None) as pool:
+                for result in pool.imap_unordered(_run_pending, order, chunksize=1):
+                    yield result
+                    bar.update()
+        finally:
+            _PENDING = []
+    bar.close()
+
+
+def _run_pending_local(pending: list[Job], i: int):
+    files, rows = pending[i].run()
+    return i, files, rows
 
 
 @dataclass
@@ -84,7 +134,7 @@ def _write_metadata(root: Path, part: str, rows: list[dict[str, Any]], columns: 
     return rel
 
 
-def build_part(root: Path, part: str, small: bool, manifest: dict[str, Any]) -> dict[str, Any]:
+def build_part(root: Path, part: str, small: bool, manifest: dict[str, Any], workers: int = 1) -> dict[str, Any]:
     mod = part_module(part)
     config = {"recipe": mod.RECIPE_VERSION, "small": small}
     previous = manifest["parts"].get(part)
@@ -99,13 +149,15 @@ def build_part(root: Path, part: str, small: bool, manifest: dict[str, Any]) -> 
     journal = Journal.open(root)
     jobs = mod.jobs(ctx)
     prefix = f"{part}:{'small' if small else 'full'}:{mod.RECIPE_VERSION}:"
+    entries = [journal.finished(prefix + job.key) for job in jobs]
+    todo = [i for i, e in enumerate(entries) if e is None]
+    if len(todo) < len(jobs):
+        print(f"[{part}] {len(jobs) - len(todo)} of {len(jobs)} jobs already done (resuming)")
+    for k, job_files, job_rows in _run_jobs([jobs[i] for i in todo], workers, f"[{part}]"):
+        entries[todo[k]] = journal.record(prefix + jobs[todo[k]].key, job_files, job_rows)
     files: list[str] = []
     rows: list[dict[str, Any]] = []
-    for job in tqdm(jobs, desc=f"[{part}]", unit="job", file=sys.stdout, mininterval=2.0):
-        entry = journal.finished(prefix + job.key)
-        if entry is None:
-            job_files, job_rows = job.run()
-            entry = journal.record(prefix + job.key, job_files, job_rows)
+    for entry in entries:  # job order, whatever order they finished in
         files += list(entry["files"])
         rows += entry["rows"]
     keep = set(files)
@@ -113,6 +165,8 @@ def build_part(root: Path, part: str, small: bool, manifest: dict[str, Any]) -> 
         if p.is_file() and p.relative_to(root).as_posix() not in keep:
             p.unlink()
     files.append(_write_metadata(root, part, rows, mod.COLUMNS))
+    if hasattr(mod, "extra_files"):  # e.g. the tags part's vocabulary
+        files += mod.extra_files(rows, ctx)
     card = root / part / "README.md"
     card.write_text(mod.card(rows, ctx), encoding="utf-8")
     files.append(f"{part}/README.md")
@@ -122,6 +176,7 @@ def build_part(root: Path, part: str, small: bool, manifest: dict[str, Any]) -> 
         "config": config,
         "count": len(rows),
         "build_seconds": round(time.time() - t0, 1),
+        "workers": workers,
         "sources": {pkg: {"version": f.version, "deb_sha256": f.sha256, "licence": f.source.licence,
                           "attribution": f.source.attribution} for pkg, f in ctx.sources.items()},
         "generated_licence": getattr(mod, "LICENCE_NOTE", ""),
@@ -131,15 +186,17 @@ def build_part(root: Path, part: str, small: bool, manifest: dict[str, Any]) -> 
     return info
 
 
-def build(root: Path, parts: list[str] | None = None, small: bool = False) -> dict[str, Any]:
+def build(root: Path, parts: list[str] | None = None, small: bool = False,
+          workers: int | None = None) -> dict[str, Any]:
     """Build (or resume, or skip when up to date) the requested parts; returns the manifest."""
     parts = list(parts or PARTS)
+    workers = default_workers() if workers is None else max(1, workers)
     for p in parts:
         part_module(p)  # fail early on unknown names / missing imports
     root.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(root)
     for part in parts:
-        build_part(root, part, small, manifest)
+        build_part(root, part, small, manifest, workers)
         manifest["packages"] = _package_versions()
         manifest["tools"] = _tool_versions()
         write_manifest(root, manifest)

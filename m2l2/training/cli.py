@@ -26,6 +26,14 @@ def register(subparsers) -> None:
     p.add_argument("--run-dir", type=Path, default=None, help="run folder (default: runs/<config>-<time>)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --run-dir")
     p.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        metavar="CHECKPOINT",
+        help="start a new run from the weights of a checkpoint (e.g. an exported one): its EMA weights "
+        "become the live and EMA weights, training continues at its step with a fresh optimizer",
+    )
+    p.add_argument(
         "--max-steps", type=int, default=None, help="stop after this step without changing the LR schedule"
     )
     p.set_defaults(func=run)
@@ -58,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
         model = m2l2.build(cfg["model"])
         model_cfg = model.config.to_dict() if hasattr(model.config, "to_dict") else dict(cfg["model"])
         trainer = Trainer(model, train_cfg, run_dir, config={"model": model_cfg}, dist=dist)
+        if args.init_from is not None:
+            if args.resume:
+                raise M2L2Error("give either --resume (same run) or --init-from (new run from weights), not both")
+            trainer.init_from(args.init_from)
         if dist.is_main:
             n = sum(p.numel() for p in model.parameters())
             print(

@@ -87,6 +87,10 @@ class TrainConfig:
     val_data: list[DataFolder] = field(default_factory=list)  # held-out folder(s); empty: no validation
     val_every: int = 5_000
     val_batches: int = 4  # fixed validation batches (same crops and noise every time)
+    recon_every: int = 0  # steps between reconstruction probes (EMA weights, SI-SDR, band errors); 0: off
+    recon_data: list[DataFolder] = field(default_factory=list)  # probe clips; empty: the val_data folders
+    recon_clips: int = 4  # fixed clips spread over the sorted files
+    recon_seconds: float = 3.0  # excerpt from the middle of each clip
     checkpoint_every: int = 5_000  # steps; 0 disables the step trigger
     checkpoint_minutes: float = 30.0  # wall-clock trigger; 0 disables it
     keep_last: int = 3  # checkpoints kept in the run directory (0 keeps all)
@@ -101,6 +105,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.data = parse_folders(self.data)
         self.val_data = parse_folders(self.val_data)
+        self.recon_data = parse_folders(self.recon_data)
         self.betas = (float(self.betas[0]), float(self.betas[1]))
         self.validate()
 
@@ -140,7 +145,7 @@ class TrainConfig:
             if f.name not in d:
                 continue
             v = d[f.name]
-            if f.name in ("data", "val_data"):
+            if f.name in ("data", "val_data", "recon_data"):
                 kwargs[f.name] = parse_folders(v)
             elif f.name == "betas":
                 kwargs[f.name] = tuple(float(b) for b in v)

@@ -170,6 +170,7 @@ class Trainer:
         self.bad_steps = 0  # consecutive non-finite steps
         self.skipped_total = 0
         self._val_batches: list[torch.Tensor] | None = None
+        self._probe = None  # ReconstructionProbe, built on first use
 
     # --- checkpoints -----------------------------------------------------------------------------
 
@@ -220,6 +221,23 @@ class Trainer:
         self.step = ckpt.step
         if self.dist.is_main:
             self._truncate_log(self.step)
+        return self.step
+
+    def init_from(self, path: str | Path) -> int:
+        """Start from the inference weights of a checkpoint (EMA where it has them) at its step.
+
+        For a run folder that is gone: the exported EMA weights become both the live and the EMA
+        weights; the optimizer starts fresh (RAdam's rectification acts as a new warm-up) and the LR
+        schedule and data stream continue at the checkpoint's step."""
+        from m2l2.checkpoint import read_inference_weights, resolve_checkpoint
+
+        json_path = resolve_checkpoint(path)
+        model_cfg, state = read_inference_weights(json_path)
+        if self.config.get("model") and model_cfg != self.config["model"]:
+            raise M2L2Error(f"{json_path} holds another model configuration; train with the same one")
+        self.model.load_state_dict(state)
+        self.ema = EMA(self.model, self.cfg.ema_decay)
+        self.step = int(json.loads(json_path.read_text())["step"])
         return self.step
 
     def _truncate_log(self, step: int) -> None:
@@ -363,6 +381,31 @@ class Trainer:
         self.model.train(was_training)
         return out
 
+    @torch.no_grad()
+    def reconstruct(self) -> dict[str, float]:
+        """Encode → decode fixed held-out excerpts with the EMA weights: SI-SDR and band log-spectral errors."""
+        folders = self.cfg.recon_data or self.cfg.val_data
+        if not folders or not hasattr(self.model, "encode"):
+            return {}
+        from m2l2.training.recon import ReconstructionProbe
+
+        if self._probe is None:
+            self._probe = ReconstructionProbe.from_folders(
+                [f.path for f in folders],
+                self.cfg.recon_clips,
+                self.cfg.recon_seconds,
+                self.channels,
+                seed=self.cfg.seed + VAL_SEED_OFFSET,
+            )
+        was_training = self.model.training
+        self.model.eval()
+        devices = [self.device.index] if self.device.type == "cuda" else []
+        try:
+            with self.ema.applied(self.model), torch.random.fork_rng(devices=devices):
+                return self._probe.evaluate(self.model)
+        finally:
+            self.model.train(was_training)
+
     # --- the loop --------------------------------------------------------------------------------
 
     def _log(self, row: dict[str, Any]) -> None:
@@ -371,11 +414,20 @@ class Trainer:
             with open(self.log_path, "a") as f:
                 f.write(json.dumps(row) + "\n")
 
+    def stop_requested(self) -> bool:
+        """A file named STOP in the run folder ends the run cleanly after the current step (with a checkpoint).
+        Only rank 0 reads it and broadcasts its answer, so every DDP rank stops at the same step."""
+        flag = torch.tensor(float(self.dist.is_main and (self.run_dir / "STOP").exists()), device=self.device)
+        if self.dist.distributed:
+            torch.distributed.broadcast(flag, 0)
+        return bool(flag)
+
     def fit(self, resume: bool = False, until_step: int | None = None) -> int:
         """Train to `total_steps` (or stop early at `until_step`, keeping the schedule); returns the step.
 
         With `resume`, continue from the newest checkpoint in the run directory. A checkpoint is
         written at the end, every `checkpoint_every` steps and every `checkpoint_minutes` minutes.
+        Creating `<run dir>/STOP` stops the run after the current step (delete it before resuming).
         """
         cfg = self.cfg
         if resume:
@@ -436,6 +488,10 @@ class Trainer:
                     and self.dist.is_main
                 ):
                     self._log({"step": self.step, **self.validate(), "time": time.time()})
+                if cfg.recon_every > 0 and self.step % cfg.recon_every == 0 and self.dist.is_main:
+                    self._log({"step": self.step, **self.reconstruct(), "time": time.time()})
+                if self.stop_requested():
+                    break
                 due_steps = cfg.checkpoint_every > 0 and self.step % cfg.checkpoint_every == 0
                 due_time = (
                     cfg.checkpoint_minutes > 0

@@ -1,0 +1,235 @@
+"""Machinery shared by the experiments beyond Table II (Fig. 3, Table I, seams, speed).
+
+An experiment names models of the configuration's `models` list by label, evaluates "points" (one model
+variant's reconstructions of the evaluation set, scored with set-level FADs) and keeps every finished point
+in an append-only JSONL file, so an interrupted run resumes at the next point and an unchanged point (same
+reconstruction keys, metrics, evaluation settings and embedders) is never recomputed. Reconstructions
+themselves are cached per clip by `benchmarks.pipeline` (a point interrupted mid-way resumes at its next clip).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.pipeline import (
+    AGG_VERSION,
+    PER_CLIP_METRICS,
+    Clip,
+    ClipHook,
+    ModelConfig,
+    RunSummary,
+    TablesConfig,
+    _aggregate,
+    _build,
+    _reconstruct,
+    _sha,
+    _slug,
+    append_row,
+    build_embedders,
+    build_model,
+    is_random_weights,
+    load_clips,
+    model_identity,
+    read_rows,
+)
+from m2l2.errors import M2L2Error
+
+POINT_VERSION = "point-v1"  # bump when what a point stores changes
+RANDOM_LABEL = "random weights (test only)"
+
+
+def settings(cls: type, cfg: TablesConfig, key: str) -> Any:
+    """Parse the `key` section of a configuration into dataclass `cls` (unknown keys are errors)."""
+    data = getattr(cfg, key) or {}
+    try:
+        return _build(cls, data, f"{cfg.source or 'configuration'}: {key}")
+    except TypeError as e:
+        raise M2L2Error(f"{cfg.source or 'configuration'}: {key}: {e}") from e
+
+
+def find_model(cfg: TablesConfig, label: str) -> ModelConfig:
+    """The entry of the configuration's `models` list with this label."""
+    for spec in cfg.models:
+        if spec.label == label:
+            return spec
+    raise M2L2Error(f"{cfg.source or 'configuration'}: no model labelled {label!r} in models "
+                    f"(labels: {', '.join(m.label for m in cfg.models)})")
+
+
+def music2latent2_models(cfg: TablesConfig) -> list[ModelConfig]:
+    """Every Music2Latent2 entry of the configuration (the default model set of Fig. 3 and seams)."""
+    return [m for m in cfg.models if m.name.startswith("music2latent2")]
+
+
+def fad_metrics(metrics: list[str]) -> list[str]:
+    return [m for m in metrics if m not in PER_CLIP_METRICS]
+
+
+def one_step(ae: Any) -> Any:
+    """Make a Music2Latent2 adapter decode without re-decoding the previous chunk (one-step decoding)."""
+    import torch
+
+    if not hasattr(ae, "model") or not hasattr(ae, "sigma_cond"):
+        raise M2L2Error(f"{ae.name}: one-step decoding needs a Music2Latent2 model")
+
+    def decode(latent: Any, length: int | None = None) -> Any:
+        gen = None if ae.seed is None else torch.Generator().manual_seed(int(ae.seed))
+        wave = ae.model.decode(latent[None], sigma_cond=ae.sigma_cond, steps=ae.steps, length=length,
+                               generator=gen, redecode_previous=False)
+        return wave[0].cpu().numpy()
+
+    ae.decode = decode
+    return ae
+
+
+def build_variant(spec: ModelConfig, allow_random: bool) -> tuple[Any | None, str | None]:
+    """Like `pipeline.build_model`, plus the option `redecode_previous: false` (one-step decoding).
+
+    Built under a fixed seed, so that untrained models (`build: NAME`, test configurations only) get the same
+    weights for every variant and every run.
+    """
+    from baselines.harness import seeded
+
+    options = dict(spec.options)
+    redecode = bool(options.pop("redecode_previous", True))
+    with seeded(0):
+        ae, why = build_model(dataclasses.replace(spec, options=options), allow_random)
+    if ae is not None and not redecode:
+        ae = one_step(ae)
+    return ae, why
+
+
+@dataclass
+class Context:
+    """What every point of one experiment run shares."""
+
+    cfg: TablesConfig
+    name: str  # experiment name: result folder and cache sub-folder
+    clips: list[Clip]
+    metrics: list[str]  # FAD metrics of this experiment
+    embedders: dict[str, Any] = field(default_factory=dict)
+    identities: dict[str, str] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    summary: RunSummary = field(default_factory=RunSummary)
+    progress: bool = True
+    on_clip: ClipHook | None = None
+
+    @property
+    def cache(self) -> Path:
+        return Path(self.cfg.cache_dir).expanduser()
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.cfg.output_dir).expanduser() / self.name
+
+    @property
+    def result_file(self) -> Path:
+        return self.out_dir / f"{_slug(self.cfg.name)}.json"
+
+    @property
+    def points_file(self) -> Path:
+        return self.out_dir / _slug(self.cfg.name) / "points.jsonl"
+
+    def previous_points(self) -> dict[str, dict[str, Any]]:
+        """Finished points of earlier runs by label (later lines win)."""
+        return {p["label"]: p for p in read_rows(self.points_file.parent, self.points_file.name) if "label" in p}
+
+
+def clips_for(cfg: TablesConfig, max_clips: int | None) -> list[Clip]:
+    clips = load_clips(cfg, Path(cfg.cache_dir).expanduser())
+    if not clips:
+        raise M2L2Error(f"{cfg.dataset.name}: no clips to evaluate")
+    return clips[:max_clips] if max_clips is not None else clips
+
+
+def context(cfg: TablesConfig, name: str, metrics: list[str], max_clips: int | None, progress: bool,
+            on_clip: ClipHook | None) -> Context:
+    clips = clips_for(cfg, max_clips)
+    fad = fad_metrics(metrics)
+    embedders, identities, reasons = build_embedders(fad)
+    summary = RunSummary(name=name)
+    summary.not_computed.update(reasons)
+    print(f"{name} ({cfg.name}): {len(clips)} clips of {cfg.dataset.name}", flush=True)
+    return Context(cfg, name, clips, fad, embedders, identities, reasons, summary, progress, on_clip)
+
+
+def evaluate_point(ctx: Context, label: str, spec: ModelConfig, ae: Any, recon_folder: Path,
+                   previous: dict[str, dict[str, Any]], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Reconstruct the clips with `ae` and score them with the context's FADs (reused when unchanged).
+
+    The finished point is appended to the experiment's points file before it is returned.
+    """
+    cfg, clips = ctx.cfg, ctx.clips
+    identity = model_identity(spec, ae)
+    model_key = _sha(identity)
+    recon = _reconstruct(cfg, ae, model_key, clips, recon_folder, ctx.summary, ctx.progress, ctx.on_clip, label)
+    agg_key = _sha([POINT_VERSION, AGG_VERSION, [recon[c.id] for c in clips], ctx.metrics,
+                    dataclasses.asdict(cfg.eval), ctx.identities, ctx.reasons, extra or {}])
+    prev = previous.get(label)
+    if prev is not None and prev.get("aggregate_key") == agg_key:
+        ctx.summary.aggregates_reused += 1
+        return prev
+    rows = {c.id: {} for c in clips}
+    sub = dataclasses.replace(cfg, metrics=ctx.metrics)
+    metrics, per_clip = _aggregate(sub, clips, rows, recon_folder, ctx.embedders, ctx.reasons, ctx.cache,
+                                   ctx.progress)
+    info = ae.info()
+    point = {
+        "label": label, "model": spec.label, "name": spec.name, "kind": spec.kind, "options": spec.options,
+        **(extra or {}),
+        "compression_ratio": info["compression_ratio"], "stereo": info["stereo"],
+        "random_weights": is_random_weights(ae), "identity": identity, "model_key": model_key,
+        "aggregate_key": agg_key, "clips": len(clips), "metrics": metrics, "per_clip_fad": per_clip,
+    }
+    append_row(ctx.points_file, json.loads(json.dumps(point, allow_nan=False)))
+    ctx.summary.aggregates_computed += 1
+    return point
+
+
+def result_header(ctx: Context, table: str, points: list[dict[str, Any]], codes: dict[str, str]) -> dict[str, Any]:
+    """The common part of an experiment's result file: dataset, embedders, skips and provenance."""
+    from benchmarks.pipeline import provenance
+
+    cfg, ds = ctx.cfg, ctx.cfg.dataset
+    seen: dict[str, dict[str, Any]] = {}
+    for p in points:
+        seen.setdefault(p["model"], {"label": p["model"], "identity": p["identity"]})
+    return {
+        "table": table,
+        "config_name": cfg.name,
+        "config": cfg.as_dict(),
+        "config_file": cfg.source,
+        "dataset": {"name": ds.name, "split": ds.split, "clips": len(ctx.clips),
+                    "root": str(Path(ds.root).expanduser()) if ds.root else None},
+        "metrics": ctx.metrics,
+        "embedders": ctx.identities,
+        "not_computed": ctx.reasons,
+        "skipped_models": ctx.summary.skipped_models,
+        "random_weights": sorted({p["model"] for p in points if p.get("random_weights")}),
+        "provenance": provenance(list(seen.values()), {"aggregate": AGG_VERSION, "point": POINT_VERSION, **codes}),
+    }
+
+
+def finish(ctx: Context, result: dict[str, Any], render_fn: Any, render: bool) -> RunSummary:
+    """Write the result file (unless only its date changed) and render it; fill in the summary."""
+    from benchmarks.pipeline import write_if_changed
+
+    write_if_changed(ctx.result_file, result)
+    ctx.summary.result_file = str(ctx.result_file)
+    if render:
+        out = Path(ctx.cfg.output_dir).expanduser()
+        ctx.summary.tables = [str(p) for p in render_fn(ctx.result_file, out)]
+    return ctx.summary
+
+
+def skip_summary(name: str, why: str) -> RunSummary:
+    """A summary for an experiment that could not run at all."""
+    s = RunSummary(name=name)
+    s.notes.append(f"skipped: {why}")
+    print(f"{name}: skipped: {why}", file=sys.stdout, flush=True)
+    return s

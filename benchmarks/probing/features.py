@@ -1,0 +1,182 @@
+"""Time-averaged embeddings, one vector per item per model, cached on disk one `.npy` per item.
+
+Why per item: datasets such as MagnaTagATune (25k clips) never fit in memory as audio, and an interrupted
+extraction must resume. The cache key is sha256(feature code version, model identity, the item's audio
+content hash), so a changed file, a different checkpoint or a changed model option gives a new entry and never
+a stale vector. Only one item's audio is decoded at a time.
+
+Models: a pretrained embedder (`embedder: fad-musicnn`: MusiCNN-MSD's penultimate layer per 3-s patch at
+16 kHz mono, averaged over patches, as mir_ref averages essentia's MusiCNN output) or an autoencoder adapter
+with `embed(audio)` (`baseline: music2latent2`: the Music2Latent2 MIR feature, averaged over chunks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from m2l2.errors import M2L2Error
+
+FEATURES_VERSION = "probe-features-v1"  # bump when the way a clip becomes one vector changes
+
+
+@dataclass
+class FeatureModelConfig:
+    """One row of Table III: a pretrained embedder or an autoencoder adapter that can `embed`."""
+
+    label: str
+    kind: str = "autoencoder"  # "representation" or "autoencoder" (decides the underline)
+    embedder: str | None = None  # a benchmarks.embedders name (e.g. fad-musicnn)
+    baseline: str | None = None  # a baselines registry name (its adapter must implement embed)
+    options: dict[str, Any] = field(default_factory=dict)
+    when_exists: str | None = None  # skip (with the reason) when this path does not exist
+    allow_random: bool = False  # tests only: accept an adapter without pretrained weights
+
+    def __post_init__(self) -> None:
+        if (self.embedder is None) == (self.baseline is None):
+            raise M2L2Error(f"model {self.label}: give exactly one of embedder: or baseline:")
+        if self.kind not in ("representation", "autoencoder"):
+            raise M2L2Error(f"model {self.label}: kind must be representation or autoencoder, not {self.kind!r}")
+
+
+class FeatureModel:
+    """Turns one clip into one vector: [C, N] float32 at `sample_rate` with `channels` → [D]."""
+
+    def __init__(self, label: str, identity: dict[str, Any], sample_rate: int, channels: int,
+                 fn: Callable[[np.ndarray], np.ndarray], provenance: dict[str, Any] | None = None):
+        self.label = label
+        self.identity = identity
+        self.sample_rate = sample_rate
+        self.channels = channels
+        self._fn = fn
+        self.provenance = provenance or {}
+
+    @property
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps([FEATURES_VERSION, self.identity], sort_keys=True,
+                                         default=str).encode()).hexdigest()
+
+    def embed_clip(self, audio: np.ndarray) -> np.ndarray:
+        v = np.asarray(self._fn(audio), dtype=np.float32)
+        if v.ndim != 1 or not np.all(np.isfinite(v)):
+            raise M2L2Error(f"{self.label}: the clip embedding must be a finite vector, got shape {v.shape}")
+        return v
+
+
+def build_feature_model(spec: FeatureModelConfig) -> tuple[FeatureModel | None, str | None]:
+    """(model, None) or (None, why it is skipped). Random weights are refused unless `allow_random`."""
+    if spec.when_exists and not Path(spec.when_exists).expanduser().exists():
+        return None, f"{spec.when_exists} does not exist"
+    if spec.embedder is not None:
+        from benchmarks.embedders import get_embedder
+
+        try:
+            emb = get_embedder(spec.embedder, **spec.options)
+        except M2L2Error as e:
+            return None, str(e).splitlines()[0]
+
+        def mean_embedding(audio: np.ndarray) -> np.ndarray:
+            return emb.embed(audio[0]).mean(0)
+
+        ident = {"embedder": spec.embedder, "options": spec.options, "identity": emb.identity(),
+                 "aggregate": "mean over frames"}
+        return FeatureModel(spec.label, ident, int(emb.sample_rate), 1, mean_embedding,
+                            {"weights": emb.identity()}), None
+    import baselines
+
+    try:
+        ae = baselines.get(spec.baseline, **spec.options)
+    except M2L2Error as e:
+        return None, str(e).splitlines()[0]
+    if not ae.has_embed:
+        return None, f"the {spec.baseline} adapter has no embed() (no MIR feature defined)"
+    untrained = not ae.pretrained or "(step 0)" in (ae.provenance.weights or "")  # step 0: initial weights
+    if untrained and not spec.allow_random:
+        return None, f"has no pretrained weights ({ae.provenance.note or 'random init'}): never reported"
+    prov = ae.provenance
+    ident = {"baseline": spec.baseline, "options": spec.options, "weights": prov.weights, "sha256": prov.sha256,
+             "pretrained": prov.pretrained, "aggregate": "adapter embed()"}
+    return FeatureModel(spec.label, ident, int(ae.sample_rate), int(ae.channels), ae.embed,
+                        {"weights": prov.weights, "sha256": prov.sha256, "note": prov.note,
+                         "pretrained": prov.pretrained}), None
+
+
+def content_hash(item: Any) -> str:
+    """The item's audio identity: sha256 of its file, or of its decoded samples for derived items."""
+    from benchmarks.metrics.cache import array_content_hash, file_content_hash
+
+    if getattr(item, "loader", None) is None and item.path is not None:
+        return file_content_hash(item.path)
+    audio, sr = item.load()
+    return array_content_hash(audio, sr)
+
+
+class FeatureCache:
+    """`<root>/<model key[:16]>/<entry key[:2]>/<entry key>.npy`, written atomically."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root).expanduser()
+        self.hits = 0
+        self.misses = 0
+
+    def path(self, model: FeatureModel, audio_hash: str) -> Path:
+        key = hashlib.sha256(f"{model.key}\n{audio_hash}".encode()).hexdigest()
+        return self.root / model.key[:16] / key[:2] / f"{key}.npy"
+
+    def get(self, path: Path) -> np.ndarray | None:
+        if not path.is_file():
+            return None
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError):
+            return None  # a truncated file from a killed run: recompute
+
+    @staticmethod
+    def put(path: Path, value: np.ndarray) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
+        with open(tmp, "wb") as f:
+            np.save(f, value, allow_pickle=False)
+        tmp.replace(path)
+
+
+def extract_features(model: FeatureModel, items: Sequence[Any], cache_dir: str | Path, progress: bool = True,
+                     hashes: dict[str, str] | None = None) -> tuple[np.ndarray, dict[str, int]]:
+    """[len(items), D] float32 time-averaged embeddings (cached per item) and {"computed", "reused"} counts.
+
+    `hashes` (item id → content hash) avoids re-hashing files when several models share the items.
+    """
+    cache = FeatureCache(cache_dir)
+    rows: list[np.ndarray] = []
+    stats = {"computed": 0, "reused": 0}
+    bar = tqdm(items, desc=f"{model.label}: features", unit="clip", disable=not progress, file=sys.stdout,
+               mininterval=1.0)
+    for it in bar:
+        h = hashes.get(it.id) if hashes is not None else None
+        if h is None:
+            h = content_hash(it)
+            if hashes is not None:
+                hashes[it.id] = h
+        path = cache.path(model, h)
+        v = cache.get(path)
+        if v is None:
+            audio, _ = it.load(sample_rate=model.sample_rate, channels=model.channels)
+            v = model.embed_clip(audio)
+            cache.put(path, v)
+            stats["computed"] += 1
+        else:
+            stats["reused"] += 1
+        rows.append(v)
+    bar.close()
+    if len({r.shape for r in rows}) > 1:
+        raise M2L2Error(f"{model.label}: embeddings of different sizes {sorted({r.shape for r in rows})}")
+    return (np.stack(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32)), stats

@@ -1,0 +1,149 @@
+"""The mir_ref probe: an MLP on standardised clip embeddings, trained as mir_ref trains it, minus its bugs.
+
+Protocol (mir_ref's `classifier` probe, hidden_units [256, 128]): ReLU hidden layers, no dropout, L2 1e-5 on
+every kernel (Keras' kernel_regularizer: sum of squares, biases free), Glorot-uniform kernels and zero biases
+(Keras' defaults), Adam lr 1e-3, batch 1083 with a reshuffle each epoch, up to 100 epochs, early stopping once
+the validation loss has not improved for 10 epochs, and the weights of the epoch with the best validation
+AUC-ROC (multi-label) or accuracy (multi-class) kept. Departures, on purpose: the last partial batch is kept
+(mir_ref drops it, also at test time, so up to 1,082 test items were never scored), features are standardised
+with training statistics, and every run is seeded (mir_ref sets no seed).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from m2l2.errors import M2L2Error
+
+PROBE_VERSION = "mir_ref-mlp-v1"  # bump when training or prediction changes
+
+
+@dataclass
+class ProbeConfig:
+    hidden: list[int] = field(default_factory=lambda: [256, 128])
+    l2: float = 1e-5
+    lr: float = 1e-3
+    batch_size: int = 1083
+    max_epochs: int = 100
+    patience: int = 10
+    standardize: bool = True
+
+
+@dataclass
+class ProbeResult:
+    net: nn.Module
+    mean: np.ndarray
+    std: np.ndarray
+    multilabel: bool
+    best_epoch: int  # 1-based epoch whose weights were kept
+    epochs_run: int
+    history: list[dict[str, float]]
+    batch_size: int
+
+    @torch.no_grad()
+    def predict_scores(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities [n, classes] for every row of `x` (batched; the last partial batch is kept)."""
+        z = torch.from_numpy(((np.asarray(x, np.float32) - self.mean) / self.std).astype(np.float32))
+        self.net.eval()
+        out = [self.net(z[i : i + self.batch_size]) for i in range(0, len(z), self.batch_size)]
+        logits = torch.cat(out) if out else torch.zeros(0, 0)
+        probs = torch.sigmoid(logits) if self.multilabel else torch.softmax(logits, dim=1)
+        return probs.double().numpy()
+
+
+def build_mlp(n_in: int, n_out: int, hidden: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for h in hidden:
+        layers += [nn.Linear(n_in, h), nn.ReLU()]
+        n_in = h
+    layers.append(nn.Linear(n_in, n_out))
+    for m in layers:
+        if isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)  # Keras' glorot_uniform
+            nn.init.zeros_(m.bias)
+    return nn.Sequential(*layers)
+
+
+def _validation_metric(y: np.ndarray, scores: np.ndarray, multilabel: bool) -> float:
+    if not multilabel:
+        return float(np.mean(scores.argmax(1) == y))
+    from sklearn.metrics import roc_auc_score
+
+    pos = y.sum(0)
+    usable = (pos > 0) & (pos < len(y))
+    if not usable.any():
+        return float("nan")
+    return float(roc_auc_score(y[:, usable], scores[:, usable], average="macro"))
+
+
+def train_probe(x_train: np.ndarray, y_train: np.ndarray, x_valid: np.ndarray, y_valid: np.ndarray,
+                n_classes: int, multilabel: bool, seed: int = 0, cfg: ProbeConfig | None = None) -> ProbeResult:
+    """Train one probe. y is [n] class indices (multi-class) or [n, n_classes] multi-hot (multi-label)."""
+    cfg = cfg or ProbeConfig()
+    x_train = np.asarray(x_train, np.float32)
+    x_valid = np.asarray(x_valid, np.float32)
+    if len(x_train) == 0 or len(x_valid) == 0:
+        raise M2L2Error("the probe needs training and validation items")
+    mean = x_train.mean(0) if cfg.standardize else np.zeros(x_train.shape[1], np.float32)
+    std = x_train.std(0) if cfg.standardize else np.ones(x_train.shape[1], np.float32)
+    std = np.where(std > 1e-8, std, 1.0).astype(np.float32)
+    xt = torch.from_numpy((x_train - mean) / std)
+    xv = torch.from_numpy((x_valid - mean) / std)
+    if multilabel:
+        yt, yv = torch.from_numpy(np.asarray(y_train, np.float32)), torch.from_numpy(np.asarray(y_valid, np.float32))
+        loss_fn: nn.Module = nn.BCEWithLogitsLoss()
+    else:
+        yt, yv = torch.from_numpy(np.asarray(y_train, np.int64)), torch.from_numpy(np.asarray(y_valid, np.int64))
+        loss_fn = nn.CrossEntropyLoss()
+    gen = torch.Generator().manual_seed(int(seed))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        net = build_mlp(xt.shape[1], n_classes, cfg.hidden)
+    kernels = [m.weight for m in net.modules() if isinstance(m, nn.Linear)]
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+
+    def penalty() -> torch.Tensor:
+        return cfg.l2 * sum((w**2).sum() for w in kernels)
+
+    result = ProbeResult(net, mean.astype(np.float32), std, multilabel, 0, 0, [], cfg.batch_size)
+    best_metric, best_state = -np.inf, None
+    best_loss, since_best_loss = np.inf, 0
+    for epoch in range(1, cfg.max_epochs + 1):
+        net.train()
+        order = torch.randperm(len(xt), generator=gen)
+        total = 0.0
+        for i in range(0, len(order), cfg.batch_size):  # the last partial batch is trained on too
+            idx = order[i : i + cfg.batch_size]
+            loss = loss_fn(net(xt[idx]), yt[idx]) + penalty()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        with torch.no_grad():
+            net.eval()
+            logits = torch.cat([net(xv[i : i + cfg.batch_size]) for i in range(0, len(xv), cfg.batch_size)])
+            val_loss = float(loss_fn(logits, yv) + penalty())
+            probs = torch.sigmoid(logits) if multilabel else torch.softmax(logits, 1)
+        metric = _validation_metric(yv.numpy(), probs.double().numpy(), multilabel)
+        result.history.append({"epoch": epoch, "train_loss": total / len(xt), "val_loss": val_loss,
+                               "val_metric": metric})
+        if np.isfinite(metric) and metric > best_metric:
+            best_metric, best_state, result.best_epoch = metric, copy.deepcopy(net.state_dict()), epoch
+        if val_loss < best_loss:
+            best_loss, since_best_loss = val_loss, 0
+        else:
+            since_best_loss += 1
+        result.epochs_run = epoch
+        if since_best_loss >= cfg.patience:
+            break
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    else:
+        result.best_epoch = result.epochs_run  # no finite validation metric: keep the last weights
+    net.eval()
+    return result

@@ -1,0 +1,322 @@
+"""Table III end to end: models x tasks x (folds) x seeds, resumable, with provenance.
+
+* Features: one cached `.npy` per item and model (benchmarks/probing/features.py), so only new or changed
+  clips are embedded again.
+* Probe runs: one JSON line per (model, task, fold, seed) appended to `<output>/table3/<config>/runs.jsonl`,
+  reused when its key (probe code version, probe settings, task definition, the features' key, fold, seed)
+  is unchanged, so an interrupted run continues where it stopped.
+* Result: `<output>/table3/<config>.json` with mean ± std over runs per metric, and provenance; rendered into
+  `<output>/tables/table3_<config>.{md,tex,csv}` beside the paper's published Table III.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from benchmarks.probing.features import (
+    FeatureModel,
+    FeatureModelConfig,
+    build_feature_model,
+    extract_features,
+)
+from benchmarks.probing.mlp import PROBE_VERSION, ProbeConfig, train_probe
+from benchmarks.probing.tasks import Task, TaskData, load_task, task_available
+from m2l2.errors import M2L2Error
+
+METRICS_VERSION = "probe-metrics-v1"  # bump when a metric's definition changes
+
+
+@dataclass
+class Table3Config:
+    name: str
+    tasks: list[Task]
+    models: list[FeatureModelConfig]
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
+    cache_dir: str = "~/.cache/m2l2/tables"
+    output_dir: str = "results"
+    build_suite: list[str] | None = None  # default-suite parts to build first when absent
+    export_dir: str | None = None  # also write the embeddings in mir_ref's layout here (null: no export)
+    source: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out.pop("source")
+        return out
+
+
+def _build(cls, data: Any, where: str):
+    if not isinstance(data, dict):
+        raise M2L2Error(f"{where}: expected a mapping, got {type(data).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise M2L2Error(f"{where}: unknown keys {unknown}; known: {sorted(known)}")
+    try:
+        return cls(**data)
+    except TypeError as e:
+        raise M2L2Error(f"{where}: {e}") from e
+
+
+def table3_config_from_dict(data: dict[str, Any], name: str, source: str | None = None) -> Table3Config:
+    where = f"{source or 'configuration'}: table3"
+    data = dict(data)
+    data["tasks"] = [_build(Task, t, f"{where}.tasks[{i}]") for i, t in enumerate(data.get("tasks") or [])]
+    data["models"] = [_build(FeatureModelConfig, m, f"{where}.models[{i}]")
+                      for i, m in enumerate(data.get("models") or [])]
+    data["probe"] = _build(ProbeConfig, data.get("probe") or {}, f"{where}.probe")
+    data.setdefault("name", name)
+    cfg = _build(Table3Config, {**data, "source": source}, where)
+    if not cfg.tasks or not cfg.models or not cfg.seeds:
+        raise M2L2Error(f"{where}: needs at least one task, one model and one seed")
+    return cfg
+
+
+def load_table3_config(config: str | Path | None = None) -> Table3Config:
+    """The `table3:` section of a tables configuration (a YAML path or a shipped name such as 'default')."""
+    from benchmarks.pipeline import resolve_config_path
+
+    path = resolve_config_path(config)
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if "table3" not in data:
+        raise M2L2Error(f"{path}: no table3: section (Table III is not configured there)")
+    defaults = {k: data[k] for k in ("cache_dir", "output_dir") if k in data}
+    return table3_config_from_dict({**defaults, **(data["table3"] or {})}, data.get("name", path.stem), str(path))
+
+
+def result_path(cfg: Table3Config) -> Path:
+    from benchmarks.pipeline import _slug
+
+    return Path(cfg.output_dir).expanduser() / "table3" / f"{_slug(cfg.name)}.json"
+
+
+def _sha(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass
+class Table3Summary:
+    features_computed: int = 0
+    features_reused: int = 0
+    runs_computed: int = 0
+    runs_reused: int = 0
+    skipped_models: dict[str, str] = field(default_factory=dict)
+    skipped_tasks: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)  # "model / task: features|probes" → seconds
+    result_file: str | None = None
+    tables: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        lines = [f"table3 summary ({self.seconds:.1f} s):",
+                 f"  features: {self.features_computed} clips embedded, {self.features_reused} reused from cache",
+                 f"  probe runs: {self.runs_computed} trained, {self.runs_reused} reused"]
+        lines += [f"  {n}" for n in self.notes]
+        lines += [f"  time {k}: {v:.1f} s" for k, v in self.timings.items() if v >= 0.05]
+        lines += [f"  skipped model {k}: {v}" for k, v in self.skipped_models.items()]
+        lines += [f"  skipped task {k}: {v}" for k, v in self.skipped_tasks.items()]
+        if self.result_file:
+            lines.append(f"  results: {self.result_file}")
+        lines += [f"  table: {t}" for t in self.tables]
+        return "\n".join(lines)
+
+
+def score_run(data: TaskData, probs: np.ndarray, test: np.ndarray) -> dict[str, float]:
+    """Test metrics of one probe run (every test item scored)."""
+    from benchmarks.probing import metrics as M
+
+    t = data.task
+    if t.type == "multilabel":
+        return M.tagging_scores(data.y[test], probs)
+    pred = probs.argmax(1)
+    if t.type == "key":
+        names = data.classes
+        return M.weighted_key_scores([names[i] for i in data.y[test]], [names[i] for i in pred])
+    return M.classification_scores(data.y[test], pred)
+
+
+def _read_runs(path: Path) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+                out[row["key"]] = row
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue  # a line cut by a killed run
+    return out
+
+
+def _aggregate(rows: list[dict[str, Any]], metrics: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for m in metrics:
+        vals = np.array([r["scores"][m] for r in rows if r["scores"].get(m) is not None], dtype=np.float64)
+        out[m] = {"mean": float(vals.mean()) if vals.size else None,
+                  "std": float(vals.std(ddof=1)) if vals.size > 1 else (0.0 if vals.size else None),
+                  "n": int(vals.size), "values": [round(float(v), 6) for v in vals]}
+    return out
+
+
+def as_table3_config(cfg: Any) -> Table3Config | None:
+    """A Table3Config from itself or from a tables configuration's `table3:` section (None when it has none)."""
+    if isinstance(cfg, Table3Config):
+        return cfg
+    section = getattr(cfg, "table3", None)
+    if not section:
+        return None
+    defaults = {"cache_dir": cfg.cache_dir, "output_dir": cfg.output_dir}
+    return table3_config_from_dict({**defaults, **section}, cfg.name, getattr(cfg, "source", None))
+
+
+def run_table3(cfg: Any, progress: bool = True, render: bool = True) -> Table3Summary:
+    """Run every (model, task, fold, seed) of `cfg` not already in the run log; write results and tables.
+
+    `cfg` is a Table3Config or a tables configuration (benchmarks.pipeline.TablesConfig) with a `table3:`
+    section; without one nothing runs and the summary says so."""
+    from benchmarks.pipeline import _device, _git, _versions, _write_json, append_row
+
+    t_start = time.time()
+    summary = Table3Summary()
+    parsed = as_table3_config(cfg)
+    if parsed is None:
+        summary.notes.append("no table3: section in this configuration (Table III not configured)")
+        return summary
+    cfg = parsed
+    cache = Path(cfg.cache_dir).expanduser() / "probing" / "features"
+    out_json = result_path(cfg)
+    runs_file = out_json.with_suffix("") / "runs.jsonl"
+    done = _read_runs(runs_file)
+    if cfg.build_suite and any(t.dataset.startswith("suite-") for t in cfg.tasks):
+        from benchmarks.suite import ensure_built
+
+        roots = {t.root for t in cfg.tasks if t.dataset.startswith("suite-")}
+        for root in roots:
+            ensure_built(Path(root).expanduser() if root else None, parts=list(cfg.build_suite))
+
+    models: dict[str, FeatureModel] = {}
+    model_specs: dict[str, FeatureModelConfig] = {}
+    for spec in cfg.models:
+        model, why = build_feature_model(spec)
+        if model is None:
+            summary.skipped_models[spec.label] = why or "unavailable"
+            print(f"[{spec.label}] skipped: {why}", flush=True)
+        else:
+            models[spec.label], model_specs[spec.label] = model, spec
+    tasks_out: list[dict[str, Any]] = []
+    results: dict[str, dict[str, Any]] = {label: {} for label in models}
+    feature_info: dict[str, dict[str, Any]] = {label: {} for label in models}
+    for task in cfg.tasks:
+        why = task_available(task)
+        if why is None:
+            try:
+                data = load_task(task)
+            except M2L2Error as e:
+                why = str(e).splitlines()[0]
+        if why is not None:
+            summary.skipped_tasks[task.name] = why
+            print(f"[task {task.name}] skipped: {why}", flush=True)
+            continue
+        partitions = {fold: data.splits(fold) for fold in task.partitions}
+        tasks_out.append({
+            "name": task.name, "title": task.title, "dataset": task.dataset, "label": task.label,
+            "type": task.type, "metrics": list(task.metrics), "paper_columns": task.paper_columns,
+            "items": len(data.items), "dropped_items": data.dropped, "classes": len(data.classes),
+            "split": task.split, "folds": task.folds if task.split == "folds" else None,
+            "split_sizes": {str(f): {k: len(v) for k, v in s.items()} for f, s in partitions.items()},
+        })
+        print(f"[task {task.name}] {len(data.items)} items of {task.dataset}, {len(data.classes)} classes, "
+              f"{len(partitions)} split(s) x {len(cfg.seeds)} seeds", flush=True)
+        hashes: dict[str, str] = {}
+        for label, model in models.items():
+            t0 = time.perf_counter()
+            x, stats = extract_features(model, data.items, cache, progress=progress, hashes=hashes)
+            summary.timings[f"{label} / {task.name}: features"] = time.perf_counter() - t0
+            summary.features_computed += stats["computed"]
+            summary.features_reused += stats["reused"]
+            if cfg.export_dir:
+                from benchmarks.probing.export import export_mir_ref
+
+                export_mir_ref(Path(cfg.export_dir).expanduser(), task.dataset, label, data.items, x,
+                               identity=model.identity)
+            feature_key = _sha([model.key, [hashes[it.id] for it in data.items]])
+            feature_info[label][task.name] = {"dim": int(x.shape[1]), **stats}
+            task_key = _sha([dataclasses.asdict(task), data.classes, hashlib.sha256(data.y.tobytes()).hexdigest()])
+            rows = []
+            t0 = time.perf_counter()
+            for fold, split in partitions.items():
+                for seed in cfg.seeds:
+                    key = _sha([PROBE_VERSION, METRICS_VERSION, dataclasses.asdict(cfg.probe), task_key,
+                                feature_key, fold, seed])
+                    row = done.get(key)
+                    if row is not None:
+                        summary.runs_reused += 1
+                        rows.append(row)
+                        continue
+                    tr, va, te = split["train"], split["valid"], split["test"]
+                    probe = train_probe(x[tr], data.y[tr], x[va], data.y[va], len(data.classes),
+                                        task.type == "multilabel", seed=seed, cfg=cfg.probe)
+                    probs = probe.predict_scores(x[te])
+                    if len(probs) != len(te):
+                        raise M2L2Error(f"{label}/{task.name}: {len(te)} test items but {len(probs)} predictions")
+                    row = {"key": key, "model": label, "task": task.name, "fold": fold, "seed": seed,
+                           "scores": score_run(data, probs, te), "n_test": int(len(te)),
+                           "best_epoch": probe.best_epoch, "epochs_run": probe.epochs_run}
+                    append_row(runs_file, row)
+                    done[key] = row
+                    rows.append(row)
+                    summary.runs_computed += 1
+            summary.timings[f"{label} / {task.name}: probes"] = time.perf_counter() - t0
+            results[label][task.name] = _aggregate(rows, task.metrics)
+    models_out = [{
+        "label": label, "kind": model_specs[label].kind, "identity": m.identity, "model_key": m.key,
+        "provenance": m.provenance, "features": feature_info[label], "results": results[label],
+    } for label, m in models.items()]
+    result = {
+        "table": "table3",
+        "config_name": cfg.name,
+        "config": cfg.as_dict(),
+        "config_file": cfg.source,
+        "seeds": cfg.seeds,
+        "tasks": tasks_out,
+        "models": models_out,
+        "skipped_models": summary.skipped_models,
+        "skipped_tasks": summary.skipped_tasks,
+        "runs_file": str(runs_file),
+        "provenance": {
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "git": _git(), "versions": _versions(), "device": _device(),
+            "codes": {"probe": PROBE_VERSION, "metrics": METRICS_VERSION},
+        },
+    }
+    if summary.runs_computed or _changed(out_json, result):
+        _write_json(out_json, result)
+    summary.result_file = str(out_json)
+    if render:
+        from benchmarks.render import render_table3
+
+        summary.tables = [str(p) for p in render_table3(out_json, Path(cfg.output_dir).expanduser() / "tables")]
+    summary.seconds = time.time() - t_start
+    return summary
+
+
+def _changed(path: Path, result: dict[str, Any]) -> bool:
+    """True when anything but the creation date differs from the file on disk (reruns keep the file)."""
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return True
+
+    def strip(d: dict[str, Any]) -> dict[str, Any]:
+        return {**d, "provenance": {k: v for k, v in d.get("provenance", {}).items() if k != "created"}}
+    return strip(old) != strip(json.loads(json.dumps(result, allow_nan=False)))

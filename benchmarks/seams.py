@@ -1,0 +1,248 @@
+"""Chunk seams (beyond the paper): is the error larger at chunk boundaries than inside chunks?
+
+For each Music2Latent2 model, every clip is encoded once and decoded twice:
+
+* `autoregressive`: the model's two-step chunked decoding (each chunk decoded with the previous one as
+  context, the previous one re-decoded), as in every other experiment;
+* `independent`: every chunk decoded alone from pure noise (first-chunk mode for every chunk, one batch),
+  and the chunk waveforms concatenated.
+
+The error measure is the log-spectral distance (LSD, dB) per STFT frame between original and
+reconstruction, on the model's own frame grid (2048-sample Hann window, hop 512, frame f centred on sample
+512·f + 256), with log powers floored 80 dB below the reference's loudest bin. A frame is a *boundary*
+frame when its window spans a chunk boundary inside the clip (the `boundary_frames` frames each side of it),
+an *inside* frame otherwise; frames within `boundary_frames` of the clip's start or end are in neither set.
+Per clip: mean LSD over boundary frames and over inside frames; over clips: means with bootstrap intervals,
+and the paired per-clip difference boundary − inside. Rows are appended per clip (resumable).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from benchmarks.experiment import build_variant, find_model, music2latent2_models, settings, skip_summary
+from benchmarks.pipeline import (
+    ClipHook,
+    RunSummary,
+    TablesConfig,
+    _sha,
+    _slug,
+    append_row,
+    is_random_weights,
+    model_identity,
+    provenance,
+    read_rows,
+    write_if_changed,
+)
+from m2l2.errors import M2L2Error
+
+SEAMS_VERSION = "seams-v1"  # bump when the error measure or the decoding modes change
+MODES = ("autoregressive", "independent")
+HOP, WINDOW, CENTRE = 512, 2048, 256
+FLOOR_DB = 80.0
+
+
+@dataclass
+class SeamsSettings:
+    models: list[str] | None = None  # labels from `models`; None: every music2latent2 entry
+    sigma_cond: float | None = None  # None: the model entry's own sigma_cond
+    boundary_frames: int = 2  # frames each side of a chunk boundary that count as "boundary"
+    max_clips: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.boundary_frames < 1:
+            raise M2L2Error("seams.boundary_frames must be at least 1")
+
+
+# ----------------------------------------------------------------------------------------------- measure
+
+
+def frame_lsd(reference: np.ndarray, estimate: np.ndarray) -> np.ndarray:
+    """LSD in dB per STFT frame of [C, N] signals (channels pooled), frames whose centre lies in the signal."""
+    import torch
+
+    from m2l2 import spectral
+
+    ref = torch.from_numpy(np.ascontiguousarray(reference, dtype=np.float32))
+    est = torch.from_numpy(np.ascontiguousarray(estimate, dtype=np.float32))
+    n = ref.shape[-1]
+    if est.shape != ref.shape:
+        raise M2L2Error(f"seams: reference {tuple(ref.shape)} and estimate {tuple(est.shape)} differ in shape")
+    frames = max(1, (n - CENTRE + HOP - 1) // HOP)  # frames with centre 512 f + 256 < n
+    total = (frames - 1) * HOP + WINDOW
+    pad = (spectral.LEFT_PAD, max(0, total - spectral.LEFT_PAD - n))
+
+    def power_db(x: torch.Tensor) -> np.ndarray:
+        spec = spectral.stft(torch.nn.functional.pad(x, pad))[..., :frames]
+        return (10 * torch.log10(spec.abs().double() ** 2 + 1e-20)).numpy()  # [C, F, frames]
+
+    r, e = power_db(ref), power_db(est)
+    floor = r.max() - FLOOR_DB
+    r, e = np.maximum(r, floor), np.maximum(e, floor)
+    return np.sqrt(((r - e) ** 2).mean(axis=(0, 1)))
+
+
+def boundary_masks(n_frames: int, chunk_frames: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(boundary, inside) boolean masks over frames; boundaries lie between frames k·chunk_frames − 1 and
+    k·chunk_frames for k ≥ 1 inside the clip."""
+    f = np.arange(n_frames)
+    k = np.rint((f + 0.5) / chunk_frames)
+    distance = np.abs(f + 0.5 - k * chunk_frames)
+    interior = (k >= 1) & (k * chunk_frames <= n_frames - 1)
+    boundary = interior & (distance <= width)
+    edge = (f < width) | (f >= n_frames - width)
+    return boundary, ~boundary & ~edge
+
+
+def split_errors(errors: np.ndarray, chunk_frames: int, width: int) -> dict[str, Any]:
+    """Mean error over boundary and inside frames of one clip (None when a set is empty)."""
+    boundary, inside = boundary_masks(len(errors), chunk_frames, width)
+    return {
+        "boundary": float(errors[boundary].mean()) if boundary.any() else None,
+        "inside": float(errors[inside].mean()) if inside.any() else None,
+        "n_boundary": int(boundary.sum()), "n_inside": int(inside.sum()),
+    }
+
+
+def decode_modes(ae: Any, audio: np.ndarray, sigma_cond: float, seed: int) -> dict[str, np.ndarray]:
+    """Autoregressive and independent-chunk reconstructions [C, N] of native-rate audio [C, N]."""
+    import torch
+
+    model = ae.model
+    n = audio.shape[-1]
+    latents = model.encode(audio, model.sample_rate)  # [1, T, L, D]
+    out = {}
+    gen = torch.Generator().manual_seed(seed)
+    out["autoregressive"] = model.decode(latents, sigma_cond=sigma_cond, steps=ae.steps, length=n,
+                                         generator=gen)[0].cpu().numpy()
+    gen = torch.Generator().manual_seed(seed)
+    alone = latents[0][:, None]  # [T, 1, L, D]: every chunk its own one-chunk item
+    step = max(1, int(getattr(ae, "max_batch", 16)))
+    chunks = torch.cat([model.decode(alone[i : i + step], sigma_cond=sigma_cond, steps=ae.steps, generator=gen)
+                        for i in range(0, len(alone), step)])  # [T, C, chunk_samples]
+    out["independent"] = torch.cat(list(chunks), dim=-1)[..., :n].cpu().numpy()
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- run
+
+
+def _aggregate(rows: list[dict[str, Any]], cfg: TablesConfig) -> dict[str, Any]:
+    from benchmarks.metrics.bootstrap import bootstrap_mean_ci
+
+    ev = cfg.eval
+    out: dict[str, Any] = {}
+    for mode in MODES:
+        stats: dict[str, Any] = {}
+        pairs = [(r[mode]["boundary"], r[mode]["inside"]) for r in rows
+                 if r[mode]["boundary"] is not None and r[mode]["inside"] is not None]
+        for i, part in enumerate(("boundary", "inside")):
+            vals = np.array([p[i] for p in pairs], dtype=np.float64)
+            stats[part] = _mean_ci(vals, ev, bootstrap_mean_ci)
+        diff = np.array([b - i for b, i in pairs], dtype=np.float64)
+        stats["difference"] = _mean_ci(diff, ev, bootstrap_mean_ci)
+        stats["n_clips"] = len(pairs)
+        out[mode] = stats
+    return out
+
+
+def _mean_ci(vals: np.ndarray, ev: Any, boot: Any) -> dict[str, Any]:
+    if not vals.size:
+        return {"value": None, "ci": None, "n": 0}
+    ci = boot(vals, ev.n_boot, ev.seed, ev.ci_level)
+    return {"value": float(vals.mean()), "ci": [float(ci[0]), float(ci[1])] if ci is not None else None,
+            "n": int(vals.size)}
+
+
+def run_seams(cfg: TablesConfig, progress: bool = True, on_clip: ClipHook | None = None,
+              render: bool = True) -> RunSummary:
+    """Measure boundary vs inside errors of every configured Music2Latent2 model (resumable per clip)."""
+    from baselines.harness import to_native
+    from benchmarks.experiment import clips_for
+    from m2l2.audio import load_audio
+
+    t0 = time.time()
+    st: SeamsSettings = settings(SeamsSettings, cfg, "seams")
+    specs = [find_model(cfg, label) for label in st.models] if st.models is not None else music2latent2_models(cfg)
+    if not specs:
+        return skip_summary("seams", "no Music2Latent2 model in the configuration")
+    summary = RunSummary(name="seams")
+    built = []
+    for spec in specs:
+        options = dict(spec.options)
+        if st.sigma_cond is not None:
+            options["sigma_cond"] = st.sigma_cond
+        spec = dataclasses.replace(spec, options=options)
+        ae, why = build_variant(spec, cfg.allow_random)
+        if ae is None:
+            summary.skipped_models[spec.label] = why or "unavailable"
+            print(f"[{spec.label}] skipped: {why}", flush=True)
+        elif not hasattr(ae, "model"):
+            summary.skipped_models[spec.label] = "not a Music2Latent2 model (no chunked decoder)"
+        else:
+            built.append((spec, ae))
+    if not built:
+        summary.notes.append("skipped: no runnable Music2Latent2 model")
+        summary.seconds = time.time() - t0
+        print("seams: skipped: no runnable Music2Latent2 model", flush=True)
+        return summary
+    clips = clips_for(cfg, st.max_clips)
+    out_dir = Path(cfg.output_dir).expanduser() / "seams"
+    rows_dir = out_dir / _slug(cfg.name)
+    existing = {(r.get("model"), r.get("clip")): r for r in read_rows(rows_dir)}
+    models_out = []
+    for spec, ae in built:
+        identity = model_identity(spec, ae)
+        model_key = _sha(identity)
+        sigma = float(ae.sigma_cond)
+        rows = []
+        for clip in tqdm(clips, desc=f"{spec.label}: seams", unit="clip", disable=not progress):
+            key = _sha([SEAMS_VERSION, clip.hash, model_key, sigma, st.boundary_frames, cfg.eval.seed])
+            row = existing.get((spec.label, clip.id))
+            if row is not None and row.get("key") == key:
+                summary.rows_reused += 1
+                rows.append(row)
+                continue
+            audio, sr = clip.item.load() if clip.item is not None else load_audio(clip.reference)
+            native = to_native(ae, audio, sr)
+            decoded = decode_modes(ae, native, sigma, cfg.eval.seed)
+            row = {"model": spec.label, "clip": clip.id, "key": key}
+            for mode, est in decoded.items():
+                row[mode] = split_errors(frame_lsd(native, est), ae.model.config.chunk_frames, st.boundary_frames)
+            append_row(rows_dir / "per_clip.jsonl", row)
+            summary.rows_computed += 1
+            rows.append(row)
+            if on_clip:
+                on_clip("seams", spec.label, clip.id)
+        models_out.append({
+            "label": spec.label, "name": spec.name, "identity": identity, "model_key": model_key,
+            "sigma_cond": sigma, "chunk_frames": ae.model.config.chunk_frames,
+            "chunk_seconds": ae.model.chunk_samples / ae.model.sample_rate,
+            "random_weights": is_random_weights(ae), "clips": len(rows), "modes": _aggregate(rows, cfg),
+        })
+    ds = cfg.dataset
+    result = {
+        "table": "seams", "config_name": cfg.name, "config": cfg.as_dict(), "config_file": cfg.source,
+        "dataset": {"name": ds.name, "split": ds.split, "clips": len(clips)},
+        "settings": dataclasses.asdict(st),
+        "measure": "log-spectral distance (dB) per STFT frame (window 2048, hop 512), floor 80 dB below peak",
+        "models": models_out, "skipped_models": summary.skipped_models,
+        "random_weights": sorted(m["label"] for m in models_out if m["random_weights"]),
+        "provenance": provenance(models_out, {"seams": SEAMS_VERSION}),
+    }
+    result_file = out_dir / f"{_slug(cfg.name)}.json"
+    write_if_changed(result_file, result)
+    summary.result_file = str(result_file)
+    if render:
+        from benchmarks.render import render_seams
+
+        summary.tables = [str(p) for p in render_seams(result_file, Path(cfg.output_dir).expanduser() / "tables")]
+    summary.seconds = time.time() - t0
+    return summary

@@ -1,0 +1,159 @@
+"""Speed table: encode/decode real-time factors and peak memory of every runnable autoencoder of a
+configuration, on the same machine, in the same run, on the same audio.
+
+The audio is the first clip of the evaluation set, repeated or cut to `speed.seconds`, converted to each
+model's native rate and channels beforehand (conversion is not timed). RTF = compute seconds per second of
+audio, best of `repeats` after one warm-up (lower is faster); peak memory as in `m2l2.speed.peak_memory`
+(CUDA peak allocation, or growth of this process's resident set on CPU). A row is reused on a rerun when
+the model, the settings, the audio and the machine are unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.experiment import build_variant, clips_for, find_model, settings
+from benchmarks.pipeline import (
+    ClipHook,
+    RunSummary,
+    TablesConfig,
+    _sha,
+    _slug,
+    is_random_weights,
+    model_identity,
+    provenance,
+    write_if_changed,
+)
+from m2l2.errors import M2L2Error
+
+SPEED_VERSION = "speed-v1"
+
+
+@dataclass
+class SpeedSettings:
+    seconds: float = 10.0  # length of the timed audio
+    repeats: int = 3  # timed calls per direction (best is kept), after one warm-up call
+    models: list[str] | None = None  # labels from `models`; None: every model of the configuration
+    device: str = "cpu"  # where Music2Latent2 models run ("cuda" on a GPU machine)
+    threads: int | None = None  # torch CPU threads (None: torch's default)
+
+    def __post_init__(self) -> None:
+        if self.seconds <= 0 or self.repeats < 1:
+            raise M2L2Error("speed.seconds must be > 0 and speed.repeats >= 1")
+
+
+def _audio(cfg: TablesConfig, seconds: float) -> tuple[np.ndarray, int, str]:
+    """(audio [C, N], rate, content hash) of the first evaluation clip, tiled or cut to `seconds`."""
+    from benchmarks.metrics.cache import array_content_hash
+    from m2l2.audio import load_audio
+
+    clip = clips_for(cfg, 1)[0]
+    audio, sr = clip.item.load() if clip.item is not None else load_audio(clip.reference)
+    n = int(round(seconds * sr))
+    audio = np.tile(audio, (1, -(-n // audio.shape[-1])))[:, :n].astype(np.float32)
+    return audio, int(sr), array_content_hash(audio, sr)
+
+
+def _machine(device: str) -> dict[str, Any]:
+    import torch
+
+    info = {"host": platform.node(), "machine": platform.machine(), "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "device": device}
+    if device.startswith("cuda") and torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return info
+
+
+def time_model(ae: Any, audio: np.ndarray, sr: int, repeats: int, device: str) -> dict[str, float]:
+    """Encode/decode RTF and peak MiB of one autoencoder on `audio` (converted to its native format first)."""
+    import torch
+
+    from baselines.harness import to_native
+    from m2l2.speed import measure
+
+    native = to_native(ae, audio, sr)
+    seconds = native.shape[-1] / ae.sample_rate
+    dev = torch.device(device if hasattr(ae, "model") else "cpu")
+    latent = ae.encode(native)
+    enc_rtf, enc_mib = measure(lambda: ae.encode(native), seconds, dev, repeats)
+    dec_rtf, dec_mib = measure(lambda: ae.decode(latent, length=native.shape[-1]), seconds, dev, repeats)
+    return {"encode_rtf": enc_rtf, "decode_rtf": dec_rtf, "encode_peak_mib": enc_mib, "decode_peak_mib": dec_mib,
+            "seconds": seconds}
+
+
+def run_speed_table(cfg: TablesConfig, progress: bool = True, on_clip: ClipHook | None = None,
+                    render: bool = True) -> RunSummary:
+    """Time every runnable model of `cfg` (reusing rows measured earlier on this machine with these inputs)."""
+    import json
+
+    import torch
+    from tqdm import tqdm
+
+    t0 = time.time()
+    st: SpeedSettings = settings(SpeedSettings, cfg, "speed")
+    if st.threads:
+        torch.set_num_threads(int(st.threads))
+    summary = RunSummary(name="speed")
+    specs = [find_model(cfg, label) for label in st.models] if st.models is not None else list(cfg.models)
+    audio, sr, audio_hash = _audio(cfg, st.seconds)
+    machine = _machine(st.device)
+    out_dir = Path(cfg.output_dir).expanduser() / "speed"
+    result_file = out_dir / f"{_slug(cfg.name)}.json"
+    previous: dict[str, Any] = {}
+    if result_file.is_file():
+        try:
+            previous = {r["label"]: r for r in json.loads(result_file.read_text(encoding="utf-8"))["rows"]}
+        except (json.JSONDecodeError, KeyError, TypeError):
+            previous = {}
+    rows = []
+    for spec in tqdm(specs, desc="speed", unit="model", disable=not progress):
+        if spec.name.startswith("music2latent2") and "device" not in spec.options:
+            spec = dataclasses.replace(spec, options={**spec.options, "device": st.device})
+        ae, why = build_variant(spec, cfg.allow_random)
+        if ae is None:
+            summary.skipped_models[spec.label] = why or "unavailable"
+            continue
+        identity = model_identity(spec, ae)
+        key = _sha([SPEED_VERSION, identity, dataclasses.asdict(st), audio_hash, machine])
+        prev = previous.get(spec.label)
+        if prev is not None and prev.get("key") == key:
+            rows.append(prev)
+            summary.rows_reused += 1
+            continue
+        try:
+            timing = time_model(ae, audio, sr, st.repeats, st.device)
+        except (M2L2Error, RuntimeError, OSError) as e:
+            summary.skipped_models[spec.label] = f"failed while timing: {type(e).__name__}: {e}"
+            continue
+        info = ae.info()
+        rows.append({"label": spec.label, "name": spec.name, "kind": spec.kind, "key": key,
+                     "compression_ratio": info["compression_ratio"], "stereo": info["stereo"],
+                     "random_weights": is_random_weights(ae), "identity": identity, **timing})
+        summary.rows_computed += 1
+        if on_clip:
+            on_clip("speed", spec.label, "timing")
+    result = {
+        "table": "speed", "config_name": cfg.name, "config": cfg.as_dict(), "config_file": cfg.source,
+        "settings": dataclasses.asdict(st), "audio": {"seconds": st.seconds, "sample_rate": sr,
+                                                      "channels": int(audio.shape[0]), "sha256": audio_hash,
+                                                      "source": f"first clip of {cfg.dataset.name}, tiled/cut"},
+        "machine": machine, "rows": rows, "skipped_models": summary.skipped_models,
+        "random_weights": sorted(r["label"] for r in rows if r["random_weights"]),
+        "provenance": provenance(rows, {"speed": SPEED_VERSION}),
+    }
+    write_if_changed(result_file, result)
+    summary.result_file = str(result_file)
+    if render:
+        from benchmarks.render import render_speed
+
+        summary.tables = [str(p) for p in render_speed(result_file, Path(cfg.output_dir).expanduser() / "tables")]
+    summary.seconds = time.time() - t0
+    return summary
