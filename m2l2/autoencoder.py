@@ -186,21 +186,22 @@ class Music2Latent2(nn.Module):
         def cross_of(t: int) -> list[torch.Tensor]:
             return self.decoder(latents[:, t])
 
-        decoded: list[torch.Tensor] = []
+        frames = cfg.chunk_frames
+        ola = spectral.OverlapAdd((b, cfg.channels), chunks * frames)
+
+        def commit(chunk: torch.Tensor, index: int) -> None:  # a chunk's final version → waveform buffer
+            ola.add(spectral.from_rep(chunk).cpu(), index * frames)
+
         cross_prev = cross_of(0)
-        _, first = sample(None, cross_prev)
-        decoded.append(first.cpu())
-        prev = first
+        _, prev = sample(None, cross_prev)
         for t in tqdm(range(1, chunks), desc="decoding chunks", disable=not progress, initial=1, total=chunks):
             cross_cur = cross_of(t)
             cross = [torch.stack([p, c], 1).flatten(0, 1) for p, c in zip(cross_prev, cross_cur)]
             new_prev, current = sample(prev, cross)
-            if redecode_previous:
-                decoded[-1] = new_prev.cpu()
-            decoded.append(current.cpu())
+            commit(new_prev if redecode_previous else prev, t - 1)
             prev, cross_prev = current, cross_cur
-        spec = torch.cat(decoded, dim=-1)
-        wave = spectral.to_wave(spec)
+        commit(prev, chunks - 1)
+        wave = ola.result().clamp(-1.0, 1.0)
         n = chunks * self.chunk_samples if length is None else length
         return spectral.unpad(wave, n)
 

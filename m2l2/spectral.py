@@ -36,21 +36,49 @@ def stft(wave: torch.Tensor) -> torch.Tensor:
     return spec.transpose(-1, -2)
 
 
+def _window_square_sum(n_frames: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Σ_k w²(n − k·hop) for every output sample n: the overlap-add normaliser."""
+    wsq = _window(device, dtype) ** 2
+    norm = torch.zeros(frames_to_samples(n_frames), device=device, dtype=dtype)
+    starts = torch.arange(n_frames, device=device) * HOP
+    for offset in range(0, WINDOW, HOP):  # the window is 4 hops long: add it one hop-long piece at a time
+        piece = wsq[offset : offset + HOP]
+        idx = (starts[:, None] + offset + torch.arange(HOP, device=device)[None]).flatten()
+        norm.index_add_(0, idx, piece.repeat(n_frames))
+    return norm
+
+
+class OverlapAdd:
+    """Inverse STFT built chunk by chunk, so decoding long audio holds only the output waveform.
+
+    `add(spec, first_frame)` overlap-adds the windowed frames of a spectrogram chunk [..., 1024, frames];
+    `result()` divides by the window-square sum (exact inverse of `stft` wherever frames overlap).
+    """
+
+    def __init__(self, lead_shape: tuple[int, ...], n_frames: int, device=None, dtype=torch.float32):
+        self.n_frames = n_frames
+        self.out = torch.zeros(*lead_shape, frames_to_samples(n_frames), device=device, dtype=dtype)
+
+    def add(self, spec: torch.Tensor, first_frame: int) -> None:
+        padded = F.pad(spec.transpose(-1, -2), (0, 1))  # [..., frames, 1025]: the Nyquist bin back as zero
+        frames = torch.fft.irfft(padded, n=WINDOW, dim=-1) * _window(spec.device, self.out.dtype)
+        n = frames.shape[-2]
+        lead = frames.shape[:-2]
+        cols = frames.reshape(-1, n, WINDOW).transpose(1, 2)
+        seg = F.fold(cols, output_size=(1, frames_to_samples(n)), kernel_size=(1, WINDOW), stride=(1, HOP))
+        start = first_frame * HOP
+        self.out[..., start : start + seg.shape[-1]] += seg.reshape(*lead, -1).to(self.out.device)
+
+    def result(self) -> torch.Tensor:
+        norm = _window_square_sum(self.n_frames, self.out.device, self.out.dtype)
+        return self.out / norm.clamp_min(1e-8)
+
+
 def istft(spec: torch.Tensor) -> torch.Tensor:
     """Inverse of `stft`: zero Nyquist bin, irfft, windowed overlap-add normalised per sample."""
-    spec = F.pad(spec.transpose(-1, -2), (0, 1))  # [..., frames, 1025]
-    frames = torch.fft.irfft(spec, n=WINDOW, dim=-1)
-    window = _window(frames.device, frames.dtype)
-    n_frames = frames.shape[-2]
-    length = frames_to_samples(n_frames)
-    lead = frames.shape[:-2]
-    # Overlap-add through fold: treat the frames as columns of a 1-D "image".
-    cols = (frames * window).reshape(-1, n_frames, WINDOW).transpose(1, 2)
-    out = F.fold(cols, output_size=(1, length), kernel_size=(1, WINDOW), stride=(1, HOP))
-    wsq = (window**2).reshape(1, WINDOW, 1).expand(1, WINDOW, n_frames)
-    norm = F.fold(wsq, output_size=(1, length), kernel_size=(1, WINDOW), stride=(1, HOP))
-    out = out / norm.clamp_min(1e-8)
-    return out.reshape(*lead, length)
+    ola = OverlapAdd(tuple(spec.shape[:-2]), spec.shape[-1], spec.device)
+    ola.add(spec, 0)
+    return ola.result()
 
 
 def compress(spec: torch.Tensor) -> torch.Tensor:
@@ -72,12 +100,16 @@ def to_spec(wave: torch.Tensor) -> torch.Tensor:
     return torch.stack([c.real, c.imag], dim=2).reshape(b, 2 * ch, f, t)
 
 
-def to_wave(rep: torch.Tensor) -> torch.Tensor:
-    """Representation [B, 2C, 1024, frames] → waveform [B, C, (frames-1)·512 + 2048], clamped to [-1, 1]."""
+def from_rep(rep: torch.Tensor) -> torch.Tensor:
+    """Representation [B, 2C, 1024, frames] → complex STFT [B, C, 1024, frames] (amplitude transform undone)."""
     b, c2, f, t = rep.shape
     pair = rep.float().reshape(b, c2 // 2, 2, f, t)
-    spec = decompress(torch.complex(pair[:, :, 0], pair[:, :, 1]))
-    return istft(spec).clamp(-1.0, 1.0)
+    return decompress(torch.complex(pair[:, :, 0], pair[:, :, 1]))
+
+
+def to_wave(rep: torch.Tensor) -> torch.Tensor:
+    """Representation [B, 2C, 1024, frames] → waveform [B, C, (frames-1)·512 + 2048], clamped to [-1, 1]."""
+    return istft(from_rep(rep)).clamp(-1.0, 1.0)
 
 
 def pad_for_chunks(wave: torch.Tensor, chunk_frames: int) -> tuple[torch.Tensor, int]:
