@@ -60,7 +60,7 @@ def plot_fig3(result_file: str | Path, out_dir: str | Path) -> list[Path]:
     if not metrics:
         return []
     level = int(round(100 * result["config"]["eval"]["ci_level"]))
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(max(6.0, 4.6 * len(metrics)), 4.6), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, metric in zip(axes[0], metrics):
         for i, (model, d) in enumerate(fig3_series(result, metric).items()):
@@ -78,13 +78,15 @@ def plot_fig3(result_file: str | Path, out_dir: str | Path) -> list[Path]:
         ax.set_ylabel(TITLES.get(metric, metric) + " ↓")
         ax.set_title(TITLES.get(metric, metric), fontsize=10)
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7, loc="best")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    below = 0.035 * len(labels) + 0.03  # the legend goes under the panels, where it hides no curve
+    fig.legend(handles, labels, loc="lower center", fontsize=7, frameon=False)
     ds = result["dataset"]
     title = f"Fig. 3: FAD vs sigma_cond — {ds['name']}, {ds['clips']} clips, {level}% bootstrap CI"
     if result.get("random_weights"):
         title += "\nRANDOM WEIGHTS (test only): not a result"
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, min(0.5, below), 1, 1))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []

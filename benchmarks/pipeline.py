@@ -297,12 +297,16 @@ class RunSummary:
     notes: list[str] = field(default_factory=list)  # experiment-specific lines
 
     def text(self) -> str:
-        lines = [
-            f"{self.name} summary ({self.seconds:.1f} s):",
-            f"  reconstructions: {self.reconstructed} computed, {self.reused_reconstructions} reused (unchanged inputs)",
-            f"  per-clip metric rows: {self.rows_computed} computed, {self.rows_reused} reused",
-            f"  model aggregates: {self.aggregates_computed} computed, {self.aggregates_reused} reused",
+        rows = {"table2": "per-clip metric rows", "seams": "per-clip seam rows", "speed": "timed models"}
+        aggs = {"table2": "model aggregates"}
+        counters = [
+            ("reconstructions", self.reconstructed, self.reused_reconstructions, " (unchanged inputs)"),
+            (rows.get(self.name, "rows"), self.rows_computed, self.rows_reused, ""),
+            (aggs.get(self.name, "points (model variants scored)"), self.aggregates_computed, self.aggregates_reused, ""),
         ]
+        lines = [f"{self.name} summary ({self.seconds:.1f} s):"]
+        lines += [f"  {what}: {done} computed, {reused} reused{why}" for what, done, reused, why in counters
+                  if self.name == "table2" or done or reused]
         lines += [f"  {note}" for note in self.notes]
         for label, why in self.skipped_models.items():
             lines.append(f"  skipped model {label}: {why}")
@@ -334,7 +338,11 @@ def _versions() -> dict[str, str]:
 def model_identity(spec: ModelConfig, ae: Any) -> dict[str, Any]:
     """Everything that changes a model's output: registry name, options, info and weights provenance."""
     prov = dataclasses.asdict(ae.provenance)
-    return {"name": spec.name, "options": spec.options, "info": ae.info(), "provenance": prov}
+    out = {"name": spec.name, "options": spec.options, "info": ae.info(), "provenance": prov}
+    config = getattr(getattr(ae, "model", None), "config", None)
+    if hasattr(config, "to_dict"):  # Music2Latent2: untrained `build=NAME` models change with their config
+        out["architecture"] = config.to_dict()
+    return out
 
 
 def is_random_weights(ae: Any) -> bool:

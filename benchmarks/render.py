@@ -564,7 +564,7 @@ def seams_grid(result: dict[str, Any]) -> Grid:
         "decoding vs every chunk decoded independently.",
         f"Measured on {DATASET_TITLES.get(ds['name'], ds['name'])}: {ds['clips']} clips (config "
         f"'{result['config_name']}').",
-        f"Error: {result['measure']}, in dB (lower is better); boundary: the {width} frames each side of a chunk "
+        f"Error: {result['measure']}; lower is better; boundary: the {width} frames each side of a chunk "
         f"boundary; difference: paired per-clip boundary − inside; [{level}% bootstrap CI over clips].",
         *([f"Rows marked '{RANDOM_LABEL}' come from untrained models (pipeline check only)."]
           if result.get("random_weights") else []),
@@ -606,6 +606,10 @@ def speed_grid(result: dict[str, Any]) -> Grid:
         f"is faster; best of {st['repeats']} after a warm-up) and peak memory growth, on {result['audio']['seconds']:g} s "
         f"of {result['audio']['source']}, all models in one run on {mach['host']} ({where}, device {mach['device']}).",
         "Peak memory: growth of the resident set on CPU (sampled every 2 ms), peak CUDA allocation on GPU.",
+        *([f"System load average when the timing started (1/5/15 min): "
+           f"{' / '.join(f'{x:g}' for x in result['load_average_1_5_15_min'])} on {mach['cpu_count']} cores; "
+           "a load above the core count means other processes competed for the CPU and slowed every row."]
+          if result.get("load_average_1_5_15_min") else []),
         *([f"Rows marked '{RANDOM_LABEL}' come from untrained models (timing of the architecture only)."]
           if result.get("random_weights") else []),
         *[f"Not run: {k} ({v})." for k, v in (result.get("skipped_models") or {}).items()],

@@ -21,6 +21,7 @@ from benchmarks.experiment import (
     find_model,
     finish,
     music2latent2_models,
+    one_step,
     result_header,
     settings,
     skip_summary,
@@ -60,23 +61,35 @@ def run_fig3(cfg: TablesConfig, progress: bool = True, on_clip: ClipHook | None 
     specs = [find_model(cfg, label) for label in st.models] if st.models is not None else music2latent2_models(cfg)
     if not specs:
         return skip_summary("fig3", "no Music2Latent2 model in the configuration")
+    built, skipped = [], {}
+    for spec in specs:  # each checkpoint is loaded once; its variants only change decoding settings
+        ae, why = build_variant(spec, cfg.allow_random)
+        if ae is None:
+            skipped[spec.label] = why or "unavailable"
+            print(f"[{spec.label}] skipped: {why}", flush=True)
+        elif not hasattr(ae, "sigma_cond"):
+            skipped[spec.label] = "not a Music2Latent2 model (no sigma_cond)"
+        else:
+            built.append((spec, ae))
+    if not built:
+        s = skip_summary("fig3", "no runnable Music2Latent2 model")
+        s.skipped_models.update(skipped)
+        return s
     ctx = context(cfg, "fig3", st.metrics or cfg.metrics, st.max_clips, progress, on_clip)
+    ctx.summary.skipped_models.update(skipped)
     if not ctx.metrics:
         return skip_summary("fig3", "no FAD metric selected")
     previous = ctx.previous_points()
     points: list[dict[str, Any]] = []
     variants = [("two-step", s) for s in st.sigma_cond] + ([("one-step", st.one_step_sigma)] if st.one_step else [])
-    for spec in specs:
-        for mode, sigma in variants:
+    for spec, ae in built:
+        for mode, sigma in variants:  # one-step last: it switches the adapter's decoding for good
             options = {**spec.options, "sigma_cond": sigma}
             if mode == "one-step":
                 options["redecode_previous"] = False
+                ae = one_step(ae)
+            ae.sigma_cond = float(sigma)
             variant = dataclasses.replace(spec, options=options)
-            ae, why = build_variant(variant, cfg.allow_random)
-            if ae is None:
-                ctx.summary.skipped_models[spec.label] = why or "unavailable"
-                print(f"[{spec.label}] skipped: {why}", flush=True)
-                break
             label = point_label(spec.label, sigma, mode)
             folder = ctx.cache / "recon" / _slug(cfg.name) / "fig3" / _slug(spec.label) / f"{mode}-{sigma:.3f}"
             points.append(evaluate_point(ctx, label, variant, ae, folder, previous,

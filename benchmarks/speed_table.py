@@ -108,11 +108,15 @@ def run_speed_table(cfg: TablesConfig, progress: bool = True, on_clip: ClipHook 
     out_dir = Path(cfg.output_dir).expanduser() / "speed"
     result_file = out_dir / f"{_slug(cfg.name)}.json"
     previous: dict[str, Any] = {}
+    old_load = None
+    load = [round(x, 2) for x in os.getloadavg()]  # at the start: what the timed rows competed with
     if result_file.is_file():
         try:
-            previous = {r["label"]: r for r in json.loads(result_file.read_text(encoding="utf-8"))["rows"]}
+            old = json.loads(result_file.read_text(encoding="utf-8"))
+            previous = {r["label"]: r for r in old["rows"]}
+            old_load = old.get("load_average_1_5_15_min")
         except (json.JSONDecodeError, KeyError, TypeError):
-            previous = {}
+            previous, old_load = {}, None
     rows = []
     for spec in tqdm(specs, desc="speed", unit="model", disable=not progress):
         if spec.name.startswith("music2latent2") and "device" not in spec.options:
@@ -140,12 +144,14 @@ def run_speed_table(cfg: TablesConfig, progress: bool = True, on_clip: ClipHook 
         summary.rows_computed += 1
         if on_clip:
             on_clip("speed", spec.label, "timing")
+    if not summary.rows_computed and old_load is not None:
+        load = old_load  # nothing was timed in this run: keep the conditions of the run that timed the rows
     result = {
         "table": "speed", "config_name": cfg.name, "config": cfg.as_dict(), "config_file": cfg.source,
         "settings": dataclasses.asdict(st), "audio": {"seconds": st.seconds, "sample_rate": sr,
                                                       "channels": int(audio.shape[0]), "sha256": audio_hash,
                                                       "source": f"first clip of {cfg.dataset.name}, tiled/cut"},
-        "machine": machine, "rows": rows, "skipped_models": summary.skipped_models,
+        "machine": machine, "load_average_1_5_15_min": load, "rows": rows, "skipped_models": summary.skipped_models,
         "random_weights": sorted(r["label"] for r in rows if r["random_weights"]),
         "provenance": provenance(rows, {"speed": SPEED_VERSION}),
     }

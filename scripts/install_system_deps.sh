@@ -1,8 +1,8 @@
 #!/bin/sh
-# Install the Debian tools the default suite needs (idempotent). Data packages are fetched by the build itself
-# with `apt-get download` (no root needed); only the tools below need installing.
+# Install the Debian tools the default suite needs (idempotent): FluidSynth renders audio, mma writes the tags
+# part's MIDI. Data packages are fetched by the build itself with `apt-get download` (no root needed).
 set -e
-PKGS="fluidsynth libfluidsynth3 dpkg"
+PKGS="fluidsynth libfluidsynth3 mma dpkg"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -13,7 +13,7 @@ if [ -z "$missing" ]; then
 fi
 CMD="apt-get update && apt-get install -y --no-install-recommends$missing"
 if ! command -v apt-get >/dev/null 2>&1; then
-    echo "apt-get not found: install FluidSynth (library and CLI) with your system's package manager" >&2
+    echo "apt-get not found: install FluidSynth (library and CLI) and mma with your system's package manager" >&2
     exit 1
 fi
 if [ "$(id -u)" -ne 0 ]; then

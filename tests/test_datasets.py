@@ -160,3 +160,32 @@ def test_unknown_dataset_and_split():
         load("nope", "/tmp")
     with pytest.raises(M2L2Error, match="unknown split"):
         load("tinysol", "/tmp", split="dev")
+
+
+def test_suite_tags_loader_gives_tag_lists_and_the_vocabulary(tmp_path):
+    from benchmarks.datasets.suite import multi_hot, tag_vocabulary
+
+    part = tmp_path / "tags"
+    _tone(part / "audio" / "swing-0.flac")
+    _tone(part / "audio" / "waltz-1.flac")
+    (part / "metadata.csv").write_text(
+        "id,path,midi_path,split,tags,genre,groove,instrument_families,drums,key,tonic,mode,tempo,tempo_bucket,"
+        "soundfont,duration_s\n"
+        "swing-0,audio/swing-0.flac,midi/swing-0.mid,train,genre:jazz;instrument:bass;drums;tempo:fast;mode:major,"
+        "jazz,swing,bass,yes,D# major,D#,major,150,fast,fluidr3,10.0\n"
+        "waltz-1,audio/waltz-1.flac,midi/waltz-1.mid,test,genre:waltz;instrument:synth pad;no drums;tempo:slow;"
+        "mode:minor,waltz,waltz,synth pad,no,C# minor,C#,minor,84,slow,musescore,10.0\n")
+    with pytest.raises(M2L2Error, match="m2l2 data build --parts tags"):
+        tag_vocabulary(tmp_path)
+    vocab = ["drums", "genre:jazz", "genre:waltz", "instrument:bass", "instrument:synth pad", "mode:major",
+             "mode:minor", "no drums", "tempo:fast", "tempo:slow"]
+    (part / "vocabulary.txt").write_text("\n".join(vocab) + "\n")
+    items = load("suite-tags", tmp_path)
+    assert items[1].labels["tags"] == ["genre:waltz", "instrument:synth pad", "no drums", "tempo:slow", "mode:minor"]
+    assert items[0].labels["tempo"] == 150 and items[1].labels["instrument_families"] == ["synth pad"]
+    assert [it.id for it in load("suite-tags", tmp_path, split="test")] == ["waltz-1"]
+    y = multi_hot(items, tag_vocabulary(tmp_path))
+    assert y.shape == (2, 10) and y[0].tolist() == [1, 1, 0, 1, 0, 1, 0, 0, 1, 0] and y.sum() == 10
+    items[0].labels["tags"].append("genre:polka")
+    with pytest.raises(M2L2Error, match="genre:polka"):
+        multi_hot(items, vocab)

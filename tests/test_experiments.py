@@ -21,7 +21,7 @@ from benchmarks.sigma_sweep import run_fig3
 from benchmarks.speed_table import run_speed_table
 from m2l2.audio import save_audio
 
-MICRO = ["model.level_channels=[8,16,16,32,32]", "model.dim=32", "model.depth=1", "model.norm_groups=4",
+MICRO = ["model.level_channels=[4,8,8,16,16]", "model.dim=16", "model.depth=1", "model.norm_groups=4",
          "model.heads=2", "model.chunk_frames=16"]  # chunks of 8192 samples (0.19 s)
 
 

@@ -27,27 +27,27 @@ def _clusters(n: int, classes: int, dim: int, rng: np.random.Generator, spread: 
 
 def test_probe_separable_classes_reach_high_accuracy():
     rng = np.random.default_rng(0)
-    x, y = _clusters(1500, 4, 16, rng)
-    res = train_probe(x[:900], y[:900], x[900:1100], y[900:1100], 4, multilabel=False, seed=0)
-    acc = np.mean(res.predict_scores(x[1100:]).argmax(1) == y[1100:])
+    x, y = _clusters(700, 4, 16, rng)
+    res = train_probe(x[:400], y[:400], x[400:500], y[400:500], 4, multilabel=False, seed=0)
+    acc = np.mean(res.predict_scores(x[500:]).argmax(1) == y[500:])
     assert acc > 0.95
 
 
 def test_probe_random_labels_stay_at_chance():
     rng = np.random.default_rng(1)
-    x = rng.normal(size=(1600, 16)).astype(np.float32)
-    y = rng.integers(0, 4, 1600)
-    res = train_probe(x[:800], y[:800], x[800:1000], y[800:1000], 4, multilabel=False, seed=0)
-    acc = np.mean(res.predict_scores(x[1000:]).argmax(1) == y[1000:])
+    x = rng.normal(size=(1400, 16)).astype(np.float32)
+    y = rng.integers(0, 4, 1400)
+    res = train_probe(x[:600], y[:600], x[600:800], y[600:800], 4, multilabel=False, seed=0)
+    acc = np.mean(res.predict_scores(x[800:]).argmax(1) == y[800:])
     assert 0.17 < acc < 0.33  # chance is 0.25; 600 test items give a standard error of ~0.018
 
 
 def test_probe_multilabel_separable_tags():
     rng = np.random.default_rng(2)
-    x = rng.normal(size=(1400, 12)).astype(np.float32)
+    x = rng.normal(size=(900, 12)).astype(np.float32)
     y = np.stack([x[:, 0] > 0, x[:, 1] + x[:, 2] > 0, x[:, 3] < -0.5], axis=1).astype(np.float32)
-    res = train_probe(x[:800], y[:800], x[800:1000], y[800:1000], 3, multilabel=True, seed=0)
-    scores = M.tagging_scores(y[1000:], res.predict_scores(x[1000:]))
+    res = train_probe(x[:500], y[:500], x[500:600], y[500:600], 3, multilabel=True, seed=0)
+    scores = M.tagging_scores(y[600:], res.predict_scores(x[600:]))
     assert scores["auc_roc"] > 0.95 and scores["tags_skipped"] == 0
 
 

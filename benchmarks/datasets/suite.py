@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from benchmarks.datasets.base import Item, read_csv_rows, require_file
 from benchmarks.datasets.tinysol import fold_split
 from m2l2.errors import M2L2Error
@@ -43,3 +45,26 @@ def load_part(part: str, root: str | Path, split: str | None = None, fold: int =
         known = sorted({r["split"] for r in rows}) if part != "notes" else ["train", "valid", "test"]
         raise M2L2Error(f"suite-{part}: no items in split {split!r} (splits here: {', '.join(known)})")
     return items
+
+
+def tag_vocabulary(root: str | Path | None = None) -> list[str]:
+    """The tags part's vocabulary (tags/vocabulary.txt): the column order of multi-hot targets."""
+    if root is None:
+        from benchmarks.suite import default_root
+
+        root = default_root()
+    path = Path(root) / "tags" / "vocabulary.txt"
+    text = require_file(path, "suite-tags", f"  {path}  (built by `m2l2 data build --parts tags`)").read_text()
+    return [t for t in text.splitlines() if t]
+
+
+def multi_hot(items: list[Item], vocabulary: list[str]) -> np.ndarray:
+    """[N, len(vocabulary)] float32 targets from each item's "tags" list (unknown tags are an error)."""
+    index = {t: i for i, t in enumerate(vocabulary)}
+    out = np.zeros((len(items), len(vocabulary)), dtype=np.float32)
+    for n, it in enumerate(items):
+        for tag in it.labels["tags"]:
+            if tag not in index:
+                raise M2L2Error(f"{it.id}: tag {tag!r} is not in the vocabulary")
+            out[n, index[tag]] = 1.0
+    return out

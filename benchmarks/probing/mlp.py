@@ -32,6 +32,7 @@ class ProbeConfig:
     max_epochs: int = 100
     patience: int = 10
     standardize: bool = True
+    threads: int | None = 1  # torch CPU threads while training (a probe this small gains nothing from more)
 
 
 @dataclass
@@ -85,6 +86,17 @@ def train_probe(x_train: np.ndarray, y_train: np.ndarray, x_valid: np.ndarray, y
                 n_classes: int, multilabel: bool, seed: int = 0, cfg: ProbeConfig | None = None) -> ProbeResult:
     """Train one probe. y is [n] class indices (multi-class) or [n, n_classes] multi-hot (multi-label)."""
     cfg = cfg or ProbeConfig()
+    before = torch.get_num_threads()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _train(x_train, y_train, x_valid, y_valid, n_classes, multilabel, seed, cfg)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train(x_train: np.ndarray, y_train: np.ndarray, x_valid: np.ndarray, y_valid: np.ndarray,
+           n_classes: int, multilabel: bool, seed: int, cfg: ProbeConfig) -> ProbeResult:
     x_train = np.asarray(x_train, np.float32)
     x_valid = np.asarray(x_valid, np.float32)
     if len(x_train) == 0 or len(x_valid) == 0:

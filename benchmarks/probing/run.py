@@ -250,7 +250,7 @@ def run_table3(cfg: Any, progress: bool = True, render: bool = True) -> Table3Su
                 export_mir_ref(Path(cfg.export_dir).expanduser(), task.dataset, label, data.items, x,
                                identity=model.identity)
             feature_key = _sha([model.key, [hashes[it.id] for it in data.items]])
-            feature_info[label][task.name] = {"dim": int(x.shape[1]), **stats}
+            feature_info[label][task.name] = {"dim": int(x.shape[1]), "items": int(x.shape[0])}
             task_key = _sha([dataclasses.asdict(task), data.classes, hashlib.sha256(data.y.tobytes()).hexdigest()])
             rows = []
             t0 = time.perf_counter()
@@ -269,8 +269,12 @@ def run_table3(cfg: Any, progress: bool = True, render: bool = True) -> Table3Su
                     probs = probe.predict_scores(x[te])
                     if len(probs) != len(te):
                         raise M2L2Error(f"{label}/{task.name}: {len(te)} test items but {len(probs)} predictions")
+                    try:
+                        scores = score_run(data, probs, te)
+                    except ValueError as e:  # e.g. no tag with both classes among very few test items
+                        scores = {m: None for m in task.metrics} | {"error": str(e)}
                     row = {"key": key, "model": label, "task": task.name, "fold": fold, "seed": seed,
-                           "scores": score_run(data, probs, te), "n_test": int(len(te)),
+                           "scores": scores, "n_test": int(len(te)),
                            "best_epoch": probe.best_epoch, "epochs_run": probe.epochs_run}
                     append_row(runs_file, row)
                     done[key] = row

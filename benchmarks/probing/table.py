@@ -49,7 +49,8 @@ def _cells(result: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
                 cells.append({"note": notes.index(why) + 1})
             else:
                 cells.append({"mean": 100 * agg["mean"], "std": 100 * (agg.get("std") or 0.0), "n": agg["n"]})
-        rows.append({"label": m["label"], "kind": m["kind"], "cells": cells})
+        label = m["label"] + (" (random weights)" if m["provenance"].get("pretrained") is False else "")
+        rows.append({"label": label, "kind": m["kind"], "cells": cells})
     for j in range(len(cols)):
         for pool, flag in ((rows, "bold"), ([r for r in rows if r["kind"] == "autoencoder"], "underline")):
             vals = [round(r["cells"][j]["mean"], 1) for r in pool if "mean" in r["cells"][j]]

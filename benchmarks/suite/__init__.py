@@ -15,16 +15,34 @@ def default_root() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "m2l2" / "suite"
 
 
-def ensure_built(root: str | Path | None = None, parts: list[str] | None = None, small: bool = False) -> Path:
-    """Build the missing or stale parts (a no-op when the manifest says they are complete); returns the root."""
+def stale_parts(root: Path, parts: list[str], small: bool, check_hashes: bool = False) -> list[str]:
+    """Parts that are missing, built by another recipe version or size, or have missing (or, with
+    `check_hashes`, changed) files."""
+    from benchmarks.suite.build import part_module
+    from benchmarks.suite.manifest import read_manifest, verify
+
+    manifest = read_manifest(root)
+    out = []
+    for part in parts:
+        info = manifest["parts"].get(part)
+        wanted = {"recipe": part_module(part).RECIPE_VERSION, "small": small}
+        files = [rel for rel in manifest["files"] if rel.startswith(part + "/")]
+        if (info is None or info.get("config") != wanted or not files
+                or not all((root / rel).is_file() for rel in files)
+                or (check_hashes and verify(root, [part]))):
+            out.append(part)
+    return out
+
+
+def ensure_built(root: str | Path | None = None, parts: list[str] | None = None, small: bool = False,
+                 check_hashes: bool = False) -> Path:
+    """Build the missing or stale parts (a no-op when the manifest says they are complete); returns the root.
+    The default check is cheap (manifest config + every listed file present); `check_hashes` also verifies
+    every file's sha256."""
     from benchmarks.suite.build import build
-    from benchmarks.suite.manifest import read_manifest
 
     root = Path(root) if root is not None else default_root()
-    wanted = list(parts or PARTS)
-    manifest = read_manifest(root)
-    missing = [p for p in wanted if p not in manifest["parts"] or not (root / p / "metadata.csv").is_file()
-               or manifest["parts"][p]["config"].get("small") != small]
+    missing = stale_parts(root, list(parts or PARTS), small, check_hashes)
     if missing:
         build(root, missing, small=small)
     return root

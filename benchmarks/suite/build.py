@@ -1,7 +1,7 @@
 """Build the offline default suite part by part: fetch sources, run jobs (resumable, in worker processes),
 write metadata + manifest.
 
-Jobs run in forked worker processes (default 2). A job's output depends only on the job itself (a fresh synth
+Jobs run in worker processes (default 2). A job's output depends only on the job itself (a fresh synth
 per job, seeds per job), and results are put back in job order, so the suite is byte-identical whatever the
 number of workers. Jobs are ordered by their `group` (e.g. soundfont) so a worker keeps reusing what it loaded.
 """
@@ -46,40 +46,6 @@ def default_workers() -> int:
     return max(1, int(env)) if env else max(1, min(2, os.cpu_count() or 1))
 
 
-_PENDING: list[Job] = []  # set before forking; workers index into it
-
-
-def _run_pending(i: int) -> tuple[int, list[str], list[dict[str, Any]]]:
-    files, rows = _PENDING[i].run()
-    return i, files, rows
-
-
-def _run_jobs(pending: list[Job], workers: int, desc: str):
-    """Yield (index, files, rows) for each pending job, in completion order."""
-    global _PENDING
-    order = sorted(range(len(pending)), key=lambda i: pending[i].group)  # stable: groups back to back
-    bar = tqdm(total=len(pending), desc=desc, unit="job", file=sys.stdout, mininterval=2.0)
-    if workers <= 1 or len(pending) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        for i in order:
-            yield _run_pending_local(pending, i)
-            bar.update()
-    else:
-        _PENDING = pending
-        try:
-            with multiprocessing.get_context("fork").Pool(min(workers, len(pending)), maxtasksperchild=None) as pool:
-                for result in pool.imap_unordered(_run_pending, order, chunksize=1):
-                    yield result
-                    bar.update()
-        finally:
-            _PENDING = []
-    bar.close()
-
-
-def _run_pending_local(pending: list[Job], i: int):
-    files, rows = pending[i].run()
-    return i, files, rows
-
-
 @dataclass
 class Context:
     root: Path
@@ -90,6 +56,45 @@ class Context:
         """Write 16-bit FLAC (deterministic bytes for the same samples); returns the relative path."""
         save_audio(self.root / rel, audio, sample_rate)
         return rel
+
+
+_WORKER_JOBS: dict[tuple[str, str, bool], list[Job]] = {}  # a worker's job lists, rebuilt from the recipe
+
+
+def _worker_run(task: tuple) -> tuple[int, list[str], list[dict[str, Any]]]:
+    """Run job `index` of a part in a worker process: the worker lists the part's jobs itself (cheap and
+    deterministic), so only names and indices cross the process boundary."""
+    part, root, small, sources, index = task
+    key = (part, root, small)
+    if key not in _WORKER_JOBS:
+        _WORKER_JOBS[key] = part_module(part).jobs(Context(Path(root), small, dict(sources)))
+    files, rows = _WORKER_JOBS[key][index].run()
+    return index, files, rows
+
+
+def _run_jobs(part: str, ctx: Context, jobs: list[Job], todo: list[int], pool):
+    """Yield (index, files, rows) for the jobs in `todo`, in completion order; jobs of a group back to back."""
+    order = sorted(todo, key=lambda i: jobs[i].group)
+    bar = tqdm(total=len(order), desc=f"[{part}]", unit="job", file=sys.stdout, mininterval=2.0)
+    if pool is None or len(order) <= 1:
+        for i in order:
+            files, rows = jobs[i].run()
+            yield i, files, rows
+            bar.update()
+    else:
+        tasks = [(part, str(ctx.root), ctx.small, ctx.sources, i) for i in order]
+        for result in pool.imap_unordered(_worker_run, tasks, chunksize=1):
+            yield result
+            bar.update()
+    bar.close()
+
+
+def make_pool(workers: int):
+    """A pool of fresh ("spawn") worker processes, or None for in-process work. Not "fork": a forked child of a
+    process that has started OpenMP threads (torch does) can deadlock inside FluidSynth's sample loading."""
+    if workers <= 1:
+        return None
+    return multiprocessing.get_context("spawn").Pool(workers)
 
 
 def part_module(part: str):
@@ -134,7 +139,10 @@ def _write_metadata(root: Path, part: str, rows: list[dict[str, Any]], columns: 
     return rel
 
 
-def build_part(root: Path, part: str, small: bool, manifest: dict[str, Any], workers: int = 1) -> dict[str, Any]:
+def build_part(root: Path, part: str, small: bool, manifest: dict[str, Any],
+               get_pool: Callable[[], Any] = lambda: None) -> dict[str, Any]:
+    """Build one part (skipped when its manifest entry matches the recipe and every file verifies);
+    `get_pool` gives the worker pool (made on first use), None for in-process work."""
     mod = part_module(part)
     config = {"recipe": mod.RECIPE_VERSION, "small": small}
     previous = manifest["parts"].get(part)
@@ -153,8 +161,9 @@ def build_part(root: Path, part: str, small: bool, manifest: dict[str, Any], wor
     todo = [i for i, e in enumerate(entries) if e is None]
     if len(todo) < len(jobs):
         print(f"[{part}] {len(jobs) - len(todo)} of {len(jobs)} jobs already done (resuming)")
-    for k, job_files, job_rows in _run_jobs([jobs[i] for i in todo], workers, f"[{part}]"):
-        entries[todo[k]] = journal.record(prefix + jobs[todo[k]].key, job_files, job_rows)
+    pool = get_pool() if len(todo) > 1 else None
+    for i, job_files, job_rows in _run_jobs(part, ctx, jobs, todo, pool):
+        entries[i] = journal.record(prefix + jobs[i].key, job_files, job_rows)
     files: list[str] = []
     rows: list[dict[str, Any]] = []
     for entry in entries:  # job order, whatever order they finished in
@@ -176,7 +185,7 @@ def build_part(root: Path, part: str, small: bool, manifest: dict[str, Any], wor
         "config": config,
         "count": len(rows),
         "build_seconds": round(time.time() - t0, 1),
-        "workers": workers,
+        "workers": pool._processes if pool is not None else 1,
         "sources": {pkg: {"version": f.version, "deb_sha256": f.sha256, "licence": f.source.licence,
                           "attribution": f.source.attribution} for pkg, f in ctx.sources.items()},
         "generated_licence": getattr(mod, "LICENCE_NOTE", ""),
@@ -188,16 +197,29 @@ def build_part(root: Path, part: str, small: bool, manifest: dict[str, Any], wor
 
 def build(root: Path, parts: list[str] | None = None, small: bool = False,
           workers: int | None = None) -> dict[str, Any]:
-    """Build (or resume, or skip when up to date) the requested parts; returns the manifest."""
+    """Build (or resume, or skip when up to date) the requested parts; returns the manifest. `workers`
+    defaults to default_workers() for the full suite and 1 for a small one (starting workers costs more than
+    a few clips)."""
     parts = list(parts or PARTS)
-    workers = default_workers() if workers is None else max(1, workers)
+    workers = (1 if small else default_workers()) if workers is None else max(1, workers)
     for p in parts:
         part_module(p)  # fail early on unknown names / missing imports
     root.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(root)
-    for part in parts:
-        build_part(root, part, small, manifest, workers)
-        manifest["packages"] = _package_versions()
-        manifest["tools"] = _tool_versions()
-        write_manifest(root, manifest)
+    pools: list = []  # one pool for all parts, made when first needed: workers keep their loaded soundfonts
+
+    def get_pool():
+        if not pools:
+            pools.append(make_pool(workers))
+        return pools[0]
+
+    try:
+        for part in parts:
+            build_part(root, part, small, manifest, get_pool)
+            manifest["packages"] = _package_versions()
+            manifest["tools"] = _tool_versions()
+            write_manifest(root, manifest)
+    finally:
+        if pools and pools[0] is not None:
+            pools[0].terminate()
     return manifest

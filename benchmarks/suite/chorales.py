@@ -48,8 +48,10 @@ def scan_corpus() -> list[dict]:
 
     m21 = music21()
     paths = sorted(str(p) for p in m21.corpus.getComposer("bach"))
-    out = []
+    out, seen = [], set()
     for p in tqdm(paths, desc="checking chorales", unit="score", mininterval=2.0):
+        if Path(p).stem in seen:  # a few chorales are in the corpus twice (.krn and .mxl): keep the first
+            continue
         try:
             score = m21.corpus.parse(p)
         except Exception:  # noqa: BLE001 - a score music21 cannot read is simply not used
@@ -58,6 +60,7 @@ def scan_corpus() -> list[dict]:
             continue
         key = verified_key(score)
         if key is not None:
+            seen.add(Path(p).stem)
             out.append({"name": Path(p).stem, "path": Path(p).name, "key": key,
                         "quarters": float(score.highestTime)})
     return out
@@ -71,6 +74,13 @@ def load_chorales() -> list[dict]:
     return json.loads(DATA_FILE.read_text(encoding="utf-8"))["chorales"]
 
 
+def dumps(doc: dict) -> str:
+    """JSON with one chorale per line (diff-friendly)."""
+    head = json.dumps({k: v for k, v in doc.items() if k != "chorales"}, indent=1)[:-2]
+    rows = ",\n".join("  " + json.dumps(c, sort_keys=True) for c in doc["chorales"])
+    return f'{head},\n "chorales": [\n{rows}\n ]\n}}\n'
+
+
 def main() -> None:
     from importlib.metadata import version
 
@@ -78,7 +88,7 @@ def main() -> None:
     doc = {"music21": version("music21"), "check": "analysed key == key signature key == final bass note",
            "min_quarters": MIN_QUARTERS, "chorales": chorales}
     DATA_FILE.parent.mkdir(parents=True, exist_ok=True)
-    DATA_FILE.write_text(json.dumps(doc, indent=0) + "\n", encoding="utf-8")
+    DATA_FILE.write_text(dumps(doc), encoding="utf-8")
     n_major = sum(c["key"].endswith("major") for c in chorales)
     print(f"{DATA_FILE}: {len(chorales)} chorales ({n_major} major, {len(chorales) - n_major} minor)")
 

@@ -25,7 +25,7 @@ def _build(args: argparse.Namespace) -> int:
 
     root = Path(args.root) if args.root else default_root()
     t0 = time.time()
-    manifest = build(root, _parts(args.parts), small=args.small)
+    manifest = build(root, _parts(args.parts), small=args.small, workers=args.workers)
     total = sum(info["count"] for info in manifest["parts"].values())
     counts = ", ".join(f"{p} {i['count']}" for p, i in manifest["parts"].items())
     print(f"suite at {root}: {total} clips ({counts}) in {time.time() - t0:.0f} s")
@@ -53,6 +53,8 @@ def register(subparsers) -> None:
     b.add_argument("--root", help="output folder (default $M2L2_DATA_DIR or ~/.cache/m2l2/suite)")
     b.add_argument("--parts", help=f"comma-separated subset of {','.join(PARTS)}")
     b.add_argument("--small", action="store_true", help="a few clips per part (for tests)")
+    b.add_argument("--workers", type=int, default=None,
+                   help="worker processes (default $M2L2_WORKERS or 2; 1 with --small); the output does not depend on it")
     b.set_defaults(func=_build)
     v = sub.add_parser("verify", help="check every file against manifest.json")
     v.add_argument("--root")

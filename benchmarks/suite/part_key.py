@@ -1,21 +1,21 @@
 """key (Beatport-like): Bach chorales from music21's corpus with verified keys, transposed to all 24 keys and
 rendered with seeded ensembles and soundfonts, 20-30 s per clip, balanced per key.
 
-A chorale is kept only when music21's key analysis, its key signature and its final bass note agree. Every
+A chorale is kept only when music21's key analysis, its key signature and its final bass note agree; that
+check is slow, so its result ships as benchmarks/suite/data/chorales.json (see chorales.py). Every
 chorale is rendered in two target keys of its mode; the split is by chorale so no piece is on both sides.
 """
 
 from __future__ import annotations
 
-import json
 import zlib
-from pathlib import Path
 
 import numpy as np
 
 from benchmarks.datasets.base import KEYS, PITCH_CLASSES
 from benchmarks.splits.stratified import stratified_split
 from benchmarks.suite.build import Context, Job
+from benchmarks.suite.chorales import DATA_FILE, load_chorales, music21, verified_key  # noqa: F401
 from benchmarks.suite.part_notes import SOUNDFONTS
 from benchmarks.suite.synth import Event, Renderer
 from m2l2.errors import M2L2Error
@@ -39,69 +39,21 @@ def packages(small: bool) -> list[str]:
     return ["fluid-soundfont-gm"] if small else list(SOUNDFONTS)
 
 
-def _music21():
-    try:
-        import music21
-    except ImportError as e:
-        raise M2L2Error("the key part needs music21: pip install 'm2l2[data]'") from e
-    return music21
-
-
-def verified_key(score) -> str | None:
-    """The chorale's key when analysis, key signature and final bass note agree; else None."""
-    analysed = score.analyze("key")
-    sigs = score.flatten().getElementsByClass("KeySignature")
-    if not sigs:
-        return None
-    sig_key = sigs[0].asKey(analysed.mode)
-    bass = score.parts[-1].flatten().notes
-    if not bass or sig_key.tonic.name != analysed.tonic.name:
-        return None
-    last = bass[-1]
-    last_pc = (last.pitches[0] if hasattr(last, "pitches") else last.pitch).pitchClass
-    if last_pc != analysed.tonic.pitchClass:
-        return None
-    return f"{PITCH_CLASSES[analysed.tonic.pitchClass]} {analysed.mode}"
-
-
 def plan(ctx: Context) -> list[dict]:
-    """Chorales to use with their verified keys (cached in the root: parsing is the slow step)."""
+    """Chorales to render with their target keys: the first of each mode in the shipped verified list."""
     n_per_mode = (2 if ctx.small else CLIPS_PER_KEY * 12 // KEYS_PER_CHORALE)
-    cache = ctx.root / f".key_plan_{'small' if ctx.small else 'full'}.json"
-    if cache.is_file():
-        return json.loads(cache.read_text())
-    m21 = _music21()
-    paths = sorted(str(p) for p in m21.corpus.getComposer("bach"))
-    chosen: dict[str, list[dict]] = {"major": [], "minor": []}
-    from tqdm import tqdm
-
-    for p in tqdm(paths, desc="[key] checking chorales", unit="score", mininterval=2.0):
-        if all(len(v) >= n_per_mode for v in chosen.values()):
-            break
-        try:
-            score = m21.corpus.parse(p)
-        except Exception:  # noqa: BLE001 - a score music21 cannot read is simply not used
-            continue
-        if len(score.parts) != 4:
-            continue
-        key = verified_key(score)
-        if key is None:
-            continue
-        mode = key.split()[1]
-        if len(chosen[mode]) < n_per_mode and score.highestTime >= 24:
-            chosen[mode].append({"name": Path(p).stem, "path": Path(p).name, "key": key,
-                                 "quarters": float(score.highestTime)})
+    chosen = {mode: [dict(c) for c in load_chorales() if c["key"].endswith(mode)][:n_per_mode]
+              for mode in ("major", "minor")}
     if any(len(v) < n_per_mode for v in chosen.values()):
-        raise M2L2Error(f"only {len(chosen['major'])} major / {len(chosen['minor'])} minor chorales passed the key "
-                        "check; is the music21 corpus complete?")
+        raise M2L2Error(f"{DATA_FILE} lists too few chorales ({len(chosen['major'])} major, "
+                        f"{len(chosen['minor'])} minor; {n_per_mode} of each needed)")
     out = []
+    n_keys = 1 if ctx.small else KEYS_PER_CHORALE
     for mode in ("major", "minor"):
         targets = [k for k in KEYS if k.endswith(mode)]
         for i, c in enumerate(chosen[mode]):
-            n_keys = 1 if ctx.small else KEYS_PER_CHORALE
             c["targets"] = [targets[(i * n_keys + j) % 12] for j in range(n_keys)]
             out.append(c)
-    cache.write_text(json.dumps(out, indent=1))
     return out
 
 
@@ -125,10 +77,15 @@ def chorale_events(score, shift: int, programs: tuple[int, ...], bpm: float) -> 
     return events
 
 
+def _soundfont_of(ctx: Context, c: dict) -> str:
+    rng = np.random.default_rng(zlib.crc32(c["name"].encode()) + SEED)  # the job's first draw
+    sf_pkgs = packages(ctx.small)
+    return sf_pkgs[int(rng.integers(len(sf_pkgs)))]
+
+
 def _job(ctx: Context, c: dict, split: str) -> Job:
     def run():
-        m21 = _music21()
-        score = m21.corpus.parse("bach/" + c["path"])
+        score = music21().corpus.parse("bach/" + c["path"])
         rng = np.random.default_rng(zlib.crc32(c["name"].encode()) + SEED)
         sf_pkgs = packages(ctx.small)
         pkg = sf_pkgs[int(rng.integers(len(sf_pkgs)))]
@@ -159,7 +116,7 @@ def _job(ctx: Context, c: dict, split: str) -> Job:
                          "duration_s": length})
         return files, rows
 
-    return Job(c["name"], run)
+    return Job(c["name"], run, group=_soundfont_of(ctx, c))
 
 
 def jobs(ctx: Context) -> list[Job]:

@@ -85,7 +85,7 @@ def _group_job(ctx: Context, pkg: str, inst: tuple, fold: int, step: int) -> Job
                          "midi": m, "pitch_class": pitch_class(m), "soundfont": sf_name, "fold": fold})
         return files, rows
 
-    return Job(f"{sf_name}-{_slug(name)}", run)
+    return Job(f"{sf_name}-{_slug(name)}", run, group=pkg)
 
 
 def _organ_job(ctx: Context, rank: str, members: list[str], fold: int) -> Job:
@@ -109,7 +109,7 @@ def _organ_job(ctx: Context, rank: str, members: list[str], fold: int) -> Job:
                              "soundfont": "grandorgue-demo", "fold": fold})
         return files, rows
 
-    return Job(f"organ-{rank}", run)
+    return Job(f"organ-{rank}", run, group=ORGAN)
 
 
 def jobs(ctx: Context) -> list[Job]:

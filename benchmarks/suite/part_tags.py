@@ -114,7 +114,8 @@ def run_mma(script: str) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         src, out = Path(tmp) / "clip.mma", Path(tmp) / "clip.mid"
         src.write_text(script, encoding="utf-8")
-        r = subprocess.run(["mma", "-f", str(out), str(src)], capture_output=True, text=True, cwd=tmp)
+        # relative names: mma writes the input file name into the MIDI, which must not depend on the temp dir
+        r = subprocess.run(["mma", "-f", out.name, src.name], capture_output=True, text=True, cwd=tmp)
         if r.returncode != 0 or not out.is_file():
             raise M2L2Error(f"mma failed on\n{script}\n{(r.stdout + r.stderr)[-600:]}")
         return out.read_bytes()

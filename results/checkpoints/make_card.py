@@ -1,0 +1,160 @@
+"""Plot a run's training log and collect the numbers a model card needs.
+
+usage: python results/checkpoints/make_card.py RUN_DIR OUT_DIR [--until-step S]
+Writes OUT_DIR/curves.png, OUT_DIR/log.jsonl (the run's log up to S) and OUT_DIR/summary.json
+(steps, wall time, throughput, last validation and reconstruction numbers, manifest hash).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import platform
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+SUITE_MANIFEST = Path.home() / ".cache/m2l2/suite/manifest.json"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("out_dir", type=Path)
+    p.add_argument("--until-step", type=int, default=None)
+    p.add_argument("--eval-json", type=Path, default=None, help="output of evaluate_checkpoint.py")
+    p.add_argument("--notes", type=Path, default=None, help="Markdown appended to the card (weaknesses, how-to)")
+    args = p.parse_args()
+    rows = [json.loads(r) for r in (args.run_dir / "log.jsonl").read_text().splitlines() if r.strip()]
+    if args.until_step is not None:
+        rows = [r for r in rows if r["step"] <= args.until_step]
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    (args.out_dir / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    train = [r for r in rows if "loss" in r]
+    val = [r for r in rows if "val_loss" in r]
+    rec = [r for r in rows if "recon_si_sdr" in r]
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 3, figsize=(15, 4))
+    ax[0].plot([r["step"] for r in train], [r["loss"] for r in train], label="train loss", alpha=0.6)
+    ax[0].plot([r["step"] for r in val], [r["val_loss"] for r in val], "o-", label="val loss (live)")
+    ax[0].plot([r["step"] for r in val], [r["val_loss_ema"] for r in val], "s-", label="val loss (EMA)")
+    ax[0].set_yscale("log")
+    ax[0].set_title("consistency loss")
+    ax[1].plot([r["step"] for r in rec], [r["recon_si_sdr"] for r in rec], "o-")
+    ax[1].set_title("reconstruction SI-SDR, EMA (dB, music/eval)")
+    for key in [k for k in (rec[0] if rec else {}) if k.startswith("recon_lsd_")]:
+        lo, hi = key.split("_")[2:]
+        ax[2].plot([r["step"] for r in rec], [r[key] for r in rec], "o-", label=f"{lo}-{hi} Hz")
+    ax[2].set_title("log-spectral error per band, EMA (dB)")
+    for a in ax:
+        a.set_xlabel("step")
+        a.grid(alpha=0.3)
+    ax[0].legend()
+    ax[2].legend()
+    fig.tight_layout()
+    fig.savefig(args.out_dir / "curves.png", dpi=90)
+
+    times = [r["time"] for r in rows]
+    sps = [r["steps_per_s"] for r in train[1:]]
+    config = json.loads((args.run_dir / "config.json").read_text())
+    crop = config["train"].get("crop_samples") or 67_072
+    batch = config["train"]["batch_size"]
+    summary = {
+        "steps": rows[-1]["step"] if rows else 0,
+        "wall_hours": (max(times) - min(times)) / 3600 if times else 0.0,
+        "steps_per_s_median": float(np.median(sps)) if sps else None,
+        "audio_seconds_per_s_median": float(np.median(sps)) * batch * crop / 44_100 if sps else None,
+        "last_val": val[-1] if val else None,
+        "best_val_loss_ema": min((r["val_loss_ema"] for r in val), default=None),
+        "last_recon": rec[-1] if rec else None,
+        "best_recon_si_sdr": max((r["recon_si_sdr"] for r in rec), default=None),
+        "manifest_sha256": hashlib.sha256(SUITE_MANIFEST.read_bytes()).hexdigest()
+        if SUITE_MANIFEST.is_file()
+        else None,
+        "hardware": f"{platform.processor() or platform.machine()}, {Path('/proc/cpuinfo').read_text().count('processor')} cores",
+        "config": config,
+    }
+    (args.out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    write_card(args, summary, rows)
+    print(json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=1))
+
+
+def _table(rows: list[dict], keys: list[str]) -> str:
+    head = "| " + " | ".join(keys) + " |\n|" + "---|" * len(keys) + "\n"
+    body = "".join(
+        "| " + " | ".join(f"{r[k]:.4g}" if isinstance(r.get(k), float) else str(r.get(k, "")) for k in keys) + " |\n"
+        for r in rows
+    )
+    return head + body
+
+
+def write_card(args, summary: dict, rows: list[dict]) -> None:
+    cfg = summary["config"]
+    name = args.out_dir.name
+    val = {r["step"]: r for r in rows if "val_loss" in r}
+    rec = {r["step"]: r for r in rows if "recon_si_sdr" in r}
+    merged = [{**val.get(s, {}), **rec.get(s, {}), "step": s} for s in sorted(set(val) | set(rec))]
+    lsd_keys = [k for k in (next(iter(rec.values())) if rec else {}) if k.startswith("recon_lsd_")]
+    ev = json.loads(args.eval_json.read_text()) if args.eval_json else None
+    lines = [
+        f"# {name}: Music2Latent2 `tiny` ({cfg['model']['latent_kind']} latents), first CPU training segment",
+        "",
+        "Weights: the EMA weights of the run, exported with `m2l2.checkpoint.export_inference` "
+        f"(`step-{summary['steps']:08d}.safetensors` + `.json` sidecar). Load with "
+        f"`m2l2.load('results/checkpoints/{name}')` or `m2l2 reconstruct IN OUT -c results/checkpoints/{name}`.",
+        "",
+        "## Training",
+        "",
+        f"- steps: {summary['steps']} (batch {cfg['train']['batch_size']}, "
+        f"{cfg['train'].get('crop_samples') or 67072} samples = two 64-frame chunks + 3 hops per item)",
+        f"- wall time: {summary['wall_hours']:.2f} h, niced (`nice -n 19`, one intra-op thread) on a shared machine",
+        f"- hardware: {summary['hardware']} (no GPU; torch CPU capability AVX2, no AVX-512)",
+        f"- throughput in this run: median {summary['steps_per_s_median']:.3f} steps/s = "
+        f"{summary['audio_seconds_per_s_median']:.2f} audio-seconds/s (competing with other jobs, load ~12 on 2 cores)",
+        f"- data: suite `music/train` (126 clips x 10 s), validation and reconstruction probe: `music/eval`; "
+        f"suite manifest sha256 `{summary['manifest_sha256']}`",
+        "",
+        "### Configuration (as trained)",
+        "",
+        "```yaml",
+        yaml.safe_dump(cfg, default_flow_style=None, sort_keys=False).strip(),
+        "```",
+        "",
+        "## Validation curves",
+        "",
+        "![curves](curves.png)",
+        "",
+        "Consistency loss on fixed held-out crops (live and EMA weights) and reconstruction of 4 fixed 3-s "
+        "excerpts of `music/eval` with the EMA weights (one-step decoding): SI-SDR and mean |log-magnitude "
+        "error| per band. Full log: `log.jsonl`.",
+        "",
+        _table(merged, ["step", "val_loss", "val_loss_ema", "recon_si_sdr", *lsd_keys]),
+    ]
+    if ev:
+        lines += [
+            "## Reconstruction of real eval clips (final EMA weights)",
+            "",
+            f"`results/checkpoints/evaluate_checkpoint.py`: {ev['clips']} `music/eval` clips x {ev['seconds']:g} s, "
+            "mono, one-step decoding (sigma_cond 0.4, seed 0), as `m2l2 reconstruct` does.",
+            "",
+            f"- SI-SDR: mean {ev['si_sdr_mean']:.2f} dB, median {ev['si_sdr_median']:.2f} dB",
+            "- log-spectral error per band (dB): "
+            + ", ".join(f"{int(lo)}-{int(hi)} Hz {v:.1f}" for (lo, hi), v in zip(ev["lsd_bands_hz"], ev["lsd_mean_db"])),
+            f"- FAD (MusiCNN, over these {ev['clips']} clips' frames; biased, compare only on the same clips): "
+            + (f"{ev['fad_musicnn']:.2f}" if ev.get("fad_musicnn") is not None else ev.get("fad_musicnn_error", "n/a")),
+            "",
+        ]
+    if args.notes and args.notes.is_file():
+        lines += [args.notes.read_text()]
+    (args.out_dir / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Reconstruction probe in the training log, the STOP file, and starting a run from exported weights."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from m2l2.checkpoint import export_inference, list_checkpoints, read_inference_weights
+from m2l2.training.recon import BANDS, ReconstructionProbe, band_log_spectral_error, si_sdr
+from tests.test_training import make_data, toy_trainer
+
+# `tiny` shrunk so that encode → decode of a short clip takes well under a second on one core.
+MICRO = {
+    "channels": 1,
+    "chunk_frames": 16,
+    "level_channels": [8, 16, 32],
+    "level_blocks": [0, 1, 1],
+    "down_factors": [[4, 2], [4, 2]],
+    "dim": 32,
+    "depth": 1,
+    "heads": 2,
+    "mlp_mult": 2,
+    "norm_groups": 8,
+    "num_latents": 4,
+    "latent_dim": 16,
+}
+
+
+def test_si_sdr_and_band_error_closed_forms():
+    rng = np.random.default_rng(0)
+    ref = rng.standard_normal((1, 44_100)).astype(np.float32)
+    assert si_sdr(ref, 3.0 * ref) > 100, "scale-invariant: a scaled copy is perfect"
+    noise = rng.standard_normal(ref.shape).astype(np.float32)
+    assert si_sdr(ref, ref + 0.1 * noise) == pytest.approx(20.0, abs=0.3)
+    assert np.isnan(si_sdr(np.zeros_like(ref), ref)), "silent reference: undefined"
+    same = band_log_spectral_error(ref, ref)
+    assert len(same) == len(BANDS) and max(same) == 0.0
+    t = np.arange(44_100) / 44_100
+    low_only = (ref + np.sin(2 * np.pi * 100 * t) * 30).astype(np.float32)
+    err = band_log_spectral_error(ref, low_only)
+    assert err[0] > 5 * max(err[2:]), "a loud 100 Hz tone changes only the lowest band"
+
+
+def test_probe_logs_ema_reconstruction_and_restores_weights(tmp_path):
+    m2l2 = pytest.importorskip("m2l2")
+    data = make_data(tmp_path / "data")
+    torch.manual_seed(0)
+    model = m2l2.build(MICRO)
+    tr = toy_trainer(tmp_path, data, val_data=str(data / "a"), recon_clips=2, recon_seconds=0.3)
+    tr.model, tr.ema = model, type(tr.ema)(model, 0.9)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():
+        for v in tr.ema.shadow.values():
+            if v.is_floating_point():
+                v.add_(0.01)
+    first = tr.reconstruct()
+    assert set(first) == {"recon_si_sdr", *(f"recon_lsd_{int(a)}_{int(b)}" for a, b in BANDS)}
+    assert all(np.isfinite(v) for v in first.values())
+    assert tr.reconstruct() == first, "same excerpts, same decoding noise"
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()), "live weights restored"
+    probe = ReconstructionProbe.from_folders([str(data / "a")], 2, 0.3, 1)
+    assert len(probe.clips) == 2 and probe.clips[0].shape == (1, int(0.3 * 44_100))
+
+
+def test_stop_file_ends_the_run_with_a_checkpoint(tmp_path):
+    data = make_data(tmp_path / "data")
+    tr = toy_trainer(tmp_path, data, total_steps=50)
+    tr.run_dir.mkdir(parents=True)
+    (tr.run_dir / "STOP").touch()
+    assert tr.fit() == 1
+    assert [p.name for p in list_checkpoints(tr.ckpt_dir)] == ["step-00000001.json"]
+
+
+def test_init_from_exported_weights_continues_at_its_step(tmp_path):
+    data = make_data(tmp_path / "data")
+    first = toy_trainer(tmp_path, data, run="first", total_steps=4)
+    first.fit()
+    exported = export_inference(first.ckpt_dir, tmp_path / "export")
+    _, ema = read_inference_weights(exported)
+    second = toy_trainer(tmp_path, data, run="second", total_steps=6)
+    assert second.init_from(exported) == 4
+    assert all(torch.equal(ema[k], v) for k, v in second.model.state_dict().items())
+    assert second.fit() == 6
+    rows = [json.loads(r) for r in second.log_path.read_text().splitlines()]
+    assert [r["step"] for r in rows] == [5, 6]
+
+
+def test_train_cli_init_from_exported_weights(tmp_path):
+    import argparse
+
+    from m2l2.errors import M2L2Error
+    from m2l2.training.cli import register
+    from tests.test_training import write_tone
+
+    write_tone(tmp_path / "data" / "a.wav", seconds=1.0)
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    micro = [f"model.{k}={json.dumps(v)}" for k, v in MICRO.items()]
+    common = ["train", "tiny", "--set", *micro, f"train.data={tmp_path / 'data'}", "train.batch_size=1",
+              "train.total_steps=4", "train.num_workers=0", "train.checkpoint_minutes=0", "train.log_every=1",
+              "train.progress=false"]
+    args = parser.parse_args([*common, "--run-dir", str(tmp_path / "first"), "--max-steps", "2"])
+    assert args.func(args) == 0
+    exported = export_inference(tmp_path / "first" / "checkpoints", tmp_path / "export")
+    args = parser.parse_args([*common, "--run-dir", str(tmp_path / "second"), "--init-from", str(exported)])
+    assert args.func(args) == 0
+    rows = [json.loads(r) for r in (tmp_path / "second" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [3, 4]
+    args = parser.parse_args([*common, "--run-dir", str(tmp_path / "x"), "--init-from", str(exported), "--resume"])
+    with pytest.raises(M2L2Error, match="not both"):
+        args.func(args)
