@@ -140,7 +140,8 @@ def _cmd_tables(args) -> int:
         print(text, flush=True)
         tables = getattr(summary, "tables", None)
         if tables:
-            outcome[name] = f"computed: {len(tables)} files written"
+            done = sum(getattr(summary, k, 0) for k in ("reconstructed", "rows_computed", "aggregates_computed"))
+            outcome[name] = f"{'computed' if done else 'up to date (everything reused)'}: {len(tables)} files written"
         else:
             why = [*(getattr(summary, "notes", None) or []),
                    *(f"{k}: {v}" for k, v in (getattr(summary, "skipped_models", None) or {}).items())]
