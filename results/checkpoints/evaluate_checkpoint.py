@@ -46,7 +46,8 @@ def main() -> None:
         gen = torch.Generator().manual_seed(0)
         out = model.decode(latents, length=audio.shape[-1], generator=gen)[0].numpy()
         sdr = si_sdr(audio, out).value
-        rows.append({"clip": path.name, "si_sdr": sdr, "lsd": band_log_spectral_error(audio, out)})
+        level = 20 * np.log10(max(float(out.std()), 1e-9) / max(float(audio.std()), 1e-9))
+        rows.append({"clip": path.name, "si_sdr": sdr, "lsd": band_log_spectral_error(audio, out), "level_db": level})
         refs.append(audio)
         recs.append(out)
         if args.save_audio and i == 0:
@@ -62,6 +63,7 @@ def main() -> None:
         "seconds": args.seconds,
         "si_sdr_mean": float(np.nanmean([r["si_sdr"] for r in rows])),
         "si_sdr_median": float(np.nanmedian([r["si_sdr"] for r in rows])),
+        "level_db_mean": float(np.mean([r["level_db"] for r in rows])),
         "lsd_bands_hz": [list(b) for b in BANDS],
         "lsd_mean_db": np.mean([r["lsd"] for r in rows], axis=0).tolist(),
         "per_clip": rows,
