@@ -184,7 +184,7 @@ def run_table3(cfg: Any, progress: bool = True, render: bool = True) -> Table3Su
 
     `cfg` is a Table3Config or a tables configuration (benchmarks.pipeline.TablesConfig) with a `table3:`
     section; without one nothing runs and the summary says so."""
-    from benchmarks.pipeline import _device, _git, _versions, _write_json, append_row
+    from benchmarks.pipeline import _changed, _device, _git, _versions, _write_json, append_row
 
     t_start = time.time()
     summary = Table3Summary()
@@ -312,15 +312,3 @@ def run_table3(cfg: Any, progress: bool = True, render: bool = True) -> Table3Su
         summary.tables = [str(p) for p in render_table3(out_json, Path(cfg.output_dir).expanduser() / "tables")]
     summary.seconds = time.time() - t_start
     return summary
-
-
-def _changed(path: Path, result: dict[str, Any]) -> bool:
-    """True when anything but the creation date differs from the file on disk (reruns keep the file)."""
-    try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return True
-
-    def strip(d: dict[str, Any]) -> dict[str, Any]:
-        return {**d, "provenance": {k: v for k, v in d.get("provenance", {}).items() if k != "created"}}
-    return strip(old) != strip(json.loads(json.dumps(result, allow_nan=False)))
