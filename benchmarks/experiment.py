@@ -217,14 +217,10 @@ def result_header(ctx: Context, table: str, points: list[dict[str, Any]], codes:
 
 def finish(ctx: Context, result: dict[str, Any], render_fn: Any, render: bool) -> RunSummary:
     """Write the result file (unless only its date changed) and render it; fill in the summary."""
-    from benchmarks.pipeline import write_if_changed
+    from benchmarks.pipeline import finish_result
 
-    write_if_changed(ctx.result_file, result)
-    ctx.summary.result_file = str(ctx.result_file)
-    if render:
-        out = Path(ctx.cfg.output_dir).expanduser()
-        ctx.summary.tables = [str(p) for p in render_fn(ctx.result_file, out)]
-    return ctx.summary
+    return finish_result(ctx.summary, ctx.result_file, result, render_fn if render else None,
+                         Path(ctx.cfg.output_dir).expanduser())
 
 
 def skip_summary(name: str, why: str) -> RunSummary:

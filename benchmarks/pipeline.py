@@ -654,13 +654,10 @@ def run(cfg: TablesConfig, shard: tuple[int, int] = (0, 1), progress: bool = Tru
         "per_clip_rows": str(rows_dir / "per_clip*.jsonl"),
         "provenance": provenance(models_out, {"recon": RECON_VERSION, "rows": ROWS_VERSION, "aggregate": AGG_VERSION}),
     }
-    if summary.aggregates_computed or not out_json.is_file() or _changed(out_json, result):
-        _write_json(out_json, result)
-    summary.result_file = str(out_json)
-    if render:
-        from benchmarks.render import render_table2
+    from benchmarks.render import render_table2
 
-        summary.tables = [str(p) for p in render_table2(out_json, Path(cfg.output_dir).expanduser() / "tables")]
+    finish_result(summary, out_json, result, render_table2 if render else None,
+                  Path(cfg.output_dir).expanduser() / "tables", force=bool(summary.aggregates_computed))
     summary.seconds = time.time() - t_start
     return summary
 
@@ -671,6 +668,20 @@ def write_if_changed(path: Path, result: dict[str, Any]) -> bool:
         return False
     _write_json(path, result)
     return True
+
+
+def finish_result(summary: Any, path: Path, result: dict[str, Any], render_fn: Any = None,
+                  render_dir: Path | None = None, force: bool = False) -> Any:
+    """Write an experiment's result file (when `force`d or when more than its date changed), render it with
+    `render_fn(path, render_dir)` when given, and record both in the summary."""
+    if force:
+        _write_json(path, result)
+    else:
+        write_if_changed(path, result)
+    summary.result_file = str(path)
+    if render_fn is not None:
+        summary.tables = [str(p) for p in render_fn(path, render_dir)]
+    return summary
 
 
 def _changed(path: Path, result: dict[str, Any]) -> bool:

@@ -35,11 +35,11 @@ from benchmarks.pipeline import (
     _sha,
     _slug,
     append_row,
+    finish_result,
     is_random_weights,
     model_identity,
     provenance,
     read_rows,
-    write_if_changed,
 )
 from m2l2.errors import M2L2Error
 
@@ -238,11 +238,9 @@ def run_seams(cfg: TablesConfig, progress: bool = True, on_clip: ClipHook | None
         "provenance": provenance(models_out, {"seams": SEAMS_VERSION}),
     }
     result_file = out_dir / f"{_slug(cfg.name)}.json"
-    write_if_changed(result_file, result)
-    summary.result_file = str(result_file)
-    if render:
-        from benchmarks.render import render_seams
+    from benchmarks.render import render_seams
 
-        summary.tables = [str(p) for p in render_seams(result_file, Path(cfg.output_dir).expanduser() / "tables")]
+    finish_result(summary, result_file, result, render_seams if render else None,
+                  Path(cfg.output_dir).expanduser() / "tables")
     summary.seconds = time.time() - t0
     return summary

@@ -27,10 +27,10 @@ from benchmarks.pipeline import (
     TablesConfig,
     _sha,
     _slug,
+    finish_result,
     is_random_weights,
     model_identity,
     provenance,
-    write_if_changed,
 )
 from m2l2.errors import M2L2Error
 
@@ -155,11 +155,9 @@ def run_speed_table(cfg: TablesConfig, progress: bool = True, on_clip: ClipHook 
         "random_weights": sorted(r["label"] for r in rows if r["random_weights"]),
         "provenance": provenance(rows, {"speed": SPEED_VERSION}),
     }
-    write_if_changed(result_file, result)
-    summary.result_file = str(result_file)
-    if render:
-        from benchmarks.render import render_speed
+    from benchmarks.render import render_speed
 
-        summary.tables = [str(p) for p in render_speed(result_file, Path(cfg.output_dir).expanduser() / "tables")]
+    finish_result(summary, result_file, result, render_speed if render else None,
+                  Path(cfg.output_dir).expanduser() / "tables")
     summary.seconds = time.time() - t0
     return summary

@@ -184,7 +184,7 @@ def run_table3(cfg: Any, progress: bool = True, render: bool = True) -> Table3Su
 
     `cfg` is a Table3Config or a tables configuration (benchmarks.pipeline.TablesConfig) with a `table3:`
     section; without one nothing runs and the summary says so."""
-    from benchmarks.pipeline import _changed, _device, _git, _versions, _write_json, append_row
+    from benchmarks.pipeline import _device, _git, _versions, append_row, finish_result
 
     t_start = time.time()
     summary = Table3Summary()
@@ -303,12 +303,9 @@ def run_table3(cfg: Any, progress: bool = True, render: bool = True) -> Table3Su
             "codes": {"probe": PROBE_VERSION, "metrics": METRICS_VERSION},
         },
     }
-    if summary.runs_computed or _changed(out_json, result):
-        _write_json(out_json, result)
-    summary.result_file = str(out_json)
-    if render:
-        from benchmarks.render import render_table3
+    from benchmarks.render import render_table3
 
-        summary.tables = [str(p) for p in render_table3(out_json, Path(cfg.output_dir).expanduser() / "tables")]
+    finish_result(summary, out_json, result, render_table3 if render else None,
+                  Path(cfg.output_dir).expanduser() / "tables", force=bool(summary.runs_computed))
     summary.seconds = time.time() - t_start
     return summary
