@@ -135,7 +135,10 @@ def _build(cls, data: Any, where: str):
     unknown = sorted(set(data) - known)
     if unknown:
         raise M2L2Error(f"{where}: unknown keys {unknown}; known: {sorted(known)}")
-    return cls(**data)
+    try:
+        return cls(**data)
+    except TypeError as e:
+        raise M2L2Error(f"{where}: {e}") from e
 
 
 def config_from_dict(data: dict[str, Any], source: str | None = None) -> TablesConfig:

@@ -153,6 +153,12 @@ def _stereo(row: Row) -> str:
     return "–" if row.stereo is None else ("yes" if row.stereo else "no")
 
 
+def _weights_text(prov: dict[str, Any]) -> str:
+    """A model's weights for a caption: file or note, with the start of its sha256."""
+    text = prov.get("weights") or prov.get("note") or "none"
+    return text + (f" (sha256 {prov['sha256'][:12]})" if prov.get("sha256") else "")
+
+
 def caption(result: dict[str, Any], paper: dict[str, Any] | None) -> str:
     ds = result["dataset"]
     title = DATASET_TITLES.get(ds["name"], ds["name"])
@@ -170,11 +176,7 @@ def caption(result: dict[str, Any], paper: dict[str, Any] | None) -> str:
     for m in result["models"]:
         if not m.get("pretrained", False):
             continue
-        prov = m["identity"]["provenance"]
-        w = prov.get("weights") or prov.get("note") or "none"
-        if prov.get("sha256"):
-            w += f" (sha256 {prov['sha256'][:12]})"
-        weights.append(f"{m['label']}: {w}")
+        weights.append(f"{m['label']}: {_weights_text(m['identity']['provenance'])}")
     if weights:
         parts.append("Weights: " + "; ".join(weights) + ".")
     parts.append("Bold: best measured value per column (identity reference excluded); underlined: best learned "
@@ -411,10 +413,7 @@ def _common_caption(result: dict[str, Any]) -> list[str]:
         parts.append("Embedders: " + "; ".join(f"{m} = {ident}" for m, ident in emb.items()) + ".")
     weights = []
     for label, w in (result.get("provenance", {}).get("weights") or {}).items():
-        text = w.get("weights") or w.get("note") or "none"
-        if w.get("sha256"):
-            text += f" (sha256 {w['sha256'][:12]})"
-        weights.append(f"{label}: {text}")
+        weights.append(f"{label}: {_weights_text(w)}")
     if weights:
         parts.append("Weights: " + "; ".join(weights) + ".")
     if result.get("random_weights"):

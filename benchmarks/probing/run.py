@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from benchmarks.pipeline import _build
 from benchmarks.probing.features import (
     FeatureModel,
     FeatureModelConfig,
@@ -53,19 +54,6 @@ class Table3Config:
         out = dataclasses.asdict(self)
         out.pop("source")
         return out
-
-
-def _build(cls, data: Any, where: str):
-    if not isinstance(data, dict):
-        raise M2L2Error(f"{where}: expected a mapping, got {type(data).__name__}")
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise M2L2Error(f"{where}: unknown keys {unknown}; known: {sorted(known)}")
-    try:
-        return cls(**data)
-    except TypeError as e:
-        raise M2L2Error(f"{where}: {e}") from e
 
 
 def table3_config_from_dict(data: dict[str, Any], name: str, source: str | None = None) -> Table3Config:
