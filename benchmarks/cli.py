@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -41,9 +42,10 @@ def register(subparsers) -> None:
     )
     p.add_argument("--config", default=None,
                    help="YAML file or shipped name ('default': offline suite, 'paper': MusicCaps); default: default")
-    p.add_argument("--shard", type=_shard, default=(0, 1),
+    p.add_argument("--shard", type=_shard, default=None,
                    help="i/n: Table II only, every n-th clip starting at i (array jobs); a later run without "
-                   "--shard merges")
+                   "--shard merges. Under torchrun (WORLD_SIZE > 1) each rank takes its shard of Table II, "
+                   "then rank 0 merges and runs the rest")
     p.add_argument("--only", type=_only, action="append", default=None,
                    help=f"comma-separated experiments to run ({', '.join(TABLES)}); repeatable; default: all")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -52,19 +54,9 @@ def register(subparsers) -> None:
 
 
 def _table3(cfg: Any, progress: bool = True) -> Any:
-    # HOOK (Table III, benchmarks/probing): called when that package exposes run_table3(cfg, progress=True).
-    try:
-        from benchmarks import probing
-    except ImportError as e:
-        raise _Skip(f"benchmarks.probing cannot be imported: {e}") from e
-    fn = getattr(probing, "run_table3", None)
-    if fn is None:
-        raise _Skip("benchmarks.probing does not expose run_table3(cfg, progress=True) yet")
-    return fn(cfg, progress=progress)
+    from benchmarks.probing import run_table3
 
-
-class _Skip(Exception):
-    """An experiment that cannot run here, with the reason."""
+    return run_table3(cfg, progress=progress)
 
 
 def _runners() -> dict[str, Callable[..., Any]]:
@@ -107,6 +99,28 @@ def _render_only(cfg: Any, wanted: list[str]) -> None:
             print(f"{name}: {e}")
 
 
+def torchrun_shard() -> tuple[int, int] | None:
+    """(RANK, WORLD_SIZE) when started by torchrun with more than one process, else None."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return (int(os.environ.get("RANK", "0")), world) if world > 1 else None
+
+
+def _table2_on_every_rank(cfg: Any, shard: tuple[int, int], progress: bool) -> None:
+    """Each torchrun rank scores its shard of Table II's clips; all wait until every shard is written."""
+    import datetime
+
+    import torch.distributed as dist
+
+    from benchmarks.pipeline import run
+
+    dist.init_process_group("gloo", timeout=datetime.timedelta(days=2))  # shards can take hours
+    try:
+        run(cfg, shard=shard, progress=progress and shard[0] == 0)
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
 def _cmd_tables(args) -> int:
     from benchmarks.pipeline import load_config
 
@@ -115,9 +129,17 @@ def _cmd_tables(args) -> int:
     if args.render_only:
         _render_only(cfg, wanted)
         return 0
-    if args.shard[1] > 1:
-        wanted = ["table2"]  # shards only split Table II's clips; the other experiments run unsharded
     progress = not args.no_progress
+    shard = args.shard or (0, 1)
+    ranks = torchrun_shard() if args.shard is None else None
+    if ranks is not None and "table2" in wanted:
+        _table2_on_every_rank(cfg, ranks, progress)
+        if ranks[0] != 0:
+            return 0  # rank 0 merges the shards and runs the other experiments
+    elif ranks is not None and ranks[0] != 0:
+        return 0  # nothing to split: rank 0 alone runs the experiments
+    if shard[1] > 1:
+        wanted = ["table2"]  # shards only split Table II's clips; the other experiments run unsharded
     runners = _runners()
     outcome: dict[str, str] = {}
     t0 = time.time()
@@ -125,13 +147,9 @@ def _cmd_tables(args) -> int:
         print(f"== {name} ==", flush=True)
         try:
             if name == "table2":
-                summary = runners[name](cfg, shard=args.shard, progress=progress)
+                summary = runners[name](cfg, shard=shard, progress=progress)
             else:
                 summary = runners[name](cfg, progress=progress)
-        except _Skip as e:
-            outcome[name] = f"skipped: {e}"
-            print(outcome[name], flush=True)
-            continue
         except M2L2Error as e:
             outcome[name] = f"failed: {str(e).splitlines()[0]}"
             print(outcome[name], flush=True)
@@ -151,6 +169,6 @@ def _cmd_tables(args) -> int:
         print(f"  {name:7s} {what}")
     if any(w.startswith("failed") for w in outcome.values()):
         return 1
-    if wanted == ["table2"] and args.shard[1] == 1 and not outcome.get("table2", "").startswith("computed"):
+    if wanted == ["table2"] and shard[1] == 1 and not outcome.get("table2", "").startswith("computed"):
         raise M2L2Error("no table was written")
     return 0

@@ -70,38 +70,13 @@ def fad_metrics(metrics: list[str]) -> list[str]:
     return [m for m in metrics if m not in PER_CLIP_METRICS]
 
 
-def one_step(ae: Any) -> Any:
-    """Make a Music2Latent2 adapter decode without re-decoding the previous chunk (one-step decoding)."""
-    import torch
-
-    if not hasattr(ae, "model") or not hasattr(ae, "sigma_cond"):
-        raise M2L2Error(f"{ae.name}: one-step decoding needs a Music2Latent2 model")
-
-    def decode(latent: Any, length: int | None = None) -> Any:
-        gen = None if ae.seed is None else torch.Generator().manual_seed(int(ae.seed))
-        wave = ae.model.decode(latent[None], sigma_cond=ae.sigma_cond, steps=ae.steps, length=length,
-                               generator=gen, redecode_previous=False)
-        return wave[0].cpu().numpy()
-
-    ae.decode = decode
-    return ae
-
-
 def build_variant(spec: ModelConfig, allow_random: bool) -> tuple[Any | None, str | None]:
-    """Like `pipeline.build_model`, plus the option `redecode_previous: false` (one-step decoding).
-
-    Built under a fixed seed, so that untrained models (`build: NAME`, test configurations only) get the same
-    weights for every variant and every run.
-    """
+    """`pipeline.build_model` under a fixed seed, so that untrained models (`build: NAME`, test configurations
+    only) get the same weights for every variant and every run."""
     from baselines.harness import seeded
 
-    options = dict(spec.options)
-    redecode = bool(options.pop("redecode_previous", True))
     with seeded(0):
-        ae, why = build_model(dataclasses.replace(spec, options=options), allow_random)
-    if ae is not None and not redecode:
-        ae = one_step(ae)
-    return ae, why
+        return build_model(spec, allow_random)
 
 
 @dataclass

@@ -217,6 +217,30 @@ def read_rows(folder: Path, pattern: str = "per_clip*.jsonl") -> list[dict[str, 
     return rows
 
 
+def compact_rows(rows_dir: Path, current: dict[str, dict[str, dict[str, Any]]]) -> bool:
+    """Rewrite `per_clip.jsonl` with one row per (model, clip) and fold shard files into it.
+
+    `current` holds the rows this run used (label → clip → row); rows of other models (skipped now, e.g.
+    weights missing) are kept as they were. Stale rows of changed inputs go. Run only once every shard has
+    finished. True when anything was rewritten."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in read_rows(rows_dir):
+        rows[(row.get("model"), row.get("clip"))] = row  # later lines win
+    kept = {k: r for k, r in rows.items() if k[0] not in current}
+    kept.update({(label, clip): r for label, by_clip in current.items() for clip, r in by_clip.items()})
+    text = "".join(json.dumps(r, sort_keys=True, allow_nan=False) + "\n" for r in kept.values())
+    target = rows_dir / "per_clip.jsonl"
+    shards = sorted(rows_dir.glob("per_clip.shard-*.jsonl"))
+    if not shards and target.is_file() and target.read_text(encoding="utf-8") == text:
+        return False
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.part")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(target)
+    for path in shards:
+        path.unlink()
+    return True
+
+
 # ----------------------------------------------------------------------------------------------- clips
 
 
@@ -607,6 +631,7 @@ def run(cfg: TablesConfig, shard: tuple[int, int] = (0, 1), progress: bool = Tru
         embedders, identities, reasons = build_embedders(cfg.metrics)
         summary.not_computed.update(reasons)
     models_out: list[dict[str, Any]] = []
+    used_rows: dict[str, dict[str, dict[str, Any]]] = {}
     for spec in cfg.models:
         ae, why = build_model(spec, cfg.allow_random)
         if ae is None:
@@ -621,6 +646,7 @@ def run(cfg: TablesConfig, shard: tuple[int, int] = (0, 1), progress: bool = Tru
         rows = _score_rows(cfg, mine, recon, folder, rows_file, existing, summary, progress, on_clip, spec.label)
         if count > 1:
             continue
+        used_rows[spec.label] = {c.id: rows[c.id] for c in clips}
         agg_key = _sha([AGG_VERSION, [rows[c.id]["key"] for c in clips], cfg.metrics,
                         dataclasses.asdict(cfg.eval), identities, reasons])
         prev = previous.get(spec.label)
@@ -641,6 +667,7 @@ def run(cfg: TablesConfig, shard: tuple[int, int] = (0, 1), progress: bool = Tru
         summary.seconds = time.time() - t_start
         print(f"shard {index}/{count} done: rows in {rows_file}; run without --shard to merge and render", flush=True)
         return summary
+    compact_rows(rows_dir, used_rows)
     ds = cfg.dataset
     result = {
         "table": "table2",

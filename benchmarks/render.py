@@ -299,23 +299,11 @@ def render_table3(result_file: str | Path, out_dir: str | Path, paper_file: Path
     """Write table3_<config>.{md,tex,csv} from a probing result JSON (layout in benchmarks/probing/table.py)."""
     from benchmarks.probing import table as t3
 
-    result_file = Path(result_file)
-    if not result_file.is_file():
-        raise M2L2Error(f"result file not found: {result_file} (run `m2l2 tables --only table3` first)")
-    result = json.loads(result_file.read_text(encoding="utf-8"))
+    result = read_result(result_file)
     paper = load_paper_tables(paper_file) if paper_file is not None else None
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for suffix, fn in ((".md", t3.to_markdown), (".tex", t3.to_latex), (".csv", t3.to_csv)):
-        path = out_dir / f"table3_{result['config_name']}{suffix}"
-        text = fn(result, paper)
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            tmp = path.with_name(path.name + ".part")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)
-        written.append(path)
-    return written
+    texts = {suffix: fn(result, paper) for suffix, fn in ((".md", t3.to_markdown), (".tex", t3.to_latex),
+                                                           (".csv", t3.to_csv))}
+    return write_texts(Path(out_dir), f"table3_{result['config_name']}", texts)
 
 
 # ----------------------------------------------------------------------------------------------- other tables

@@ -21,7 +21,6 @@ from benchmarks.experiment import (
     find_model,
     finish,
     music2latent2_models,
-    one_step,
     result_header,
     settings,
     skip_summary,
@@ -83,12 +82,12 @@ def run_fig3(cfg: TablesConfig, progress: bool = True, on_clip: ClipHook | None 
     points: list[dict[str, Any]] = []
     variants = [("two-step", s) for s in st.sigma_cond] + ([("one-step", st.one_step_sigma)] if st.one_step else [])
     for spec, ae in built:
-        for mode, sigma in variants:  # one-step last: it switches the adapter's decoding for good
+        for mode, sigma in variants:
             options = {**spec.options, "sigma_cond": sigma}
             if mode == "one-step":
                 options["redecode_previous"] = False
-                ae = one_step(ae)
             ae.sigma_cond = float(sigma)
+            ae.redecode_previous = mode == "two-step"
             variant = dataclasses.replace(spec, options=options)
             label = point_label(spec.label, sigma, mode)
             folder = ctx.cache / "recon" / _slug(cfg.name) / "fig3" / _slug(spec.label) / f"{mode}-{sigma:.3f}"

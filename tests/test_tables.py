@@ -106,9 +106,51 @@ def test_sharded_rows_merge(tmp_path):
     second = run(cfg, shard=(1, 2), progress=False)
     assert first.rows_computed == 2 and second.rows_computed == 1
     assert not result_path(cfg).exists()
+    rows_dir = result_path(cfg).with_suffix("")
+    assert len(list(rows_dir.glob("per_clip.shard-*"))) == 2
     merged = run(cfg, progress=False)
     assert merged.rows_computed == 0 and merged.rows_reused == 3 and merged.aggregates_computed == 1
     assert json.loads(result_path(cfg).read_text())["models"][0]["metrics"]["sisdr"]["n"] == 3
+    assert [p.name for p in rows_dir.iterdir()] == ["per_clip.jsonl"] and len(read_rows(rows_dir)) == 3
+
+    save_audio(clips / "clip0.flac", np.zeros((2, 22050), np.float32), 22050)  # clip0's row goes stale
+    run(cfg, progress=False)
+    rows = read_rows(rows_dir)
+    assert len(rows) == 3 and sum(r["clip"] == "clip0" for r in rows) == 1  # the stale row was dropped
+
+
+def _torchrun_rank(rank: int, world: int, port: int, config: str) -> None:
+    import os
+
+    from m2l2.cli import main
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
+    assert main(["tables", "--config", config, "--only", "table2", "--no-progress"]) == 0
+
+
+def test_torchrun_ranks_split_table2_and_rank0_merges(tmp_path):
+    import socket
+
+    import torch.multiprocessing as mp
+    import yaml
+
+    clips = _make_clips(tmp_path / "clips", n=3, seconds=1.0)
+    data = {"name": "mini", "dataset": {"name": "folder", "root": str(clips), "split": None},
+            "cache_dir": str(tmp_path / "cache"), "output_dir": str(tmp_path / "out"),
+            "models": [{"name": "identity", "label": "Identity", "kind": "reference",
+                        "options": {"channels": 2, "sample_rate": 22050}}],
+            "metrics": ["sisdr"], "eval": {"n_boot": 50, "batch": 1}}
+    config = tmp_path / "mini.yaml"
+    config.write_text(yaml.safe_dump(data))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_torchrun_rank, args=(2, port, str(config)), nprocs=2, join=True)
+    rows = Path(data["output_dir"]) / "table2" / "mini"
+    assert [p.name for p in rows.iterdir()] == ["per_clip.jsonl"]  # shards folded into one file
+    assert len(read_rows(rows)) == 3
+    result = json.loads(result_path(load_config(config)).read_text())
+    assert result["models"][0]["metrics"]["sisdr"]["n"] == 3  # rank 0 merged both shards
 
 
 def _hand_made_result() -> dict:

@@ -47,6 +47,7 @@ class Music2Latent2AE(Autoencoder):
         build: str | None = None,
         sigma_cond: float = 0.4,
         steps: int = 1,
+        redecode_previous: bool = True,
         seed: int | None = 0,
         device: str = "cpu",
         max_batch: int = 16,
@@ -87,6 +88,7 @@ class Music2Latent2AE(Autoencoder):
         self.latent_dim = int(length * dim)
         self.sigma_cond = float(sigma_cond)
         self.steps = int(steps)
+        self.redecode_previous = bool(redecode_previous)  # False: one-step decoding (Fig. 3 reference line)
         self.seed = seed
         self.max_batch = int(max_batch)
 
@@ -96,7 +98,7 @@ class Music2Latent2AE(Autoencoder):
     def decode(self, latent: torch.Tensor, length: int | None = None) -> np.ndarray:
         gen = None if self.seed is None else torch.Generator().manual_seed(int(self.seed))
         wave = self.model.decode(latent[None], sigma_cond=self.sigma_cond, steps=self.steps, length=length,
-                                 generator=gen)
+                                 generator=gen, redecode_previous=self.redecode_previous)
         return wave[0].cpu().numpy()
 
     def embed(self, audio: np.ndarray) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Plot a run's training log and collect the numbers a model card needs.
 
-usage: python results/checkpoints/make_card.py RUN_DIR OUT_DIR [--until-step S]
+usage: python scripts/make_card.py RUN_DIR OUT_DIR [--until-step S]
 Writes OUT_DIR/curves.png, OUT_DIR/log.jsonl (the run's log up to S) and OUT_DIR/summary.json
 (steps, wall time, throughput, last validation and reconstruction numbers, manifest hash).
 """
@@ -68,7 +68,7 @@ def main() -> None:
     batch = config["train"]["batch_size"]
     summary = {
         "steps": rows[-1]["step"] if rows else 0,
-        "wall_hours": (max(times) - min(times)) / 3600 if times else 0.0,
+        "wall_hours": sum(min(b - a, 600.0) for a, b in zip(times, times[1:])) / 3600,  # pauses not counted
         "steps_per_s_median": float(np.median(sps)) if sps else None,
         "audio_seconds_per_s_median": float(np.median(sps)) * batch * crop / 44_100 if sps else None,
         "last_val": val[-1] if val else None,
@@ -104,7 +104,7 @@ def write_card(args, summary: dict, rows: list[dict]) -> None:
     lsd_keys = [k for k in (next(iter(rec.values())) if rec else {}) if k.startswith("recon_lsd_")]
     ev = json.loads(args.eval_json.read_text()) if args.eval_json else None
     lines = [
-        f"# {name}: Music2Latent2 `tiny` ({cfg['model']['latent_kind']} latents), first CPU training segment",
+        f"# {name}: Music2Latent2 `tiny` ({cfg['model']['latent_kind']} latents), trained on 2 CPU cores",
         "",
         "Weights: the EMA weights of the run, exported with `m2l2.checkpoint.export_inference` "
         f"(`step-{summary['steps']:08d}.safetensors` + `.json` sidecar). Load with "
@@ -114,10 +114,12 @@ def write_card(args, summary: dict, rows: list[dict]) -> None:
         "",
         f"- steps: {summary['steps']} (batch {cfg['train']['batch_size']}, "
         f"{cfg['train'].get('crop_samples') or 67072} samples = two 64-frame chunks + 3 hops per item)",
-        f"- wall time: {summary['wall_hours']:.2f} h, niced (`nice -n 19`, one intra-op thread) on a shared machine",
+        f"- wall time: {summary['wall_hours']:.2f} h of training (pauses between segments not counted), niced "
+        "(`nice -n 19`, one intra-op thread; the two models trained side by side, one core each)",
         f"- hardware: {summary['hardware']} (no GPU; torch CPU capability AVX2, no AVX-512)",
         f"- throughput in this run: median {summary['steps_per_s_median']:.3f} steps/s = "
-        f"{summary['audio_seconds_per_s_median']:.2f} audio-seconds/s (competing with other jobs, load ~12 on 2 cores)",
+        f"{summary['audio_seconds_per_s_median']:.2f} audio-seconds/s, validation and probes excluded (other jobs "
+        "shared the machine at times: see the throughput section)",
         f"- data: suite `music/train` (126 clips x 10 s), validation and reconstruction probe: `music/eval`; "
         f"suite manifest sha256 `{summary['manifest_sha256']}`",
         "",
@@ -141,7 +143,7 @@ def write_card(args, summary: dict, rows: list[dict]) -> None:
         lines += [
             "## Reconstruction of real eval clips (final EMA weights)",
             "",
-            f"`results/checkpoints/evaluate_checkpoint.py`: {ev['clips']} `music/eval` clips x {ev['seconds']:g} s, "
+            f"`scripts/evaluate_checkpoint.py`: {ev['clips']} `music/eval` clips x {ev['seconds']:g} s, "
             "mono, one-step decoding (sigma_cond 0.4, seed 0), as `m2l2 reconstruct` does.",
             "",
             f"- SI-SDR: mean {ev['si_sdr_mean']:.2f} dB, median {ev['si_sdr_median']:.2f} dB (for scale: another "
