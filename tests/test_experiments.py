@@ -7,6 +7,8 @@ untrained) with `allow_random: true`; every rendered row of it must say "random 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -215,3 +217,56 @@ def test_render_grids_from_hand_made_results():
     assert "random weights" not in md
     csv_lines = render.fig3_grid(result).csv().splitlines()
     assert csv_lines[0].startswith("model,decoding,sigma_cond,random_weights,fad-musicnn") and len(csv_lines) == 4
+
+
+def _tables_cli(config: Path, env: dict) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "m2l2.cli", "tables", "--config", str(config), "--no-progress",
+           "--only", "table2,table1,fig3,seams"]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.mark.slow
+def test_make_tables_killed_half_way_resumes_to_the_same_tables(tmp_path):
+    """The whole `m2l2 tables` pipeline in a subprocess, SIGKILLed mid-Table II, then rerun: every rendered
+    table equals that of an uninterrupted run, and a third run recomputes nothing."""
+    import os
+    import time
+
+    import yaml
+
+    pytest.importorskip("av", reason="the Opus row needs PyAV")
+    clips = make_clips(tmp_path / "clips", n=3, seconds=0.5)
+    base = mini_config(tmp_path, clips).as_dict()
+    base["models"].insert(1, {"name": "opus-11kbps", "label": "Opus 11 kbps", "kind": "codec"})
+    base["metrics"] = ["sisdr", "fad-musicnn"]
+    base["eval"]["batch"] = 1
+    base.update(fig3={"sigma_cond": [0.0, 0.5], "models": ["Micro summary"], "one_step": True},
+                table1={"summary": "Micro summary", "ordered": "Micro ordered"}, seams={"models": ["Micro summary"]})
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    outputs = {}
+    for tag in ("straight", "killed"):
+        data = {**base, "cache_dir": str(tmp_path / f"cache-{tag}"), "output_dir": str(tmp_path / f"out-{tag}")}
+        config = tmp_path / f"{tag}.yaml"
+        config.write_text(yaml.safe_dump(data))
+        rows = tmp_path / f"out-{tag}" / "table2" / "mini" / "per_clip.jsonl"
+        if tag == "killed":
+            proc = _tables_cli(config, env)
+            deadline = time.time() + 120
+            while proc.poll() is None and time.time() < deadline:
+                if rows.is_file() and len(rows.read_text().splitlines()) >= 4:  # Identity done, Opus started
+                    break
+                time.sleep(0.05)
+            assert proc.poll() is None, "the run ended before it could be killed half way"
+            proc.kill()
+            proc.wait()
+            assert not (tmp_path / f"out-{tag}" / "tables" / "table2_mini.md").exists()
+        proc = _tables_cli(config, env)
+        log = proc.communicate(timeout=300)[0]
+        assert proc.returncode == 0, log
+        out = tmp_path / f"out-{tag}" / "tables"
+        outputs[tag] = {p.name: p.read_text() for p in sorted(out.iterdir()) if p.suffix in (".md", ".csv", ".tex")}
+        again = _tables_cli(config, env)
+        log = again.communicate(timeout=300)[0]
+        assert again.returncode == 0 and log.count("up to date (everything reused)") == 4, log
+    assert len(outputs["straight"]) == 12  # table2, table1, fig3, seams x md/tex/csv
+    assert outputs["killed"] == outputs["straight"]
