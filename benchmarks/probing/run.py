@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from benchmarks.pipeline import _build
+from benchmarks.pipeline import _build, _sha
 from benchmarks.probing.features import (
     FeatureModel,
     FeatureModelConfig,
@@ -86,10 +86,6 @@ def result_path(cfg: Table3Config) -> Path:
     from benchmarks.pipeline import _slug
 
     return Path(cfg.output_dir).expanduser() / "table3" / f"{_slug(cfg.name)}.json"
-
-
-def _sha(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
 @dataclass
