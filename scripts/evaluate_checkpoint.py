@@ -95,6 +95,8 @@ def main() -> None:
         "level_db_mean": float(np.mean([r["level_db"] for r in rows])),
         "lsd_bands_hz": [list(b) for b in BANDS],
         "lsd_mean_db": np.mean([r["lsd"] for r in rows], axis=0).tolist(),
+        "si_sdr_other_clip_mean": float(np.nanmean([si_sdr(refs[i], refs[(i + 1) % len(refs)]).value
+                                                    for i in range(len(refs))])),  # an unrelated signal, for scale
         "identification": identification(refs, recs),
         "per_clip": rows,
         "seconds_taken": time.time() - start,

@@ -146,12 +146,16 @@ def write_card(args, summary: dict, rows: list[dict]) -> None:
             f"`scripts/evaluate_checkpoint.py`: {ev['clips']} `music/eval` clips x {ev['seconds']:g} s, "
             "mono, one-step decoding (sigma_cond 0.4, seed 0), as `m2l2 reconstruct` does.",
             "",
-            f"- SI-SDR: mean {ev['si_sdr_mean']:.2f} dB, median {ev['si_sdr_median']:.2f} dB (for scale: another "
-            "eval clip in place of the reconstruction scores -46.7 dB on average over the same 12 clips, white "
-            "noise -62.8 dB; measured once with these clips)",
+            f"- SI-SDR: mean {ev['si_sdr_mean']:.2f} dB, median {ev['si_sdr_median']:.2f} dB (for scale: the next "
+            f"eval clip in place of the reconstruction scores {ev['si_sdr_other_clip_mean']:.2f} dB on average)",
             f"- output level relative to the input (RMS): {ev['level_db_mean']:+.1f} dB",
             "- log-spectral error per band (dB): "
             + ", ".join(f"{int(lo)}-{int(hi)} Hz {v:.1f}" for (lo, hi), v in zip(ev["lsd_bands_hz"], ev["lsd_mean_db"])),
+            f"- identification (is the reconstruction closer to its own original than to the other {ev['clips'] - 1} "
+            "clips? Pearson correlation of time-aligned log band envelopes with each band's mean removed, i.e. how "
+            f"the music evolves in time; chance {1 / ev['clips']:.0%}): top-1 {ev['identification']['top1']:.0%}, "
+            f"correlation with its own original {ev['identification']['corr_own_mean']:.3f} against "
+            f"{ev['identification']['corr_other_mean']:.3f} with the other clips",
             f"- FAD (MusiCNN, over these {ev['clips']} clips' frames; biased, compare only on the same clips): "
             + (f"{ev['fad_musicnn']:.2f}" if ev.get("fad_musicnn") is not None else ev.get("fad_musicnn_error", "n/a")),
             "",
