@@ -158,7 +158,8 @@ def _cmd_tables(args) -> int:
         print(text, flush=True)
         tables = getattr(summary, "tables", None)
         if tables:
-            done = sum(getattr(summary, k, 0) for k in ("reconstructed", "rows_computed", "aggregates_computed"))
+            done = sum(v for k, v in vars(summary).items()
+                       if (k == "reconstructed" or k.endswith("_computed")) and isinstance(v, int))
             outcome[name] = f"{'computed' if done else 'up to date (everything reused)'}: {len(tables)} files written"
         else:
             why = [*(getattr(summary, "notes", None) or []),

@@ -4,8 +4,9 @@ configuration, on the same machine, in the same run, on the same audio.
 The audio is the first clip of the evaluation set, repeated or cut to `speed.seconds`, converted to each
 model's native rate and channels beforehand (conversion is not timed). RTF = compute seconds per second of
 audio, best of `repeats` after one warm-up (lower is faster); peak memory as in `m2l2.speed.peak_memory`
-(CUDA peak allocation, or growth of this process's resident set on CPU). A row is reused on a rerun when
-the model, the settings, the audio and the machine are unchanged.
+(CUDA peak allocation, or growth of this process's resident set on CPU). The rows are reused on a rerun
+when every model, the settings, the audio and the machine are unchanged; otherwise all are timed again, so
+that every row of the table comes from one run.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from benchmarks.pipeline import (
 )
 from m2l2.errors import M2L2Error
 
-SPEED_VERSION = "speed-v1"
+SPEED_VERSION = "speed-v2"  # v2: all rows timed in one run
 
 
 @dataclass
@@ -117,8 +118,8 @@ def run_speed_table(cfg: TablesConfig, progress: bool = True, on_clip: ClipHook 
             old_load = old.get("load_average_1_5_15_min")
         except (json.JSONDecodeError, KeyError, TypeError):
             previous, old_load = {}, None
-    rows = []
-    for spec in tqdm(specs, desc="speed", unit="model", disable=not progress):
+    models = []
+    for spec in specs:
         if spec.name.startswith("music2latent2") and "device" not in spec.options:
             spec = dataclasses.replace(spec, options={**spec.options, "device": st.device})
         ae, why = build_variant(spec, cfg.allow_random)
@@ -126,12 +127,15 @@ def run_speed_table(cfg: TablesConfig, progress: bool = True, on_clip: ClipHook 
             summary.skipped_models[spec.label] = why or "unavailable"
             continue
         identity = model_identity(spec, ae)
-        key = _sha([SPEED_VERSION, identity, dataclasses.asdict(st), audio_hash, machine])
-        prev = previous.get(spec.label)
-        if prev is not None and prev.get("key") == key:
-            rows.append(prev)
-            summary.rows_reused += 1
-            continue
+        models.append((spec, ae, identity, _sha([SPEED_VERSION, identity, dataclasses.asdict(st), audio_hash, machine])))
+    # Rows are comparable only when timed in one run: reuse them all, or time them all again.
+    if models and all(previous.get(spec.label, {}).get("key") == key for spec, _, _, key in models):
+        rows = [previous[spec.label] for spec, _, _, _ in models]
+        summary.rows_reused += len(rows)
+        models = []
+    else:
+        rows = []
+    for spec, ae, identity, key in tqdm(models, desc="speed", unit="model", disable=not progress):
         try:
             timing = time_model(ae, audio, sr, st.repeats, st.device)
         except (M2L2Error, RuntimeError, OSError) as e:
