@@ -61,9 +61,28 @@ def find_model(cfg: TablesConfig, label: str) -> ModelConfig:
                     f"(labels: {', '.join(m.label for m in cfg.models)})")
 
 
-def music2latent2_models(cfg: TablesConfig) -> list[ModelConfig]:
-    """Every Music2Latent2 entry of the configuration (the default model set of Fig. 3 and seams)."""
+def music2latent2_models(cfg: TablesConfig, labels: list[str] | None = None) -> list[ModelConfig]:
+    """The models named by `labels`, or every Music2Latent2 entry (the default model set of Fig. 3 and seams)."""
+    if labels is not None:
+        return [find_model(cfg, label) for label in labels]
     return [m for m in cfg.models if m.name.startswith("music2latent2")]
+
+
+def build_music2latent2(cfg: TablesConfig, specs: list[ModelConfig]
+                        ) -> tuple[list[tuple[ModelConfig, Any]], dict[str, str]]:
+    """Build each model once; those that cannot run, or are not Music2Latent2 (no chunked two-step decoder),
+    are returned as label → reason."""
+    built, skipped = [], {}
+    for spec in specs:
+        ae, why = build_variant(spec, cfg.allow_random)
+        if ae is None:
+            skipped[spec.label] = why or "unavailable"
+            print(f"[{spec.label}] skipped: {why}", flush=True)
+        elif not hasattr(ae, "redecode_previous"):
+            skipped[spec.label] = "not a Music2Latent2 model (no chunked two-step decoder)"
+        else:
+            built.append((spec, ae))
+    return built, skipped
 
 
 def fad_metrics(metrics: list[str]) -> list[str]:

@@ -373,6 +373,19 @@ def _csv_num(v: float | None) -> str:
     return "" if v is None else repr(round(float(v), 6))
 
 
+def _csv_metric_header(metrics: list[str]) -> list[str]:
+    return [name for m in metrics for name in (m, f"{m}_ci_low", f"{m}_ci_high")]
+
+
+def _csv_metric_values(cells: dict[str, Any], metrics: list[str]) -> list[str]:
+    """Each metric's value and interval bounds as CSV fields (empty where absent)."""
+    out = []
+    for m in metrics:
+        low, high = cells[m].ci if cells[m].ci else (None, None)
+        out += [_csv_num(cells[m].value), _csv_num(low), _csv_num(high)]
+    return out
+
+
 def _metric_cells(rows: list[Row], metrics: list[str], digits: dict[str, int] | None = None
                   ) -> tuple[list[list[str]], list[list[str]]]:
     d = {m: (digits or {}).get(m, METRIC_COLUMNS[m][2]) for m in metrics}
@@ -448,10 +461,7 @@ def table1_grid(result: dict[str, Any], paper: dict[str, Any] | None) -> Grid:
                        [[_tex_escape(r.label), _compression(r), *c] for r, c in zip(rows, tex)]))
         for r in rows:
             line: list[Any] = [r.block, r.label, "" if r.compression is None else f"{r.compression:.6g}"]
-            for m in metrics:
-                c = r.cells[m]
-                line += [_csv_num(c.value), _csv_num(c.ci[0] if c.ci else None), _csv_num(c.ci[1] if c.ci else None)]
-            csv_rows.append(line)
+            csv_rows.append(line + _csv_metric_values(r.cells, metrics))
     level = int(round(100 * result["config"]["eval"]["ci_level"]))
     caption = " ".join([
         "Table I (ablation): summary embeddings vs ordered latents at the same compression.",
@@ -462,8 +472,7 @@ def table1_grid(result: dict[str, Any], paper: dict[str, Any] | None) -> Grid:
            "authors; not comparable with the measured rows."] if paper is not None and "table1" in paper else []),
     ])
     csv_header = ["block", "model", "compression_ratio"]
-    for m in metrics:
-        csv_header += [m, f"{m}_ci_low", f"{m}_ci_high"]
+    csv_header += _csv_metric_header(metrics)
     return Grid(caption, f"tab:table1-{result['config_name']}", heads, blocks, csv_header, csv_rows,
                 _footnotes(notes) + ["– : not reported in the paper."],
                 ["Model", "Compression", *[LATEX_TITLES[m] for m in metrics]])
@@ -497,10 +506,7 @@ def fig3_grid(result: dict[str, Any]) -> Grid:
                        [[p["mode"], f"{p['sigma_cond']:.2f}", *c] for p, c in zip(points, tex)]))
         for p, r in zip(points, rows):
             line: list[Any] = [model, p["mode"], p["sigma_cond"], str(bool(p.get("random_weights"))).lower()]
-            for m in metrics:
-                c = r.cells[m]
-                line += [_csv_num(c.value), _csv_num(c.ci[0] if c.ci else None), _csv_num(c.ci[1] if c.ci else None)]
-            csv_rows.append(line)
+            csv_rows.append(line + _csv_metric_values(r.cells, metrics))
     level = int(round(100 * result["config"]["eval"]["ci_level"]))
     caption = " ".join([
         "Fig. 3 as numbers: FAD against the conditioning noise sigma_cond of two-step decoding; one-step "
@@ -509,8 +515,7 @@ def fig3_grid(result: dict[str, Any]) -> Grid:
         "figure (lowest FAD at sigma_cond = 0.4 on MusicCaps).",
     ])
     csv_header = ["model", "decoding", "sigma_cond", "random_weights"]
-    for m in metrics:
-        csv_header += [m, f"{m}_ci_low", f"{m}_ci_high"]
+    csv_header += _csv_metric_header(metrics)
     return Grid(caption, f"tab:fig3-{result['config_name']}", ["Decoding", "σ_cond",
                 *[METRIC_COLUMNS[m][0] for m in metrics]], blocks, csv_header, csv_rows, _footnotes(notes),
                 ["Decoding", r"$\sigma_\text{cond}$", *[LATEX_TITLES[m] for m in metrics]])

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from benchmarks.experiment import build_variant, find_model, music2latent2_models, settings, skip_summary
+from benchmarks.experiment import build_music2latent2, music2latent2_models, settings, skip_summary
 from benchmarks.pipeline import (
     ClipHook,
     RunSummary,
@@ -170,24 +170,13 @@ def run_seams(cfg: TablesConfig, progress: bool = True, on_clip: ClipHook | None
 
     t0 = time.time()
     st: SeamsSettings = settings(SeamsSettings, cfg, "seams")
-    specs = [find_model(cfg, label) for label in st.models] if st.models is not None else music2latent2_models(cfg)
+    specs = music2latent2_models(cfg, st.models)
     if not specs:
         return skip_summary("seams", "no Music2Latent2 model in the configuration")
+    if st.sigma_cond is not None:
+        specs = [dataclasses.replace(s, options={**s.options, "sigma_cond": st.sigma_cond}) for s in specs]
     summary = RunSummary(name="seams")
-    built = []
-    for spec in specs:
-        options = dict(spec.options)
-        if st.sigma_cond is not None:
-            options["sigma_cond"] = st.sigma_cond
-        spec = dataclasses.replace(spec, options=options)
-        ae, why = build_variant(spec, cfg.allow_random)
-        if ae is None:
-            summary.skipped_models[spec.label] = why or "unavailable"
-            print(f"[{spec.label}] skipped: {why}", flush=True)
-        elif not hasattr(ae, "model"):
-            summary.skipped_models[spec.label] = "not a Music2Latent2 model (no chunked decoder)"
-        else:
-            built.append((spec, ae))
+    built, summary.skipped_models = build_music2latent2(cfg, specs)
     if not built:
         summary.notes.append("skipped: no runnable Music2Latent2 model")
         summary.seconds = time.time() - t0

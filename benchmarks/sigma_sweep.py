@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.experiment import (
-    build_variant,
+    build_music2latent2,
     context,
     evaluate_point,
-    find_model,
     finish,
     music2latent2_models,
     result_header,
@@ -57,19 +56,10 @@ def run_fig3(cfg: TablesConfig, progress: bool = True, on_clip: ClipHook | None 
 
     t0 = time.time()
     st: Fig3Settings = settings(Fig3Settings, cfg, "fig3")
-    specs = [find_model(cfg, label) for label in st.models] if st.models is not None else music2latent2_models(cfg)
+    specs = music2latent2_models(cfg, st.models)
     if not specs:
         return skip_summary("fig3", "no Music2Latent2 model in the configuration")
-    built, skipped = [], {}
-    for spec in specs:  # each checkpoint is loaded once; its variants only change decoding settings
-        ae, why = build_variant(spec, cfg.allow_random)
-        if ae is None:
-            skipped[spec.label] = why or "unavailable"
-            print(f"[{spec.label}] skipped: {why}", flush=True)
-        elif not hasattr(ae, "sigma_cond"):
-            skipped[spec.label] = "not a Music2Latent2 model (no sigma_cond)"
-        else:
-            built.append((spec, ae))
+    built, skipped = build_music2latent2(cfg, specs)  # loaded once; the variants only change decoding settings
     if not built:
         s = skip_summary("fig3", "no runnable Music2Latent2 model")
         s.skipped_models.update(skipped)
