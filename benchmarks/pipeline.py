@@ -715,10 +715,12 @@ def finish_result(summary: Any, path: Path, result: dict[str, Any], render_fn: A
 
 
 def _changed(path: Path, result: dict[str, Any]) -> bool:
-    """True when anything but the creation date differs from the file on disk (so reruns keep the file)."""
+    """True when anything but the creation date and git state differs from the file on disk, so that a rerun
+    that recomputes nothing keeps the file and its provenance names the commit that computed it."""
     try:
         old = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return True
-    strip = lambda d: {**d, "provenance": {k: v for k, v in d.get("provenance", {}).items() if k != "created"}}  # noqa: E731
+    volatile = ("created", "git")
+    strip = lambda d: {**d, "provenance": {k: v for k, v in d.get("provenance", {}).items() if k not in volatile}}  # noqa: E731
     return strip(old) != strip(json.loads(json.dumps(result, allow_nan=False)))

@@ -228,3 +228,17 @@ def test_default_config_lists_the_offline_suite():
     assert cfg.dataset.name == "suite-music" and cfg.metrics[:2] == ["sisdr", "visqol"]
     assert {"identity", "opus-11kbps", "opus-6kbps", "mp3-11kbps", "mp3-8kbps"} <= {m.name for m in cfg.models}
     assert all(m.when_exists for m in cfg.models if m.name.startswith("music2latent2"))
+
+
+def test_result_file_kept_when_only_date_and_commit_differ(tmp_path):
+    from benchmarks.pipeline import write_if_changed
+
+    path = tmp_path / "r.json"
+    result = {"models": [1], "provenance": {"created": "a", "git": {"commit": "1" * 40}, "versions": {"x": "1"}}}
+    assert write_if_changed(path, result)
+    rerun = {**result, "provenance": {"created": "b", "git": {"commit": "2" * 40}, "versions": {"x": "1"}}}
+    assert not write_if_changed(path, rerun)  # nothing recomputed: the provenance of the computing run stays
+    assert json.loads(path.read_text())["provenance"]["git"]["commit"] == "1" * 40
+    changed = {**rerun, "models": [2]}
+    assert write_if_changed(path, changed)
+    assert json.loads(path.read_text())["provenance"]["git"]["commit"] == "2" * 40
