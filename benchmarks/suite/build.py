@@ -52,6 +52,12 @@ class Context:
     small: bool
     sources: dict[str, Fetched] = field(default_factory=dict)
 
+    def sources_table(self, *extra_rows: str) -> list[str]:
+        """Markdown rows naming every Debian package used (version, licence, attribution), for a part's card."""
+        return ["| source | version | licence | attribution |", "|---|---|---|---|",
+                *(f"| {pkg} | {f.version} | {f.source.licence} | {f.source.attribution} |"
+                  for pkg, f in self.sources.items()), *extra_rows]
+
     def write_audio(self, rel: str, audio, sample_rate: int) -> str:
         """Write 16-bit FLAC (deterministic bytes for the same samples); returns the relative path."""
         save_audio(self.root / rel, audio, sample_rate)

@@ -136,10 +136,6 @@ def card(rows: list[dict], ctx: Context) -> str:
         "note agree; each is transposed by -6..+5 semitones to target keys and rendered with a seeded ensemble "
         "and soundfont. Split by chorale (stratified by mode, 80/10/10).",
         "",
-        "| source | version | licence | attribution |",
-        "|---|---|---|---|",
     ]
-    for pkg, f in ctx.sources.items():
-        lines.append(f"| {pkg} | {f.version} | {f.source.licence} | {f.source.attribution} |")
-    lines.append("| music21 corpus | (Python package) | BSD-3 (scores public domain) | J. S. Bach chorales |")
+    lines += ctx.sources_table("| music21 corpus | (Python package) | BSD-3 (scores public domain) | J. S. Bach chorales |")
     return "\n".join(lines) + "\n"

@@ -143,9 +143,6 @@ def card(rows: list[dict], ctx: Context) -> str:
         "Labels: instrument, family, MIDI pitch, pitch class. Folds 0-4: a (soundfont, instrument) group or "
         "an organ rank lies in one fold only; protocol: fold i validation, fold i+1 test, others train.",
         "",
-        "| source | version | licence | attribution |",
-        "|---|---|---|---|",
     ]
-    for pkg, f in ctx.sources.items():
-        lines.append(f"| {pkg} | {f.version} | {f.source.licence} | {f.source.attribution} |")
+    lines += ctx.sources_table()
     return "\n".join(lines) + "\n"

@@ -56,7 +56,5 @@ def card(rows: list[dict], ctx: Context) -> str:
     lines = ["# m2l2 default suite: speech", "",
              f"{len(rows)} mono clips of real recorded English speech at their native rates (Asterisk prompts: "
              "16 kHz G.722, i.e. no content above 7 kHz; KLettres letters: 44.1 kHz Vorbis). Split: eval only.",
-             "", "| source | version | licence | attribution |", "|---|---|---|---|"]
-    for pkg, f in ctx.sources.items():
-        lines.append(f"| {pkg} | {f.version} | {f.source.licence} | {f.source.attribution} |")
+             "", *ctx.sources_table()]
     return "\n".join(lines) + "\n"

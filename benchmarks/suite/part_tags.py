@@ -246,10 +246,6 @@ def card(rows: list[dict], ctx: Context) -> str:
         "|---|---|",
         *(f"| {t} | {counts[t]} |" for t in vocab),
         "",
-        "| source | version | licence | attribution |",
-        "|---|---|---|---|",
     ]
-    for pkg, f in ctx.sources.items():
-        lines.append(f"| {pkg} | {f.version} | {f.source.licence} | {f.source.attribution} |")
-    lines.append("| mma grooves | (Debian package mma) | GPL-2+ | Musical MIDI Accompaniment, Bob van der Poel |")
+    lines += ctx.sources_table("| mma grooves | (Debian package mma) | GPL-2+ | Musical MIDI Accompaniment, Bob van der Poel |")
     return "\n".join(lines) + "\n"
