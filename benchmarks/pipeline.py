@@ -217,16 +217,14 @@ def read_rows(folder: Path, pattern: str = "per_clip*.jsonl") -> list[dict[str, 
     return rows
 
 
-def compact_rows(rows_dir: Path, current: dict[str, dict[str, dict[str, Any]]]) -> bool:
+def compact_rows(rows_dir: Path, read_at_start: dict[tuple[str, str], dict[str, Any]],
+                 current: dict[str, dict[str, dict[str, Any]]]) -> bool:
     """Rewrite `per_clip.jsonl` with one row per (model, clip) and fold shard files into it.
 
     `current` holds the rows this run used (label → clip → row); rows of other models (skipped now, e.g.
-    weights missing) are kept as they were. Stale rows of changed inputs go. Run only once every shard has
-    finished. True when anything was rewritten."""
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in read_rows(rows_dir):
-        rows[(row.get("model"), row.get("clip"))] = row  # later lines win
-    kept = {k: r for k, r in rows.items() if k[0] not in current}
+    weights missing) are kept as the run read them at its start (`read_at_start`, (label, clip) → row). Stale
+    rows of changed inputs go. Run only once every shard has finished. True when anything was rewritten."""
+    kept = {k: r for k, r in read_at_start.items() if k[0] not in current}
     kept.update({(label, clip): r for label, by_clip in current.items() for clip, r in by_clip.items()})
     text = "".join(json.dumps(r, sort_keys=True, allow_nan=False) + "\n" for r in kept.values())
     target = rows_dir / "per_clip.jsonl"
@@ -667,7 +665,7 @@ def run(cfg: TablesConfig, shard: tuple[int, int] = (0, 1), progress: bool = Tru
         summary.seconds = time.time() - t_start
         print(f"shard {index}/{count} done: rows in {rows_file}; run without --shard to merge and render", flush=True)
         return summary
-    compact_rows(rows_dir, used_rows)
+    compact_rows(rows_dir, all_rows, used_rows)
     ds = cfg.dataset
     result = {
         "table": "table2",
