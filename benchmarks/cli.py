@@ -170,6 +170,6 @@ def _cmd_tables(args) -> int:
         print(f"  {name:7s} {what}")
     if any(w.startswith("failed") for w in outcome.values()):
         return 1
-    if wanted == ["table2"] and shard[1] == 1 and not outcome.get("table2", "").startswith("computed"):
-        raise M2L2Error("no table was written")
+    if wanted == ["table2"] and shard[1] == 1 and "files written" not in outcome.get("table2", ""):
+        raise M2L2Error(f"no table was written: {outcome.get('table2', 'Table II did not run')}")
     return 0

@@ -242,3 +242,22 @@ def test_result_file_kept_when_only_date_and_commit_differ(tmp_path):
     changed = {**rerun, "models": [2]}
     assert write_if_changed(path, changed)
     assert json.loads(path.read_text())["provenance"]["git"]["commit"] == "2" * 40
+
+
+def test_cli_rerun_of_table2_with_nothing_changed_succeeds(tmp_path, capsys):
+    import yaml
+
+    from m2l2.cli import main
+
+    clips = _make_clips(tmp_path / "clips", n=2, seconds=1.0)
+    config = tmp_path / "mini.yaml"
+    config.write_text(yaml.safe_dump({
+        "name": "mini", "dataset": {"name": "folder", "root": str(clips), "split": None},
+        "cache_dir": str(tmp_path / "cache"), "output_dir": str(tmp_path / "out"),
+        "models": [{"name": "identity", "label": "Identity", "kind": "reference",
+                    "options": {"channels": 2, "sample_rate": 22050}}],
+        "metrics": ["sisdr"], "eval": {"n_boot": 20, "batch": 1}}))
+    args = ["tables", "--config", str(config), "--only", "table2", "--no-progress"]
+    assert main(args) == 0
+    assert main(args) == 0  # everything reused: still a success
+    assert "table2  up to date (everything reused)" in capsys.readouterr().out
