@@ -39,6 +39,10 @@ class ModelConfig:
     adaln: str = "shared"  # AdaLN of the consistency transformer: "shared" (adaLN-single) or "per_block" (DiT)
     dropout: float = 0.0
     norm_groups: int = 32
+    # A 1x1 conv on the decoder's full-resolution features that predicts the chunk's (compressed) magnitude
+    # spectrogram, trained with train.magnitude_weight. Not in the paper: it gives the latents a direct
+    # training signal from step 0 (short CPU runs collapsed without it; see the tiny model cards).
+    magnitude_head: bool = False
 
     def __post_init__(self) -> None:
         if self.channels not in (1, 2):

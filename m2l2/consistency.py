@@ -3,7 +3,8 @@
 One step: encode and decode both chunks once; draw independent noise indices t_left, t_right;
 evaluate the consistency model at the higher noise level σ(t) (student) and at the lower level
 σ(t − Δt) with the same noise and stop-gradient (teacher, the same network); pseudo-Huber distance
-weighted by 1/Δσ per chunk.
+weighted by 1/Δσ per chunk. Models with a magnitude head add `magnitude_weight` times the pseudo-Huber
+distance of its prediction to the chunk's magnitude spectrogram (not in the paper; see ModelConfig).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ def training_loss(
     step: int,
     total_steps: int,
     generator: torch.Generator | None = None,
+    delta_t_range: tuple[float, float] = edm.DELTA_T_RANGE,
+    magnitude_weight: float = 1.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Loss of one batch of waveforms [B, C, model.train_samples] and statistics for the training log."""
     cfg = model.config
@@ -41,7 +44,7 @@ def training_loss(
     cross = model.decoder(latents)  # [B·2, ...] chunk-major per item
 
     t_hi = edm.sample_t((b, 2), generator=generator).to(device)
-    t_lo = (t_hi - edm.delta_t(step, total_steps)).clamp_min(0.0)
+    t_lo = (t_hi - edm.delta_t(step, total_steps, delta_t_range)).clamp_min(0.0)
     s_hi, s_lo = edm.sigma_of_t(t_hi), edm.sigma_of_t(t_lo)
     noise = torch.randn(x.shape, generator=generator).to(device)
     shape = (b, 2, 1, 1, 1)
@@ -53,10 +56,17 @@ def training_loss(
     dist = edm.pseudo_huber(student.flatten(0, 1), teacher.flatten(0, 1)).view(b, 2)
     weight = 1.0 / (s_hi - s_lo).clamp_min(1e-12)
     loss = (dist * weight).mean()
-    stats = {
+    stats = {}
+    if model.decoder.magnitude_head is not None:
+        magnitude = spectral.magnitude(x.flatten(0, 1))
+        magnitude_loss = edm.pseudo_huber(model.decoder.magnitude(cross), magnitude).mean()
+        loss = loss + magnitude_weight * magnitude_loss
+        stats["magnitude_loss"] = float(magnitude_loss.detach())
+    stats |= {
         "loss": float(loss.detach()),
         "distance": float(dist.detach().mean()),
         "sigma_hi_mean": float(s_hi.mean()),
+        "delta_t": edm.delta_t(step, total_steps, delta_t_range),
         "pre_tanh_abs_mean": float(pre.detach().abs().mean()),
         "tanh_saturated": float((latents.detach().abs() > 0.99).float().mean()),
     }

@@ -14,6 +14,7 @@ P_MEAN = -1.1  # lognormal σ sampling
 P_STD = 2.0
 DELTA_T0 = 0.1  # consistency step at the start of training
 STEP_EXPONENT = 3.0  # e_K: Δt shrinks from 0.1 to 0.1**3 = 0.001
+DELTA_T_RANGE = (DELTA_T0, DELTA_T0**STEP_EXPONENT)  # upstream (start, end) of the Δt schedule
 HUBER_C = 0.00054  # pseudo-Huber c per sqrt(elements of one sample)
 
 
@@ -40,10 +41,15 @@ def t_of_sigma(sigma: torch.Tensor) -> torch.Tensor:
     return (sigma ** (1 / RHO) - lo) / (hi - lo)
 
 
-def delta_t(step: int, total_steps: int) -> float:
-    """Exponential consistency step schedule Δt_k = Δt_0^{(k/K)(e_K − 1) + 1}."""
+def delta_t(step: int, total_steps: int, delta_t_range: tuple[float, float] = DELTA_T_RANGE) -> float:
+    """Exponential consistency step schedule from `start` to `end`: Δt_k = start·(end/start)^{k/K}.
+
+    With upstream's (0.1, 0.001) this is Δt_k = Δt_0^{(k/K)(e_K − 1) + 1}. A start of 1 makes the first
+    steps plain denoising (t − Δt clamps to 0, where the teacher is the clean input), as in Easy
+    Consistency Tuning (Geng et al., 2024); short CPU runs use it so the latents are used from step 0."""
+    start, end = delta_t_range
     progress = min(max(step / max(total_steps, 1), 0.0), 1.0)
-    return DELTA_T0 ** (progress * (STEP_EXPONENT - 1) + 1)
+    return start * (end / start) ** progress
 
 
 _T_GRID = torch.linspace(0.0, 1.0, 10_000, dtype=torch.float64)

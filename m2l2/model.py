@@ -134,6 +134,7 @@ class Decoder(nn.Module):
             self.from_latent = nn.Linear(cfg.latent_shape[1], cfg.token_freqs * cfg.dim)
         self.transformer = Transformer(cfg.dim, cfg.depth, cfg.heads, cfg.mlp_mult, dropout=cfg.dropout)
         self.depatchifier = Depatchifier(cfg, None)
+        self.magnitude_head = nn.Conv2d(cfg.level_channels[0], cfg.channels, 1) if cfg.magnitude_head else None
 
     def forward(self, latents: torch.Tensor) -> list[torch.Tensor]:
         cfg, b = self.cfg, len(latents)
@@ -145,6 +146,12 @@ class Decoder(nn.Module):
             tokens = self.from_latent(latents).reshape(b, cfg.tokens_per_chunk, cfg.dim) + self.pos
             tokens = self.transformer(tokens)
         return self.depatchifier(tokens_to_grid(tokens, cfg.token_freqs, cfg.token_times))
+
+    def magnitude(self, cross: list[torch.Tensor]) -> torch.Tensor:
+        """The auxiliary head's magnitude spectrogram [B, C, 1024, frames] from the full-resolution features."""
+        if self.magnitude_head is None:
+            raise ValueError("this decoder has no magnitude head (model.magnitude_head is false)")
+        return self.magnitude_head(cross[0])
 
 
 def chunk_causal_mask(chunks: int, tokens: int, device: torch.device) -> torch.Tensor:

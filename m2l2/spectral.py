@@ -107,6 +107,12 @@ def from_rep(rep: torch.Tensor) -> torch.Tensor:
     return decompress(torch.complex(pair[:, :, 0], pair[:, :, 1]))
 
 
+def magnitude(rep: torch.Tensor) -> torch.Tensor:
+    """Representation [B, 2C, 1024, frames] → its magnitude |c̃| per channel [B, C, 1024, frames]."""
+    b, c2, f, t = rep.shape
+    return rep.reshape(b, c2 // 2, 2, f, t).norm(dim=2)
+
+
 def to_wave(rep: torch.Tensor) -> torch.Tensor:
     """Representation [B, 2C, 1024, frames] → waveform [B, C, (frames-1)·512 + 2048], clamped to [-1, 1]."""
     return istft(from_rep(rep)).clamp(-1.0, 1.0)

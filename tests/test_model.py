@@ -277,3 +277,73 @@ def test_training_loss_runs_and_backpropagates():
     grads = [p.grad for p in model.encoder.parameters() if p.grad is not None]
     assert grads and any(g.abs().sum() > 0 for g in grads)  # the encoder learns through the loss
     assert 0 <= stats["tanh_saturated"] <= 1
+
+
+def test_delta_t_schedule_upstream_and_denoising_start():
+    # Upstream Δt_k = 0.1^{(k/K)(3 − 1) + 1}, written out at a few k.
+    for k in (0, 250, 500, 1000):
+        assert math.isclose(edm.delta_t(k, 1000), 0.1 ** (k / 1000 * 2 + 1), rel_tol=1e-12)
+    assert math.isclose(edm.delta_t(0, 100, (1.0, 0.001)), 1.0)
+    assert math.isclose(edm.delta_t(50, 100, (1.0, 0.001)), math.sqrt(0.001), rel_tol=1e-12)
+    assert math.isclose(edm.delta_t(100, 100, (1.0, 0.001)), 0.001, rel_tol=1e-12)
+
+
+def test_delta_t_start_of_one_is_denoising_against_the_clean_input():
+    # With Δt = 1 every t − Δt clamps to 0, where the boundary condition makes the teacher f(x + σ_min·z, σ_min)
+    # = x + σ_min·z exactly: the loss is the pseudo-Huber distance of the student to the (almost) clean
+    # spectrogram, weighted by 1/(σ − σ_min).
+    from m2l2 import spectral
+    from m2l2.consistency import split_chunks, training_loss
+
+    torch.manual_seed(0)
+    model = micro().eval()
+    audio = torch.randn(2, 1, model.train_samples) * 0.1
+    with torch.no_grad():
+        loss, stats = training_loss(
+            model,
+            audio,
+            step=0,
+            total_steps=10,
+            generator=torch.Generator().manual_seed(3),
+            delta_t_range=(1.0, 0.001),
+            magnitude_weight=0.0,
+        )
+        g = torch.Generator().manual_seed(3)
+        x = split_chunks(spectral.to_spec(audio), model.config.chunk_frames)
+        t = edm.sample_t((2, 2), generator=g)
+        noise = torch.randn(x.shape, generator=g)
+        sigma = edm.sigma_of_t(t)
+        student = model.consistency(x + sigma.view(2, 2, 1, 1, 1) * noise, sigma, model.decoder(model.encoder(x.flatten(0, 1))))
+        target = x + edm.SIGMA_MIN * noise
+        dist = edm.pseudo_huber(student.flatten(0, 1), target.flatten(0, 1)).view(2, 2)
+        expected = (dist / (sigma - edm.SIGMA_MIN)).mean()
+    assert stats["delta_t"] == 1.0
+    assert torch.allclose(loss, expected, rtol=1e-4)
+
+
+def test_magnitude_of_the_representation_is_the_compressed_stft_magnitude():
+    from m2l2 import spectral
+
+    wave = torch.randn(2, 2, spectral.frames_to_samples(8)) * 0.1
+    expected = spectral.compress(spectral.stft(wave)).abs()  # [B, C, F, T]
+    assert torch.allclose(spectral.magnitude(spectral.to_spec(wave)), expected, atol=1e-6)
+
+
+def test_magnitude_head_adds_its_weighted_loss_and_trains_the_encoder():
+    from m2l2.consistency import training_loss
+
+    torch.manual_seed(0)
+    model = micro().train()  # tiny has the head
+    audio = torch.randn(2, 1, model.train_samples) * 0.1
+    losses = {}
+    for w in (0.0, 2.0):
+        model.zero_grad()
+        loss, stats = training_loss(model, audio, 0, 10, torch.Generator().manual_seed(1), magnitude_weight=w)
+        losses[w] = (loss, stats["magnitude_loss"])
+    assert stats["magnitude_loss"] > 0
+    assert math.isclose(losses[2.0][0].item() - losses[0.0][0].item(), 2.0 * losses[2.0][1], rel_tol=1e-4)
+    losses[2.0][0].backward()
+    assert model.decoder.magnitude_head.weight.grad.abs().sum() > 0
+    assert model.encoder.to_latent.weight.grad.abs().sum() > 0
+    assert m2l2.build("paper").decoder.magnitude_head is None  # the paper has no such head
+

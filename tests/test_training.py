@@ -121,6 +121,8 @@ def test_config_round_trip_and_errors():
         TrainConfig.from_dict({"precision": "fp8"})
     with pytest.raises(M2L2Error, match="weight must be > 0"):
         TrainConfig.from_dict({"data": [{"path": "/x", "weight": 0}]})
+    with pytest.raises(M2L2Error, match="delta_t_start"):
+        TrainConfig.from_dict({"delta_t_start": 0.01, "delta_t_end": 0.1})  # Δt must shrink
     with pytest.raises(M2L2Error, match="does not split"):
         TrainConfig(batch_size=6, grad_accum=4).micro_batch(world_size=1)
     assert TrainConfig(batch_size=16, grad_accum=2).micro_batch(world_size=4) == 2

@@ -77,6 +77,9 @@ class TrainConfig:
     lr_final: float = 1e-6
     total_steps: int = 1_000_000
     ema_decay: float = 0.9999
+    delta_t_start: float = 0.1  # consistency step Δt (in t ∈ [0, 1]) at step 0; upstream 0.1
+    delta_t_end: float = 0.001  # Δt at total_steps; upstream 0.001
+    magnitude_weight: float = 1.0  # weight of the magnitude-head loss (models with model.magnitude_head only)
     grad_clip: float = 1.0  # max global grad norm; 0 disables clipping (the norm is still logged)
     precision: str = "fp32"  # "fp32" | "bf16" | "fp16" (autocast; fp16 on GPU only, with a grad scaler)
     compile: bool = False  # torch.compile the model's top-level sub-modules
@@ -119,6 +122,13 @@ class TrainConfig:
             raise M2L2Error("train.lr must be > 0 and train.warmup_steps, train.lr_final >= 0")
         if not 0.0 <= self.ema_decay < 1.0:
             raise M2L2Error(f"train.ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.magnitude_weight < 0:
+            raise M2L2Error(f"train.magnitude_weight must be >= 0, got {self.magnitude_weight}")
+        if not 0.0 < self.delta_t_end <= self.delta_t_start <= 1.0:
+            raise M2L2Error(
+                "train.delta_t_start and train.delta_t_end must satisfy 0 < end <= start <= 1, got "
+                f"{self.delta_t_start} and {self.delta_t_end}"
+            )
         if self.crop_samples is not None and self.crop_samples < 1:
             raise M2L2Error(f"train.crop_samples must be >= 1, got {self.crop_samples}")
 

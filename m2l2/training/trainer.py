@@ -8,6 +8,7 @@ continues exactly as if the run had not stopped (same weights on CPU, same LR, s
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import time
@@ -104,10 +105,13 @@ class _LossModule(nn.Module):
         return self.loss_fn(self.model, audio, step, total_steps)
 
 
-def default_loss_fn() -> LossFn:
+def default_loss_fn(cfg: TrainConfig) -> LossFn:
+    """Music2Latent2's consistency loss with the run's Δt schedule and magnitude-head weight."""
     from m2l2.consistency import training_loss
 
-    return training_loss
+    return functools.partial(
+        training_loss, delta_t_range=(cfg.delta_t_start, cfg.delta_t_end), magnitude_weight=cfg.magnitude_weight
+    )
 
 
 def default_crop_samples(model: nn.Module) -> int:
@@ -149,7 +153,7 @@ class Trainer:
         if cfg.compile:
             for child in self.model.children():
                 child.compile()
-        self.loss_module: nn.Module = _LossModule(self.model, loss_fn or default_loss_fn())
+        self.loss_module: nn.Module = _LossModule(self.model, loss_fn or default_loss_fn(cfg))
         if self.dist.distributed:
             from torch.nn.parallel import DistributedDataParallel
 
