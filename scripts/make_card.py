@@ -45,8 +45,11 @@ def main() -> None:
     ax[0].plot([r["step"] for r in train], [r["loss"] for r in train], label="train loss", alpha=0.6)
     ax[0].plot([r["step"] for r in val], [r["val_loss"] for r in val], "o-", label="val loss (live)")
     ax[0].plot([r["step"] for r in val], [r["val_loss_ema"] for r in val], "s-", label="val loss (EMA)")
+    mag = [r for r in train if "magnitude_loss" in r]
+    if mag:
+        ax[0].plot([r["step"] for r in mag], [r["magnitude_loss"] for r in mag], label="magnitude-head term (train)", alpha=0.6)
     ax[0].set_yscale("log")
-    ax[0].set_title("consistency loss")
+    ax[0].set_title("training loss (consistency + magnitude head)" if mag else "consistency loss")
     ax[1].plot([r["step"] for r in rec], [r["recon_si_sdr"] for r in rec], "o-")
     ax[1].set_title("reconstruction SI-SDR, EMA (dB, music/eval)")
     for key in [k for k in (rec[0] if rec else {}) if k.startswith("recon_lsd_")]:
@@ -133,7 +136,7 @@ def write_card(args, summary: dict, rows: list[dict]) -> None:
         "",
         "![curves](curves.png)",
         "",
-        "Consistency loss on fixed held-out crops (live and EMA weights) and reconstruction of 4 fixed 3-s "
+        "Loss (consistency, plus the magnitude-head term where the model has one) on fixed held-out crops (live and EMA weights) and reconstruction of 4 fixed 3-s "
         "excerpts of `music/eval` with the EMA weights (one-step decoding): SI-SDR and mean |log-magnitude "
         "error| per band. Full log: `log.jsonl`.",
         "",
