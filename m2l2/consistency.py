@@ -44,7 +44,8 @@ def training_loss(
     cross = model.decoder(latents)  # [B·2, ...] chunk-major per item
 
     t_hi = edm.sample_t((b, 2), generator=generator).to(device)
-    t_lo = (t_hi - edm.delta_t(step, total_steps, delta_t_range)).clamp_min(0.0)
+    dt = edm.delta_t(step, total_steps, delta_t_range)
+    t_lo = (t_hi - dt).clamp_min(0.0)
     s_hi, s_lo = edm.sigma_of_t(t_hi), edm.sigma_of_t(t_lo)
     noise = torch.randn(x.shape, generator=generator).to(device)
     shape = (b, 2, 1, 1, 1)
@@ -66,7 +67,7 @@ def training_loss(
         "loss": float(loss.detach()),
         "distance": float(dist.detach().mean()),
         "sigma_hi_mean": float(s_hi.mean()),
-        "delta_t": edm.delta_t(step, total_steps, delta_t_range),
+        "delta_t": dt,
         "pre_tanh_abs_mean": float(pre.detach().abs().mean()),
         "tanh_saturated": float((latents.detach().abs() > 0.99).float().mean()),
     }

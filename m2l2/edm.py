@@ -46,7 +46,7 @@ def delta_t(step: int, total_steps: int, delta_t_range: tuple[float, float] = DE
 
     With upstream's (0.1, 0.001) this is Δt_k = Δt_0^{(k/K)(e_K − 1) + 1}. A start of 1 makes the first
     steps plain denoising (t − Δt clamps to 0, where the teacher is the clean input), as in Easy
-    Consistency Tuning (Geng et al., 2024); short CPU runs use it so the latents are used from step 0."""
+    Consistency Tuning (Geng et al., 2024); tried on `tiny`, it did not help (see the README)."""
     start, end = delta_t_range
     progress = min(max(step / max(total_steps, 1), 0.0), 1.0)
     return start * (end / start) ** progress

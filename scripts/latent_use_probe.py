@@ -12,8 +12,9 @@ usage: python scripts/latent_use_probe.py measure CHECKPOINT_OR_RUN_DIR [...]  #
 - head (models with a magnitude head): relative error of the head's magnitude prediction with own and with
   another clip's latents, and of the per-bin mean magnitude over these clips (the best latent-free guess).
 
-`train` repeats the session-2 test of the noise distribution: `tiny` without the magnitude head on the suite's music/train with the
-lognormal σ sampling centred at P_MEAN (upstream: -1.1), a checkpoint every 250 steps.
+`train` repeats the session-2 test of the noise distribution: `tiny` without the magnitude head on the
+suite's music/train, with the lognormal σ sampling centred at P_MEAN (upstream: -1.1), a checkpoint every
+250 steps.
 """
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ SIGMAS = (1.0, 5.0, 80.0)
 
 def eval_items(model: m2l2.Music2Latent2, clips: int = 8) -> torch.Tensor:
     """[clips, 2, 2C, 1024, frames]: one two-chunk item from 1 s into each of `clips` spread eval files."""
-    files = sorted((SUITE / "music/eval").glob("*.flac"))[:: max(1, 120 // clips)][:clips]
+    files = sorted((SUITE / "music/eval").glob("*.flac"))
+    if not files:
+        sys.exit(f"no eval clips in {SUITE / 'music/eval'}: build the offline suite first (`make data`)")
+    files = files[:: max(1, len(files) // clips)][:clips]
     waves = [convert_channels(load_audio(f, sample_rate=44_100)[0], model.channels) for f in files]
     audio = torch.stack([torch.from_numpy(w[:, 44_100 : 44_100 + model.train_samples]) for w in waves])
     return split_chunks(spectral.to_spec(audio), model.config.chunk_frames)

@@ -121,6 +121,8 @@ def test_config_round_trip_and_errors():
         TrainConfig.from_dict({"precision": "fp8"})
     with pytest.raises(M2L2Error, match="weight must be > 0"):
         TrainConfig.from_dict({"data": [{"path": "/x", "weight": 0}]})
+    with pytest.raises(M2L2Error, match="magnitude_weight"):
+        TrainConfig.from_dict({"magnitude_weight": -1})
     with pytest.raises(M2L2Error, match="delta_t_start"):
         TrainConfig.from_dict({"delta_t_start": 0.01, "delta_t_end": 0.1})  # Δt must shrink
     with pytest.raises(M2L2Error, match="does not split"):
