@@ -1,7 +1,7 @@
 """Log-magnitude spectrograms of an original clip and its reconstructions, one panel each, in one PNG.
 
 usage: python scripts/compare_spectrograms.py OUT.png ORIGINAL [LABEL=RECONSTRUCTION ...]
-Looking at the picture shows at once what a reconstruction keeps (onsets, pitch, level) and what it lacks.
+Panels go three to a row. Looking at the picture shows at once what a reconstruction keeps (onsets, pitch, level) and what it lacks.
 """
 
 from __future__ import annotations
@@ -31,14 +31,19 @@ def main() -> None:
 
     specs = [log_spec(p) for _, p in panels]
     top = max(float(s.max()) for s in specs)
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.6), sharey=True)
-    for ax, (label, _), s in zip(np.atleast_1d(axes), panels, specs):
+    cols = min(len(panels), 3)
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.3 * rows + 0.4), sharey=True, squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for ax, (label, _), s in zip(axes.flat, panels, specs):
         seconds = s.shape[1] * 512 / 44_100
         ax.imshow(s, origin="lower", aspect="auto", vmin=top - 80, vmax=top, cmap="magma",
                   extent=(0, seconds, 0, 22.05))
         ax.set_title(label)
         ax.set_xlabel("time (s)")
-    np.atleast_1d(axes)[0].set_ylabel("frequency (kHz)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("frequency (kHz)")
     fig.suptitle(Path(original).name + " (same colour scale in every panel, 80 dB range)")
     fig.tight_layout()
     fig.savefig(out, dpi=80)

@@ -163,6 +163,19 @@ def write_card(args, summary: dict, rows: list[dict]) -> None:
             + (f"{ev['fad_musicnn']:.2f}" if ev.get("fad_musicnn") is not None else ev.get("fad_musicnn_error", "n/a")),
             "",
         ]
+        head = ev.get("head_magnitude")
+        if head:
+            lines += [
+                "Diagnostic (`--head-magnitude`, not a decoder): the same outputs with their magnitude spectrogram "
+                "replaced by the decoder's auxiliary head, phase kept. It shows what the latents carry, apart from "
+                "how well the consistency model turns them into a sample:",
+                "",
+                f"- SI-SDR {head['si_sdr_mean']:.2f} dB, level {head['level_db_mean']:+.1f} dB, band errors "
+                + " / ".join(f"{v:.1f}" for v in head["lsd_mean_db"])
+                + f" dB, identification top-1 {head['identification']['top1']:.0%} (own-clip envelope correlation "
+                f"{head['identification']['corr_own_mean']:.3f} against {head['identification']['corr_other_mean']:.3f})",
+                "",
+            ]
     if args.notes and args.notes.is_file():
         lines += [args.notes.read_text()]
     (args.out_dir / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")

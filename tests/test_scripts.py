@@ -1,0 +1,55 @@
+"""Diagnostics in scripts/ whose numbers go into the model cards."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchmarks.metrics.sisdr import si_sdr
+from m2l2 import spectral
+from tests.test_model import micro
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _true_magnitude(audio: np.ndarray, chunk_frames: int) -> torch.Tensor:
+    padded, _ = spectral.pad_for_chunks(torch.from_numpy(audio)[None], chunk_frames)
+    return spectral.magnitude(spectral.to_spec(padded))
+
+
+def test_with_magnitude_puts_a_spectrogram_back_in_place():
+    ev = load_script("evaluate_checkpoint")
+    rng = np.random.default_rng(0)
+    n, frames = 3 * 64 * spectral.HOP + 1000, 64  # not a whole number of chunks: exercises the padding
+    t = np.arange(n) / spectral.SAMPLE_RATE
+    clip = (0.3 * np.sin(2 * np.pi * 440 * t) * (t % 0.5 < 0.25)).astype(np.float32)[None]
+    noise = (0.1 * rng.standard_normal(n)).astype(np.float32)[None]
+    # own magnitude and own phase → the clip itself
+    same = ev.with_magnitude(clip, _true_magnitude(clip, frames), frames)
+    assert same.shape == clip.shape
+    assert si_sdr(clip, same).value > 40
+    # the clip's magnitude on another signal's phase → the clip's magnitude, not the noise's
+    swapped = ev.with_magnitude(noise, _true_magnitude(clip, frames), frames)
+    err_to_clip = (_true_magnitude(swapped, frames) - _true_magnitude(clip, frames)).abs().mean()
+    err_to_noise = (_true_magnitude(swapped, frames) - _true_magnitude(noise, frames)).abs().mean()
+    assert err_to_clip < 0.5 * err_to_noise
+
+
+def test_head_magnitude_covers_every_chunk():
+    ev = load_script("evaluate_checkpoint")
+    model = micro(extra=("model.magnitude_head=true",))
+    latents = torch.zeros(2, 3, *model.config.latent_shape)
+    head = ev.head_magnitude(model, latents)
+    assert head.shape == (2, model.channels, spectral.FREQ_BINS, 3 * model.config.chunk_frames)
+    first = model.decoder.magnitude(model.decoder(latents[:, 0]))
+    torch.testing.assert_close(head[..., : model.config.chunk_frames], first)
