@@ -2,8 +2,8 @@
 
 usage: python scripts/evaluate_checkpoint.py CHECKPOINT OUT.json [--clips N] [--seconds S] [--steps K]
 Clips are spread evenly over the sorted eval files (10 s each in the default suite); decoding as
-`m2l2 reconstruct` does (one step, sigma_cond 0.4, a fixed seed) unless --steps/--sigma-cond say otherwise. FAD over so few clips is biased upwards and
-only comparable between models scored on the same clips.
+`m2l2 reconstruct` does (one step, sigma_cond 0.4, a fixed seed) unless --steps/--sigma-cond say otherwise.
+FAD over so few clips is biased upwards and only comparable between models scored on the same clips.
 """
 
 from __future__ import annotations
@@ -76,11 +76,16 @@ def with_magnitude(decoded: np.ndarray, magnitude: torch.Tensor, chunk_frames: i
     return spectral.unpad(spectral.to_wave(rep), decoded.shape[-1])[0].numpy()
 
 
+def level_db(reference: np.ndarray, output: np.ndarray) -> float:
+    """Output RMS level relative to the reference's, in dB."""
+    return float(20 * np.log10(max(float(output.std()), 1e-9) / max(float(reference.std()), 1e-9)))
+
+
 def head_magnitude_summary(refs: list[np.ndarray], heads: list[np.ndarray]) -> dict:
+    """The main scores of the head-magnitude rebuilds (see `with_magnitude`)."""
     return {
         "si_sdr_mean": float(np.nanmean([si_sdr(r, h).value for r, h in zip(refs, heads)])),
-        "level_db_mean": float(np.mean([20 * np.log10(max(float(h.std()), 1e-9) / max(float(r.std()), 1e-9))
-                                        for r, h in zip(refs, heads)])),
+        "level_db_mean": float(np.mean([level_db(r, h) for r, h in zip(refs, heads)])),
         "lsd_mean_db": np.mean([band_log_spectral_error(r, h) for r, h in zip(refs, heads)], axis=0).tolist(),
         "identification": identification(refs, heads) if len(refs) > 1 else None,
     }
@@ -112,8 +117,8 @@ def main() -> None:
         out = model.decode(latents, sigma_cond=args.sigma_cond, steps=args.steps, length=audio.shape[-1],
                            generator=gen)[0].numpy()
         sdr = si_sdr(audio, out).value
-        level = 20 * np.log10(max(float(out.std()), 1e-9) / max(float(audio.std()), 1e-9))
-        rows.append({"clip": path.name, "si_sdr": sdr, "lsd": band_log_spectral_error(audio, out), "level_db": level})
+        rows.append({"clip": path.name, "si_sdr": sdr, "lsd": band_log_spectral_error(audio, out),
+                     "level_db": level_db(audio, out)})
         refs.append(audio)
         recs.append(out)
         if args.head_magnitude:
