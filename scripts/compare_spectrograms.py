@@ -1,7 +1,8 @@
 """Log-magnitude spectrograms of an original clip and its reconstructions, one panel each, in one PNG.
 
 usage: python scripts/compare_spectrograms.py OUT.png ORIGINAL [LABEL=RECONSTRUCTION ...]
-Panels go three to a row. Looking at the picture shows at once what a reconstruction keeps (onsets, pitch, level) and what it lacks.
+Panels go three to a row. Looking at the picture shows at once what a reconstruction keeps (onsets, pitch,
+level) and what it lacks.
 """
 
 from __future__ import annotations

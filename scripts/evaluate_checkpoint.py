@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -70,9 +71,8 @@ def with_magnitude(decoded: np.ndarray, magnitude: torch.Tensor, chunk_frames: i
     padded, _ = spectral.pad_for_chunks(torch.from_numpy(decoded)[None], chunk_frames)
     rep = spectral.to_spec(padded)
     b, c2, f, t = rep.shape
-    pair = rep.reshape(b, c2 // 2, 2, f, t)
-    unit = pair / pair.norm(dim=2, keepdim=True).clamp_min(1e-8)
-    rep = (unit * magnitude.clamp_min(0.0)[:, :, None]).reshape(b, c2, f, t)
+    gain = magnitude.clamp_min(0.0) / spectral.magnitude(rep).clamp_min(1e-8)  # [B, C, F, T], per channel
+    rep = (rep.reshape(b, c2 // 2, 2, f, t) * gain[:, :, None]).reshape(b, c2, f, t)
     return spectral.unpad(spectral.to_wave(rep), decoded.shape[-1])[0].numpy()
 
 
@@ -104,8 +104,10 @@ def main() -> None:
     p.add_argument("--eval-dir", default=str(SUITE / "music/eval"))
     p.add_argument("--save-audio", default=None, help="folder for the first clip's original and reconstruction")
     args = p.parse_args()
-    model = m2l2.load(args.checkpoint)
     files = sorted(Path(args.eval_dir).glob("*.flac"))
+    if not files:
+        sys.exit(f"no .flac clips in {args.eval_dir}: build the offline suite first (`make data`) or pass --eval-dir")
+    model = m2l2.load(args.checkpoint)
     picks = [files[i] for i in np.linspace(0, len(files) - 1, min(args.clips, len(files))).round().astype(int)]
     rows, refs, recs, heads = [], [], [], []
     start = time.time()

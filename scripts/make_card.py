@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import json
 import platform
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +107,9 @@ def write_card(args, summary: dict, rows: list[dict]) -> None:
     merged = [{**val.get(s, {}), **rec.get(s, {}), "step": s} for s in sorted(set(val) | set(rec))]
     lsd_keys = [k for k in (next(iter(rec.values())) if rec else {}) if k.startswith("recon_lsd_")]
     ev = json.loads(args.eval_json.read_text()) if args.eval_json else None
+    if ev and ev.get("identification") is None:
+        sys.exit(f"{args.eval_json} scores {ev.get('clips')} clip(s); a card needs an evaluation of at least 2 "
+                 "(identification compares clips): rerun evaluate_checkpoint.py with --clips 24")
     lines = [
         f"# {name}: Music2Latent2 `tiny` ({cfg['model']['latent_kind']} latents), trained on 2 CPU cores",
         "",

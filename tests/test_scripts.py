@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+import pytest
 import torch
 
 from benchmarks.metrics.sisdr import si_sdr
@@ -53,3 +56,21 @@ def test_head_magnitude_covers_every_chunk():
     assert head.shape == (2, model.channels, spectral.FREQ_BINS, 3 * model.config.chunk_frames)
     first = model.decoder.magnitude(model.decoder(latents[:, 0]))
     torch.testing.assert_close(head[..., : model.config.chunk_frames], first)
+
+
+def test_evaluate_checkpoint_says_where_the_clips_are_missing(tmp_path, monkeypatch):
+    ev = load_script("evaluate_checkpoint")
+    monkeypatch.setattr("sys.argv", ["evaluate_checkpoint.py", "no-such-checkpoint", str(tmp_path / "out.json"),
+                                     "--eval-dir", str(tmp_path)])
+    with pytest.raises(SystemExit, match="no .flac clips in .*make data"):
+        ev.main()
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_make_card_refuses_a_one_clip_evaluation(tmp_path):
+    card = load_script("make_card")
+    one_clip = tmp_path / "ev.json"
+    one_clip.write_text(json.dumps({"clips": 1, "identification": None}))
+    args = SimpleNamespace(out_dir=tmp_path / "card", eval_json=one_clip, notes=None)
+    with pytest.raises(SystemExit, match="at least 2.*--clips 24"):
+        card.write_card(args, {"config": {}}, [])
