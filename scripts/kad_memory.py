@@ -41,7 +41,9 @@ def main() -> None:
     ref = [x[i : i + per] for i in range(0, args.frames, per)]
     est = [y[i : i + per] for i in range(0, args.frames, per)]
     print(f"{args.frames} × {args.frames} frames, dim {args.dim}, {len(ref)} clips, block {args.block}")
-    print(f"inputs: {2 * x.nbytes / 2**20:.0f} MiB; a dense float64 kernel matrix: {x.shape[0] ** 2 * 8 / 2**30:.1f} GiB")
+    print(
+        f"inputs: {2 * x.nbytes / 2**20:.0f} MiB; a dense float64 kernel matrix: {x.shape[0] ** 2 * 8 / 2**30:.1f} GiB"
+    )
     rss_before = _rss_mib()
 
     tracemalloc.start()

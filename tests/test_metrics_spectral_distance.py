@@ -137,7 +137,7 @@ def test_mel_distance_of_cosine_against_silence():
 @pytest.mark.parametrize("spec", [DAC_MEL, DAC_STFT], ids=lambda s: s.name)
 def test_identity_symmetry_and_channels(spec: MultiScaleSpec):
     rng = np.random.default_rng(2)
-    x, y = 0.1 * rng.standard_normal((2, 20000)), 0.1 * rng.standard_normal((2, 20000))
+    x, y = 0.1 * rng.standard_normal((2, 8000)), 0.1 * rng.standard_normal((2, 8000))
     assert spectral_distance(x, x, SR, spec).value == 0.0
     d = spectral_distance(x, y, SR, spec)
     assert d.value > 0
@@ -148,7 +148,7 @@ def test_identity_symmetry_and_channels(spec: MultiScaleSpec):
         spectral_distance(x[0], y[0], SR, spec).value / 2, rel=1e-12
     )
     # a mono estimate is compared with the down-mix of a stereo reference; lengths are cropped
-    assert spectral_distance(x, x.mean(axis=0)[:19000], SR, spec).value == pytest.approx(0.0, abs=1e-12)
+    assert spectral_distance(x, x.mean(axis=0)[:7000], SR, spec).value == pytest.approx(0.0, abs=1e-12)
 
 
 def test_log_term_ignores_a_common_gain_and_mag_term_scales_with_it():
@@ -162,7 +162,7 @@ def test_log_term_ignores_a_common_gain_and_mag_term_scales_with_it():
 
 def test_clip_distances_mean_and_bootstrap_ci():
     rng = np.random.default_rng(4)
-    pairs = [(rng.standard_normal(8000), rng.standard_normal(8000) * s) for s in np.linspace(0.2, 2.0, 12)]
+    pairs = [(rng.standard_normal(4000), rng.standard_normal(4000) * s) for s in np.linspace(0.2, 2.0, 12)]
     summary = clip_distances(pairs, SR, DAC_MEL, n_boot=500, seed=0)
     values = np.array([d.value for d in summary.per_clip])
     assert summary.name == "mel" and len(values) == 12

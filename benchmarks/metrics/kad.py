@@ -1,12 +1,13 @@
-"""Kernel Audio Distance (Chung et al., 2025): unbiased MMD² between embedding sets, Gaussian RBF kernel, ×100.
+"""Kernel Audio Distance (Chung et al., 2025, arXiv:2502.15602): unbiased MMD², Gaussian RBF kernel, ×100.
 
 KAD = 100 · [ Σ_{i≠j} k(xᵢ,xⱼ)/(m(m−1)) + Σ_{i≠j} k(yᵢ,yⱼ)/(n(n−1)) − 2 Σ k(xᵢ,yⱼ)/(mn) ],
 k(a, b) = exp(−‖a−b‖² / (2h²)), in float64. Unlike FAD it makes no Gaussian assumption and its estimator is
 unbiased, so it does not drift with the number of embeddings; it can be slightly negative for sets drawn from
 the same distribution, and is reported as is.
 
-Bandwidth h: the median pairwise distance of the REFERENCE set. kadtk disagrees with itself here: the README
-says reference, and YoonjinXD/kadtk@7ec65d7 `calc_kernel_audio_distance` calls `median_pairwise_distance(x)`
+Bandwidth h: the median pairwise distance of the REFERENCE set. kadtk disagrees with itself here: its README
+says reference ("so that the score takes on a consistent meaning even when the target set is changed"), and
+YoonjinXD/kadtk@7ec65d7 `calc_kernel_audio_distance` calls `median_pairwise_distance(x)`
 (x = reference, "on the reference set"), while the fork jake-drysdale/kadtk@1376c67 calls it on y (the
 evaluated set). We take the reference because then every system is scored with the same kernel and the
 scores of a table column are comparable; with the evaluated set's median each system would get its own
@@ -14,7 +15,7 @@ kernel (and a collapsed system, all embeddings equal, a zero bandwidth). We use 
 middle values; torch.median in kadtk takes the lower one) and no ε in 1/(2h²) (kadtk adds 1e-8).
 
 Memory: the kernel matrices are never formed; sums are accumulated over `block`×`block` tiles, so memory is
-O(block² + clips²) whatever the number of frames (measured by benchmarks/kad_memory.py). The sums are kept
+O(block² + clips²) whatever the number of frames (measured by scripts/kad_memory.py). The sums are kept
 per clip pair, which is all a bootstrap over clips needs: a resample is a vector of draw counts, and each
 replicate is three quadratic forms in the clip count (see `kad_from_sums` for which pairs a replicate keeps).
 """
