@@ -54,7 +54,7 @@ def reference_bandwidth(reference: np.ndarray, max_frames: int = MEDIAN_MAX_FRAM
     h = float(np.median(scipy.spatial.distance.pdist(x)))
     if not h > 0:
         raise ValueError(
-            "reference embeddings are all identical: the median-distance bandwidth is 0; pass one"
+            "reference embeddings are all identical, so the median-distance bandwidth is 0: pass `bandwidth`"
         )
     return h
 

@@ -8,10 +8,11 @@ script `scripts/evaluate.py` reports these losses as `mel-44k`/`stft-44k`) on to
     value = log_weight · log_term + mag_weight · mag_term                    (means over channels, bins, frames)
 
 where |X| is the STFT magnitude (DAC_STFT) or the magnitude mel spectrogram (DAC_MEL). Settings:
-- DAC_MEL is DAC's training/evaluation configuration `conf/base.yml`: n_mels [5, 10, 20, 40, 80, 160, 320]
-  for windows [32, 64, 128, 256, 512, 1024, 2048], mel_fmin 0, mel_fmax Nyquist, pow 1, clamp ε = 1e-5,
-  mag_weight 0 (log only). The class defaults differ (n_mels [150, 80], windows [2048, 512], pow 2,
-  mag_weight 1); the config is what DAC trains and evaluates with.
+- DAC_MEL is the loss configuration DAC's released models were trained with (`conf/base.yml`,
+  `conf/final/44khz.yml`): n_mels [5, 10, 20, 40, 80, 160, 320] for windows [32, 64, 128, 256, 512, 1024,
+  2048], mel_fmin 0, mel_fmax Nyquist, pow 1, clamp ε = 1e-5, mag_weight 0 (log term only). scripts/
+  evaluate.py builds the same argbind-bound losses, so these apply when it runs with those configs; the
+  class defaults (n_mels [150, 80], windows [2048, 512], pow 2, mag_weight 1) apply only without one.
 - DAC_STFT is MultiScaleSTFTLoss with the config's windows [2048, 512] and the class defaults for the
   rest: pow 2 (log10 of the power), ε = 1e-5, log_weight 1, mag_weight 1. Its `log_term` alone is the
   log-magnitude distance; `mag_term` depends on the level and the window size (unnormalised STFT).
@@ -20,8 +21,9 @@ where |X| is the STFT magnitude (DAC_STFT) or the magnitude mel spectrogram (DAC
 - Mel filterbank as librosa.filters.mel defaults (which audiotools calls): Slaney mel scale (linear below
   1 kHz, logarithmic above, htk=False) and Slaney area normalisation (each triangle × 2/(f_high − f_low)).
   Written here (no librosa/torchaudio at run time); checked against librosa 0.10.2's values in the tests.
-Everything is float64 (DAC runs float32: agreement to ~1e-6 relative). Signals are cropped to the common
-length and a mono side down-mixes the other, as SI-SDR does; the distance is symmetric in its arguments.
+Everything is float64 (DAC computes in float32; its own code was not run against this one: audiotools
+needs torchaudio, which does not import here). Signals are cropped to the common length and a mono side
+down-mixes the other, as SI-SDR does; the distance is symmetric in its arguments.
 """
 
 from __future__ import annotations
