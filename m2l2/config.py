@@ -39,6 +39,12 @@ class ModelConfig:
     adaln: str = "shared"  # AdaLN of the consistency transformer: "shared" (adaLN-single) or "per_block" (DiT)
     dropout: float = 0.0
     norm_groups: int = 32
+    # At least this many channels per GroupNorm group (upstream: min(C // 4, 32) groups). 1 allows one
+    # channel per group, an instance norm that removes each channel's level (the step-8,500 tiny models).
+    norm_min_channels: int = 4
+    # Factor on log(σ)/4 inside the sinusoidal noise embedding: 1 as upstream. The step-8,500 tiny models
+    # were trained with 1000, which makes neighbouring noise levels look unrelated (see their cards).
+    noise_scale: float = 1.0
     # A 1x1 conv on the decoder's full-resolution features that predicts the chunk's (compressed) magnitude
     # spectrogram, trained with train.magnitude_weight. Not in the paper: it gives the latents a direct
     # training signal from step 0 (short CPU runs collapsed without it; see the tiny model cards).
@@ -59,6 +65,10 @@ class ModelConfig:
             raise M2L2Error("chunk_frames and the 1024 bins must be divisible by the total down-sampling")
         if self.latent_kind == "ordered" and (self.num_latents * self.latent_dim) % self.token_times:
             raise M2L2Error("ordered latents: K*d_lat must divide evenly over the time steps of a chunk")
+
+    def groups_for(self, channels: int) -> int:
+        """GroupNorm groups for a `channels`-wide layer: at most norm_groups, at least norm_min_channels each."""
+        return math.gcd(min(self.norm_groups, max(channels // self.norm_min_channels, 1)), channels)
 
     @property
     def freq_down(self) -> int:

@@ -30,6 +30,8 @@ def training_loss(
     generator: torch.Generator | None = None,
     delta_t_range: tuple[float, float] = edm.DELTA_T_RANGE,
     magnitude_weight: float = 1.0,
+    t_max_fraction: float = 0.0,
+    weighting: str = "delta_sigma",
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Loss of one batch of waveforms [B, C, model.train_samples] and statistics for the training log."""
     cfg = model.config
@@ -43,7 +45,7 @@ def training_loss(
     latents = torch.tanh(pre)
     cross = model.decoder(latents)  # [B·2, ...] chunk-major per item
 
-    t_hi = edm.sample_t((b, 2), generator=generator).to(device)
+    t_hi = edm.sample_t((b, 2), generator=generator, max_fraction=t_max_fraction).to(device)
     dt = edm.delta_t(step, total_steps, delta_t_range)
     t_lo = (t_hi - dt).clamp_min(0.0)
     s_hi, s_lo = edm.sigma_of_t(t_hi), edm.sigma_of_t(t_lo)
@@ -55,7 +57,7 @@ def training_loss(
         teacher = model.consistency(x + s_lo.view(shape) * noise, s_lo, cross)
 
     dist = edm.pseudo_huber(student.flatten(0, 1), teacher.flatten(0, 1)).view(b, 2)
-    weight = 1.0 / (s_hi - s_lo).clamp_min(1e-12)
+    weight = edm.consistency_weight(s_hi, s_lo, weighting)
     loss = (dist * weight).mean()
     stats = {}
     if model.decoder.magnitude_head is not None:

@@ -57,12 +57,39 @@ _LOGN = torch.log(sigma_of_t(_T_GRID).clamp_min(1e-30))
 _T_WEIGHTS = torch.exp(-0.5 * ((_LOGN - P_MEAN) / P_STD) ** 2) / (P_STD * math.sqrt(2 * math.pi))
 
 
-def sample_t(shape: tuple[int, ...], generator: torch.Generator | None = None) -> torch.Tensor:
-    """Training noise indices: a grid of t weighted by the lognormal pdf of σ(t), plus uniform jitter."""
+def sample_t(
+    shape: tuple[int, ...], generator: torch.Generator | None = None, max_fraction: float = 0.0
+) -> torch.Tensor:
+    """Training noise indices: a grid of t weighted by the lognormal pdf of σ(t), plus uniform jitter.
+
+    With `max_fraction` > 0, that share of the indices is t = 1 (σ_max), where one-step decoding starts:
+    the lognormal puts 4 % of its draws above σ = 10, so at CPU budgets those levels hardly train."""
     n = math.prod(shape)
     idx = torch.multinomial(_T_WEIGHTS.float(), n, replacement=True, generator=generator)
     jitter = torch.rand(n, generator=generator, dtype=torch.float64) / (len(_T_GRID) - 1)
-    return (_T_GRID[idx] + jitter).clamp(0.0, 1.0).float().reshape(shape)
+    t = (_T_GRID[idx] + jitter).clamp(0.0, 1.0).float()
+    if max_fraction > 0:
+        t = torch.where(torch.rand(n, generator=generator) < max_fraction, torch.ones(n), t)
+    return t.reshape(shape)
+
+
+WEIGHTINGS = ("delta_sigma", "f_space")
+
+
+def consistency_weight(sigma_hi: torch.Tensor, sigma_lo: torch.Tensor, kind: str = "delta_sigma") -> torch.Tensor:
+    """Per-sample weight of the student–teacher distance.
+
+    "delta_sigma": 1/(σ_hi − σ_lo), upstream Music2Latent's. In the units of the network output F
+    (f = c_skip·x + c_out·F) it weighs σ_max about 60× less than σ ≈ 0.3 at Δt = 0.001 and 160× less at
+    Δt = 1, and one-step decoding starts at σ_max: at CPU budgets the high noise levels then do not train.
+    "f_space": σ_hi / ((σ_hi − σ_lo)·c_out(σ_hi)), which makes the weight in F units nearly flat over σ
+    (EDM's weighting at Δt = 1); c_out is floored at 0.01 so σ next to σ_min cannot take over."""
+    delta = (sigma_hi - sigma_lo).clamp_min(1e-12)
+    if kind == "delta_sigma":
+        return 1.0 / delta
+    if kind == "f_space":
+        return sigma_hi / (delta * c_out(sigma_hi).clamp_min(0.01))
+    raise ValueError(f"unknown consistency weighting {kind!r}; known: {WEIGHTINGS}")
 
 
 def pseudo_huber(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

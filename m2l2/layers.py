@@ -10,18 +10,23 @@ from torch import nn
 
 
 class NoiseEmbedding(nn.Module):
-    """σ → sinusoidal embedding of log(σ)/4 (256 channels) → MLP."""
+    """σ → sinusoidal embedding of log(σ)/4 (256 channels) → MLP.
 
-    def __init__(self, channels: int = 256, out_dim: int = 256):
+    The sinusoids take log(σ)/4 ∈ [−1.6, 1.1] directly, as upstream Music2Latent does: a large extra scale
+    (an earlier version multiplied by 1000) makes neighbouring noise levels look unrelated, so the student
+    at σ(t) and the teacher at σ(t − Δt) of consistency training see different conditioning."""
+
+    def __init__(self, channels: int = 256, out_dim: int = 256, scale: float = 1.0):
         super().__init__()
         self.channels = channels
+        self.scale = scale
         self.mlp = nn.Sequential(nn.Linear(channels, out_dim), nn.SiLU(), nn.Linear(out_dim, out_dim))
 
     def forward(self, sigma: torch.Tensor) -> torch.Tensor:
         x = torch.log(sigma.float().clamp_min(1e-20)) / 4
         half = self.channels // 2
         freqs = torch.exp(-math.log(10_000) * torch.arange(half, device=x.device, dtype=torch.float32) / half)
-        angles = x[:, None] * freqs[None] * 1000  # spread log-σ ∈ [-1.6, 1.1] over the frequencies
+        angles = x[:, None] * freqs[None] * self.scale
         return self.mlp(torch.cat([torch.sin(angles), torch.cos(angles)], dim=1))
 
 
@@ -38,6 +43,9 @@ class ResBlock(nn.Module):
         self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
         self.norm2 = group_norm(channels, groups)
         self.cond = nn.Linear(cond_dim, channels) if cond_dim else None
+        if self.cond is not None:  # zero-initialised as upstream: noise conditioning starts as a no-op
+            nn.init.zeros_(self.cond.weight)
+            nn.init.zeros_(self.cond.bias)
         self.dropout = nn.Dropout(dropout)
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
         nn.init.zeros_(self.conv2.weight)  # each block starts as the identity

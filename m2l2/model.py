@@ -23,10 +23,10 @@ class Patchifier(nn.Module):
 
     def __init__(self, cfg: ModelConfig, in_channels: int, cond_dim: int | None):
         super().__init__()
-        ch, g = cfg.level_channels, cfg.norm_groups
+        ch = cfg.level_channels
         self.stem = nn.Conv2d(in_channels, ch[0], 3, padding=1)
         self.levels = nn.ModuleList(
-            nn.ModuleList(ResBlock(c, cond_dim, g, cfg.dropout) for _ in range(n))
+            nn.ModuleList(ResBlock(c, cond_dim, cfg.groups_for(c), cfg.dropout) for _ in range(n))
             for c, n in zip(ch, cfg.level_blocks)
         )
         self.down = nn.ModuleList(
@@ -53,9 +53,9 @@ class Depatchifier(nn.Module):
 
     def __init__(self, cfg: ModelConfig, cond_dim: int | None):
         super().__init__()
-        ch, g = cfg.level_channels, cfg.norm_groups
+        ch = cfg.level_channels
         self.levels = nn.ModuleList(
-            nn.ModuleList(ResBlock(c, cond_dim, g, cfg.dropout) for _ in range(n))
+            nn.ModuleList(ResBlock(c, cond_dim, cfg.groups_for(c), cfg.dropout) for _ in range(n))
             for c, n in zip(ch, cfg.level_blocks)
         )
         self.up = nn.ModuleList(
@@ -167,17 +167,19 @@ class ConsistencyModel(nn.Module):
         super().__init__()
         self.cfg = cfg
         cond = cfg.dim
-        self.noise_emb = NoiseEmbedding(cfg.noise_channels, cond)
+        self.noise_emb = NoiseEmbedding(cfg.noise_channels, cond, cfg.noise_scale)
         self.patchifier = Patchifier(cfg, 2 * cfg.channels, cond)
         self.pos = nn.Parameter(torch.randn(cfg.tokens_per_chunk, cfg.dim) * 0.02)
         self.chunk_pos = nn.Parameter(torch.randn(2, cfg.dim) * 0.02)
         self.transformer = Transformer(cfg.dim, cfg.depth, cfg.heads, cfg.mlp_mult, cond, cfg.dropout, cfg.adaln)
         self.depatchifier = Depatchifier(cfg, cond)
         self.head = nn.Sequential(
-            group_norm(cfg.level_channels[0], cfg.norm_groups),
+            group_norm(cfg.level_channels[0], cfg.groups_for(cfg.level_channels[0])),
             nn.SiLU(),
             nn.Conv2d(cfg.level_channels[0], 2 * cfg.channels, 3, padding=1),
         )
+        nn.init.zeros_(self.head[-1].weight)  # upstream: F starts at 0, so f(x, σ) = c_skip(σ)·x at step 0
+        nn.init.zeros_(self.head[-1].bias)
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor, cross: list[torch.Tensor]) -> torch.Tensor:
         """x: [B, n, 2C, 1024, frames] noisy chunks (n = 1 or 2, oldest first); sigma: [B, n]; cross: per

@@ -172,6 +172,8 @@ def test_chunked_causal_attention():
     # make the attention matter: random (non-zero) AdaLN modulation
     for p in model.consistency.transformer.parameters():
         p.add_(torch.randn_like(p) * 0.05)
+    for p in model.consistency.head.parameters():
+        p.add_(torch.randn_like(p) * 0.5)  # the output conv starts at zero (upstream)
     x, cross, sigma = _chunks(model, 2), _cross(model, 2), torch.tensor([[1.0, 5.0]])
     base = model.consistency(x, sigma, cross)
     right_changed = x.clone()
@@ -185,6 +187,47 @@ def test_chunked_causal_attention():
     # a single chunk alone gives the same output as the left chunk of a pair
     alone = model.consistency(x[:, :1], sigma[:, :1], [c[:1] for c in cross])
     assert torch.allclose(alone[:, 0], base[:, 0], atol=1e-5)
+
+
+@torch.no_grad()
+def test_fresh_consistency_model_is_the_skip_connection():
+    """Upstream zero-initialises the output convolution and the σ projections: at step 0, f(x, σ) = c_skip(σ)·x."""
+    model = micro()
+    x, cross = _chunks(model, 2), _cross(model, 2)
+    sigma = torch.tensor([[0.3, 20.0]])
+    out = model.consistency(x, sigma, cross)
+    expected = edm.c_skip(sigma)[..., None, None, None] * x
+    assert torch.allclose(out, expected, atol=1e-6)
+    blocks = [b for level in model.consistency.patchifier.levels for b in level]
+    assert blocks and all(not b.cond.weight.any() for b in blocks)
+
+
+@torch.no_grad()
+def test_noise_embedding_is_smooth_in_sigma():
+    """Student σ(t) and teacher σ(t − 0.001) must get nearly the same conditioning; with the former
+    ×1000 factor on log σ/4 the sinusoids changed by 40–60 % between them."""
+    from m2l2.layers import NoiseEmbedding
+
+    t = torch.tensor([0.2, 0.5, 0.9])
+    s_hi, s_lo = edm.sigma_of_t(t), edm.sigma_of_t(t - 0.001)
+    emb = NoiseEmbedding(256, 256)
+    sinusoids = {}
+    emb.mlp.register_forward_hook(lambda m, inp, out: sinusoids.setdefault(len(sinusoids), inp[0]))
+    emb(s_hi), emb(s_lo)
+    change = (sinusoids[0] - sinusoids[1]).norm(dim=1) / sinusoids[0].norm(dim=1)
+    assert change.max() < 0.01
+    legacy = NoiseEmbedding(256, 256, scale=1000.0)
+    legacy.mlp.register_forward_hook(lambda m, inp, out: sinusoids.setdefault(len(sinusoids), inp[0]))
+    legacy(s_hi), legacy(s_lo)
+    assert ((sinusoids[2] - sinusoids[3]).norm(dim=1) / sinusoids[2].norm(dim=1)).min() > 0.1
+
+
+def test_group_norm_keeps_four_channels_per_group():
+    from m2l2.config import ModelConfig
+
+    cfg = ModelConfig()
+    assert [cfg.groups_for(c) for c in (8, 64, 128, 256)] == [2, 16, 32, 32]  # upstream: min(C // 4, 32)
+    assert ModelConfig(norm_groups=8, norm_min_channels=1).groups_for(8) == 8  # the step-8,500 tiny models
 
 
 def test_chunk_causal_mask_layout():

@@ -170,12 +170,25 @@ def test_ema_update_and_apply():
 
 def test_ema_updates_once_per_optimizer_step(tmp_path):
     data = make_data(tmp_path / "data")
-    tr = toy_trainer(tmp_path, data, grad_accum=2, total_steps=1, ema_decay=0.5)
+    tr = toy_trainer(tmp_path, data, grad_accum=2, total_steps=1, ema_decay=0.5, ema_warmup=False)
     before = {k: v.clone() for k, v in tr.model.state_dict().items()}
     tr.fit()
     after = tr.model.state_dict()
     for k in tr.ema.names:
         assert torch.allclose(tr.ema.state_dict()[k], 0.5 * before[k] + 0.5 * after[k], atol=1e-6)
+
+
+def test_ema_warmup_follows_upstream_schedule(tmp_path):
+    """Upstream's warm-up: decay min(d, (1 + n) / (10 + n)) at update n, so the first update keeps 2/11."""
+    data = make_data(tmp_path / "data")
+    tr = toy_trainer(tmp_path, data, total_steps=1, ema_decay=0.999)
+    assert tr.ema.decay_at(1) == pytest.approx(2 / 11)
+    assert tr.ema.decay_at(10**6) == 0.999
+    before = {k: v.clone() for k, v in tr.model.state_dict().items()}
+    tr.fit()
+    after = tr.model.state_dict()
+    for k in tr.ema.names:
+        assert torch.allclose(tr.ema.state_dict()[k], 2 / 11 * before[k] + 9 / 11 * after[k], atol=1e-6)
 
 
 def test_grad_accumulation_divides_the_loss(tmp_path):

@@ -9,7 +9,13 @@ import pytest
 import torch
 
 from m2l2.checkpoint import export_inference, list_checkpoints, read_inference_weights
-from m2l2.training.recon import BANDS, ReconstructionProbe, band_log_spectral_error, si_sdr
+from m2l2.training.recon import (
+    BANDS,
+    ReconstructionProbe,
+    band_log_spectral_error,
+    dynamics_correlation,
+    si_sdr,
+)
 from tests.test_training import make_data, toy_trainer
 
 # `tiny` shrunk so that encode → decode of a short clip takes well under a second on one core.
@@ -44,6 +50,21 @@ def test_si_sdr_and_band_error_closed_forms():
     assert err[0] > 5 * max(err[2:]), "a loud 100 Hz tone changes only the lowest band"
 
 
+def test_dynamics_correlation_matches_the_reference_tool():
+    """Values of the issue's reference script (`dyncorr.py`, float32 input) on the same signals, recorded
+    with: x a swept tone with 3 Hz tremolo plus a 1.5 kHz tone from 1 s (2 s at 44.1 kHz), y = x + 0.5·N(0, 1)
+    (NumPy default_rng(0)), z = x delayed by 0.5 s (np.roll)."""
+    sr = 44_100
+    t = np.arange(2 * sr) / sr
+    x = np.sin(2 * np.pi * (220 + 200 * t) * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t))
+    x = (x + 0.3 * np.sin(2 * np.pi * 1500 * t) * (t > 1)).astype(np.float32)
+    y = (x + 0.5 * np.random.default_rng(0).standard_normal(x.shape)).astype(np.float32)
+    assert dynamics_correlation(x, y) == pytest.approx(0.5910933613777161, abs=1e-6)
+    assert dynamics_correlation(x, np.roll(x, sr // 2)) == pytest.approx(-0.07412973046302795, abs=1e-6)
+    assert dynamics_correlation(x, x) == pytest.approx(1.0)
+    assert dynamics_correlation(x[None], np.stack([x, x])) == pytest.approx(1.0), "mono mix of [C, N]"
+
+
 def test_probe_logs_ema_reconstruction_and_restores_weights(tmp_path):
     m2l2 = pytest.importorskip("m2l2")
     data = make_data(tmp_path / "data")
@@ -57,7 +78,7 @@ def test_probe_logs_ema_reconstruction_and_restores_weights(tmp_path):
             if v.is_floating_point():
                 v.add_(0.01)
     first = tr.reconstruct()
-    assert set(first) == {"recon_si_sdr", *(f"recon_lsd_{int(a)}_{int(b)}" for a, b in BANDS)}
+    assert set(first) == {"recon_si_sdr", "recon_dyncorr", *(f"recon_lsd_{int(a)}_{int(b)}" for a, b in BANDS)}
     assert all(np.isfinite(v) for v in first.values())
     assert tr.reconstruct() == first, "same excerpts, same decoding noise"
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()), "live weights restored"

@@ -2,7 +2,8 @@
 
 Defaults follow the paper's recipe (model-facts.md, "Training recipe"): batch 16, RAdam lr 1e-4 with
 betas (0.9, 0.999), 10k-step linear warm-up (upstream Music2Latent), cosine decay to 1e-6, EMA 0.9999,
-1 M steps. Gradient clipping (1.0) is our addition: upstream had none and saw fp16 NaNs.
+1 M steps, EMA warm-up, no gradient clipping (train.grad_clip adds it; the 1/Δσ loss weight makes
+gradient norms of 10²–10⁴ normal, so a clip at 1.0 rescales every step).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from m2l2.errors import M2L2Error
 
 PRECISIONS = ("fp32", "bf16", "fp16")
+OPTIMIZERS = ("radam", "adam")
 
 
 @dataclass
@@ -69,6 +71,9 @@ class TrainConfig:
 
     batch_size: int = 16
     grad_accum: int = 1
+    # "radam" as upstream, or "adam": RAdam's variance rectification scales the first steps down
+    # (to 5 % of the LR at step 10, 22 % at step 100, 38 % at step 300), an extra warm-up of ~10³ steps.
+    optimizer: str = "radam"
     lr: float = 1e-4
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
@@ -77,10 +82,13 @@ class TrainConfig:
     lr_final: float = 1e-6
     total_steps: int = 1_000_000
     ema_decay: float = 0.9999
+    ema_warmup: bool = True  # decay min(ema_decay, (1 + n) / (10 + n)) at update n, as upstream
     delta_t_start: float = 0.1  # consistency step Δt (in t ∈ [0, 1]) at step 0; upstream 0.1
     delta_t_end: float = 0.001  # Δt at total_steps; upstream 0.001
+    loss_weighting: str = "delta_sigma"  # "delta_sigma" (upstream 1/Δσ) or "f_space" (see edm.consistency_weight)
+    t_max_fraction: float = 0.0  # share of noise indices set to t = 1, σ_max (0: upstream's lognormal only)
     magnitude_weight: float = 1.0  # weight of the magnitude-head loss (models with model.magnitude_head only)
-    grad_clip: float = 1.0  # max global grad norm; 0 disables clipping (the norm is still logged)
+    grad_clip: float = 0.0  # max global grad norm; 0 (upstream) disables clipping (the norm is still logged)
     precision: str = "fp32"  # "fp32" | "bf16" | "fp16" (autocast; fp16 on GPU only, with a grad scaler)
     compile: bool = False  # torch.compile the model's top-level sub-modules
     data: list[DataFolder] = field(default_factory=list)
@@ -113,6 +121,8 @@ class TrainConfig:
         self.validate()
 
     def validate(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise M2L2Error(f"train.optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.precision not in PRECISIONS:
             raise M2L2Error(f"train.precision must be one of {PRECISIONS}, got {self.precision!r}")
         for name in ("batch_size", "grad_accum", "total_steps"):
@@ -122,6 +132,12 @@ class TrainConfig:
             raise M2L2Error("train.lr must be > 0 and train.warmup_steps, train.lr_final >= 0")
         if not 0.0 <= self.ema_decay < 1.0:
             raise M2L2Error(f"train.ema_decay must be in [0, 1), got {self.ema_decay}")
+        from m2l2.edm import WEIGHTINGS
+
+        if self.loss_weighting not in WEIGHTINGS:
+            raise M2L2Error(f"train.loss_weighting must be one of {WEIGHTINGS}, got {self.loss_weighting!r}")
+        if not 0.0 <= self.t_max_fraction <= 1.0:
+            raise M2L2Error(f"train.t_max_fraction must be in [0, 1], got {self.t_max_fraction}")
         if self.magnitude_weight < 0:
             raise M2L2Error(f"train.magnitude_weight must be >= 0, got {self.magnitude_weight}")
         if not 0.0 < self.delta_t_end <= self.delta_t_start <= 1.0:

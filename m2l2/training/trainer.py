@@ -56,18 +56,27 @@ class EMA:
     """Exponential moving average of the model's floating-point state, updated once per optimizer
     step (not per micro-step). Keys match `model.state_dict()`, so the EMA loads as a model."""
 
-    def __init__(self, model: nn.Module, decay: float) -> None:
+    def __init__(self, model: nn.Module, decay: float, warmup: bool = True) -> None:
         self.decay = decay
+        self.warmup = warmup
         state = model.state_dict()
         self.names = [k for k, v in state.items() if v.is_floating_point()]
         self.shadow = {k: v.detach().clone() for k, v in state.items()}
 
+    def decay_at(self, updates: int) -> float:
+        """Decay of the `updates`-th update (1-based). With warm-up, min(decay, (1 + n) / (10 + n)) as
+        upstream Music2Latent: without it a short run's EMA is mostly its random initialisation
+        (0.999¹⁰⁰⁰ = 37 % of the weight after 1,000 steps)."""
+        return min(self.decay, (1 + updates) / (10 + updates)) if self.warmup else self.decay
+
     @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
+    def update(self, model: nn.Module, updates: int | None = None) -> None:
+        """Move the shadow towards `model`; `updates` counts this update (the optimizer step, 1-based)."""
+        decay = self.decay if updates is None else self.decay_at(updates)
         state = model.state_dict()
         live = [state[k].detach() for k in self.names]
         shadow = [self.shadow[k] for k in self.names]
-        torch._foreach_lerp_(shadow, live, 1.0 - self.decay)
+        torch._foreach_lerp_(shadow, live, 1.0 - decay)
         for k, v in state.items():
             if k not in self.names:
                 self.shadow[k].copy_(v)
@@ -110,7 +119,11 @@ def default_loss_fn(cfg: TrainConfig) -> LossFn:
     from m2l2.consistency import training_loss
 
     return functools.partial(
-        training_loss, delta_t_range=(cfg.delta_t_start, cfg.delta_t_end), magnitude_weight=cfg.magnitude_weight
+        training_loss,
+        delta_t_range=(cfg.delta_t_start, cfg.delta_t_end),
+        magnitude_weight=cfg.magnitude_weight,
+        t_max_fraction=cfg.t_max_fraction,
+        weighting=cfg.loss_weighting,
     )
 
 
@@ -161,7 +174,8 @@ class Trainer:
             self.loss_module = DistributedDataParallel(
                 self.loss_module, device_ids=ids, find_unused_parameters=cfg.find_unused_parameters
             )  # broadcasts rank 0's weights, so every rank starts equal
-        self.optimizer = torch.optim.RAdam(
+        optimizer_class = {"radam": torch.optim.RAdam, "adam": torch.optim.Adam}[cfg.optimizer]
+        self.optimizer = optimizer_class(
             [p for p in self.model.parameters() if p.requires_grad],
             lr=cfg.lr,
             betas=cfg.betas,
@@ -169,7 +183,7 @@ class Trainer:
             weight_decay=cfg.weight_decay,
         )
         self.scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" else None
-        self.ema = EMA(self.model, cfg.ema_decay)
+        self.ema = EMA(self.model, cfg.ema_decay, cfg.ema_warmup)
         self.step = 0
         self.bad_steps = 0  # consecutive non-finite steps
         self.skipped_total = 0
@@ -240,7 +254,7 @@ class Trainer:
         if self.config.get("model") and model_cfg != self.config["model"]:
             raise M2L2Error(f"{json_path} holds another model configuration; train with the same one")
         self.model.load_state_dict(state)
-        self.ema = EMA(self.model, self.cfg.ema_decay)
+        self.ema = EMA(self.model, self.cfg.ema_decay, self.cfg.ema_warmup)
         self.step = int(json.loads(json_path.read_text())["step"])
         return self.step
 
@@ -326,7 +340,7 @@ class Trainer:
                 self.scaler.step(self.optimizer)
             else:
                 self.optimizer.step()
-            self.ema.update(self.model)
+            self.ema.update(self.model, self.step + 1)
             self.bad_steps = 0
         else:
             self.optimizer.zero_grad(set_to_none=True)

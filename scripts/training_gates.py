@@ -1,0 +1,160 @@
+"""Measured gates of consistency training: memorise one crop, then a handful, then generalise.
+
+    python scripts/training_gates.py 1 OUT --config tiny-ordered --steps 1000 [--set key=value ...]
+    python scripts/training_gates.py 2 OUT --config tiny --steps 3000
+    python scripts/training_gates.py score OUT --checkpoint RUN_OR_FILE --clips FOLDER  (score any model)
+
+Gate 1 trains on one fixed crop of exactly two chunks (a folder holding one file of that length, so every
+random crop is that crop) and scores the reconstruction of that same crop; gate 2 does the same with
+`--crops` (default 8) crops of different training files. Scoring: one-step decoding (every chunk from σ_max,
+no re-decoding) and the default two-step decoding; SI-SDR, the dynamics correlation, output/input RMS, and
+the denoising error of the consistency model at fixed noise levels (where along σ a recipe fails).
+Writes OUT/gate.json and the training run in OUT/run. Crops come from `music/train` of the suite, never
+from the eval clips of the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from m2l2 import spectral
+from m2l2.audio import load_audio, save_audio
+from m2l2.training.recon import memorisation_scores as score
+
+
+def suite_train_folder() -> Path:
+    import os
+
+    root = Path(os.environ.get("M2L2_DATA_DIR", Path.home() / ".cache/m2l2/suite"))
+    folder = root / "music" / "train"
+    if not folder.is_dir():
+        sys.exit(f"{folder} not found: build the suite first (m2l2 data build --parts music)")
+    return folder
+
+
+def dev_split(folder: Path, every: int = 8) -> tuple[list[Path], list[Path]]:
+    """(train, dev) files of `music/train`, split by track (never by clip): every `every`-th track of the
+    sorted track names is held out for recipe decisions, so the tables' `music/eval` clips never are."""
+    files = sorted(folder.glob("*.flac"))
+    tracks = sorted({f.stem.rsplit("-", 1)[0] for f in files})
+    held = set(tracks[every - 1 :: every])
+    dev = [f for f in files if f.stem.rsplit("-", 1)[0] in held]
+    return [f for f in files if f not in dev], dev
+
+
+def link_split(out: Path) -> tuple[Path, Path]:
+    """OUT/train and OUT/dev as folders of symbolic links (training data folders for `m2l2 train`)."""
+    train, dev = dev_split(suite_train_folder())
+    for name, files in (("train", train), ("dev", dev)):
+        (out / name).mkdir(parents=True, exist_ok=True)
+        for f in files:
+            link = out / name / f.name
+            if not link.exists():
+                link.symlink_to(f)
+    return out / "train", out / "dev"
+
+
+def write_crops(folder: Path, count: int, length: int, out: Path) -> list[Path]:
+    """`count` mono crops of `length` samples from the middle of evenly spaced training files."""
+    files = dev_split(folder)[0]
+    picks = [files[i] for i in np.linspace(0, len(files) - 1, count).round().astype(int)] if count > 1 else [files[0]]
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for path in picks:
+        audio, _ = load_audio(path, sample_rate=spectral.SAMPLE_RATE)
+        mono = audio.mean(0)
+        start = max((len(mono) - length) // 2, 0)
+        crop = mono[start : start + length][None]
+        target = out / f"{path.stem}.wav"
+        save_audio(target, crop.astype(np.float32), spectral.SAMPLE_RATE)
+        paths.append(target)
+    return paths
+
+
+def train(config: str, overrides: list[str], data: Path, steps: int, run_dir: Path):
+    """Train with the project's own Trainer (the code path of `m2l2 train`); returns (model, trainer)."""
+    import m2l2
+    from m2l2.config import load_config
+    from m2l2.training.config import TrainConfig
+    from m2l2.training.trainer import Trainer
+
+    cfg = load_config(
+        config,
+        [
+            f"train.data={data}",
+            f"train.total_steps={steps}",
+            "train.checkpoint_every=0",
+            "train.checkpoint_minutes=0",
+            "train.num_workers=0",
+            "train.log_every=25",
+            *overrides,
+        ],
+    )
+    torch.manual_seed(TrainConfig.from_dict(cfg["train"]).seed)  # the initial weights of `m2l2 train`
+    model = m2l2.build(cfg["model"])
+    trainer = Trainer(model, TrainConfig.from_dict(cfg["train"]), run_dir, config={"model": model.config.to_dict()})
+    trainer.fit(resume=(run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()))
+    return model, trainer
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument(
+        "gate",
+        choices=["1", "2", "rescore", "split"],
+        help="rescore: score OUT/run's last checkpoint again; split: OUT/train and OUT/dev (by track)",
+    )
+    p.add_argument("out", type=Path)
+    p.add_argument("--config", default="tiny-ordered")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--crops", type=int, default=8, help="gate 2: number of training crops")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    from m2l2.autoencoder import Music2Latent2
+
+    if args.gate == "split":
+        train_dir, dev_dir = link_split(args.out)
+        print(f"{train_dir}: {len(list(train_dir.iterdir()))} clips; {dev_dir}: {len(list(dev_dir.iterdir()))} clips")
+        return 0
+    length = spectral.frames_to_samples(2 * 64)
+    count = args.crops if args.gate == "2" else 1
+    data = args.out / "data"
+    paths = sorted(data.glob("*.wav")) if args.gate == "rescore" else write_crops(suite_train_folder(), count, length, data)
+    clips = [load_audio(p_, sample_rate=spectral.SAMPLE_RATE)[0].astype(np.float32) for p_ in paths]
+    if args.gate == "rescore":
+        import m2l2
+        from m2l2.checkpoint import load_checkpoint
+
+        ckpt = load_checkpoint(args.out / "run" / "checkpoints")
+        model = m2l2.build(ckpt.config["model"])
+        scores = {}
+        for name, state in (("ema", ckpt.ema), ("live", ckpt.model)):
+            model.load_state_dict(state)
+            scores[name] = score(model, clips)
+        print(json.dumps(scores, indent=1))
+        return 0
+    start = time.time()
+    model, trainer = train(args.config, args.overrides, data, args.steps, args.out / "run")
+    assert isinstance(model, Music2Latent2)
+    seconds = time.time() - start
+    result = {"gate": args.gate, "config": args.config, "overrides": args.overrides, "steps": args.steps,
+              "crops": [p_.name for p_ in paths], "train_seconds": seconds}
+    with trainer.ema.applied(model):
+        result["ema"] = score(model, clips)
+    result["live"] = score(model, clips)
+    (args.out / "gate.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
