@@ -37,8 +37,8 @@ from benchmarks.metrics.visqol import VisqolJob, visqol_many, visqol_unavailable
 from benchmarks.metrics.visqol import to_mono as _to_mono
 from m2l2.audio import load_audio, resample
 from m2l2.errors import M2L2Error
+from m2l2.io import AUDIO_SUFFIXES, write_text
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aif", ".aiff"}
 BASE_METRICS = ("sisdr", "visqol")
 NOT_COMPUTED = "not computed"
 
@@ -116,10 +116,7 @@ class Evaluation:
     def write(self, path: str | Path) -> tuple[Path, Path]:
         """Save everything as JSON at `path` and the per-clip table as CSV next to it."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_text(json.dumps(self.to_json(), indent=2, allow_nan=False) + "\n")
-        tmp.replace(path)
+        write_text(path, json.dumps(self.to_json(), indent=2, allow_nan=False) + "\n")
         csv_path = path.with_suffix(".per_clip.csv")
         with open(csv_path, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=["clip", *self.per_clip])

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from m2l2.errors import M2L2Error
+from m2l2.io import atomic_path
 
 
 def feature_name(label: str) -> str:
@@ -43,11 +44,8 @@ def relative_paths(items: Sequence[Any]) -> list[Path]:
 
 
 def _save(path: Path, vector: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
-    with open(tmp, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.save(f, np.asarray(vector, dtype=np.float32), allow_pickle=False)
-    tmp.replace(path)
 
 
 def export_mir_ref(out_root: str | Path, dataset: str, model_label: str, items: Sequence[Any],
@@ -69,14 +67,12 @@ def export_mir_ref(out_root: str | Path, dataset: str, model_label: str, items: 
         _save(target, vec)
     base.mkdir(parents=True, exist_ok=True)
     meta = base / "metadata.csv"
-    tmp = meta.with_name(f"metadata.csv.{os.getpid()}.part")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with atomic_path(meta) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["id", "audio", "embedding", "split", "labels"])
         for it, rel in zip(items, rels):
             w.writerow([it.id, "" if it.path is None else str(it.path), rel.with_suffix(".npy").as_posix(),
                         it.split or "", json.dumps(it.labels, sort_keys=True, ensure_ascii=False)])
-    tmp.replace(meta)
     info_file = base / "features.json"
     info = json.loads(info_file.read_text(encoding="utf-8")) if info_file.is_file() else {}
     info[feature_name(model_label)] = {"label": model_label, "dim": int(features.shape[1]),

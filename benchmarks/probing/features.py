@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from m2l2.errors import M2L2Error
+from m2l2.io import atomic_path
 
 FEATURES_VERSION = "probe-features-v1"  # bump when the way a clip becomes one vector changes
 
@@ -173,11 +173,8 @@ class FeatureCache:
 
     @staticmethod
     def put(path: Path, value: np.ndarray) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
-        with open(tmp, "wb") as f:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.save(f, value, allow_pickle=False)
-        tmp.replace(path)
 
 
 def extract_features(model: FeatureModel, items: Sequence[Any], cache_dir: str | Path, progress: bool = True,

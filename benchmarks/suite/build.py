@@ -23,9 +23,10 @@ from typing import Any
 from tqdm import tqdm
 
 from benchmarks.suite.manifest import Journal, read_manifest, verify, write_manifest
-from benchmarks.suite.sources import Fetched, fetch, sha256_file
+from benchmarks.suite.sources import Fetched, fetch
 from m2l2.audio import save_audio
 from m2l2.errors import M2L2Error
+from m2l2.io import atomic_path, sha256_file
 
 PARTS = ("music", "notes", "key", "tags", "speech")
 
@@ -135,13 +136,11 @@ def _tool_versions() -> dict[str, str]:
 
 def _write_metadata(root: Path, part: str, rows: list[dict[str, Any]], columns: list[str]) -> str:
     rel = f"{part}/metadata.csv"
-    tmp = root / (rel + ".part")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with atomic_path(root / rel) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
         w.writeheader()
         for r in rows:
             w.writerow({k: ";".join(v) if isinstance(v, list | tuple) else v for k, v in r.items()})
-    tmp.replace(root / rel)
     return rel
 
 

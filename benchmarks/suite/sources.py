@@ -7,7 +7,6 @@ records what was used.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from m2l2.errors import M2L2Error
+from m2l2.io import sha256_file
 
 
 @dataclass(frozen=True)
@@ -49,14 +49,6 @@ def deb_cache() -> Path:
     """Where downloaded and unpacked packages live; shared between suite roots so tests do not re-download."""
     env = os.environ.get("M2L2_DEB_CACHE")
     return Path(env) if env else Path.home() / ".cache" / "m2l2" / "debs"
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _apt_download(spec: str, folder: Path) -> bool:
