@@ -23,6 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmarks.embedders import Embedder, WeightsMissingError, available_embedders, get_embedder
+from benchmarks.metrics import PER_CLIP_METRICS
 from benchmarks.metrics.bootstrap import bootstrap_mean_ci
 from benchmarks.metrics.cache import EmbeddingCache, array_content_hash, file_content_hash
 from benchmarks.metrics.frechet import (
@@ -39,7 +40,7 @@ from m2l2.audio import load_audio, resample
 from m2l2.errors import M2L2Error
 from m2l2.io import AUDIO_SUFFIXES, write_text
 
-BASE_METRICS = ("sisdr", "visqol")
+BASE_METRICS = PER_CLIP_METRICS  # declared with the other metric specs
 NOT_COMPUTED = "not computed"
 
 Source = Path | tuple[np.ndarray, int]  # a file, or in-memory [C, N] / [N] audio with its rate

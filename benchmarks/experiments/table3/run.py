@@ -1,6 +1,6 @@
 """Table III end to end: models x tasks x (folds) x seeds, resumable, with provenance.
 
-* Features: one cached `.npy` per item and model (benchmarks/probing/features.py), so only new or changed
+* Features: one cached `.npy` per item and model (`benchmarks.experiments.table3.features`), so only new or changed
   clips are embedded again.
 * Probe runs: one JSON line per (model, task, fold, seed) appended to `<output>/table3/<config>/runs.jsonl`,
   reused when its key (probe code version, probe settings, task definition, the features' key, fold, seed)
@@ -14,78 +14,32 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from benchmarks.pipeline import _build, _sha
-from benchmarks.probing.features import (
+from benchmarks import store
+from benchmarks.config import TablesConfig
+from benchmarks.experiments.base import RunOptions
+from benchmarks.experiments.table3.config import Table3Config
+from benchmarks.experiments.table3.features import (
     FeatureModel,
     FeatureModelConfig,
     build_feature_model,
     extract_features,
 )
-from benchmarks.probing.mlp import PROBE_VERSION, ProbeConfig, train_probe
-from benchmarks.probing.tasks import Task, TaskData, load_task, task_available
+from benchmarks.experiments.table3.mlp import PROBE_VERSION, train_probe
+from benchmarks.experiments.table3.tasks import TaskData, load_task, task_available
+from benchmarks.provenance import run_provenance
 from m2l2.errors import M2L2Error
 
+log = logging.getLogger(__name__)
+
 METRICS_VERSION = "probe-metrics-v1"  # bump when a metric's definition changes
-
-
-@dataclass
-class Table3Config:
-    name: str
-    tasks: list[Task]
-    models: list[FeatureModelConfig]
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    probe: ProbeConfig = field(default_factory=ProbeConfig)
-    cache_dir: str = "~/.cache/m2l2/tables"
-    output_dir: str = "results"
-    build_suite: list[str] | None = None  # default-suite parts to build first when absent
-    export_dir: str | None = None  # also write the embeddings in mir_ref's layout here (null: no export)
-    source: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        out.pop("source")
-        return out
-
-
-def table3_config_from_dict(data: dict[str, Any], name: str, source: str | None = None) -> Table3Config:
-    where = f"{source or 'configuration'}: table3"
-    data = dict(data)
-    data["tasks"] = [_build(Task, t, f"{where}.tasks[{i}]") for i, t in enumerate(data.get("tasks") or [])]
-    data["models"] = [_build(FeatureModelConfig, m, f"{where}.models[{i}]")
-                      for i, m in enumerate(data.get("models") or [])]
-    data["probe"] = _build(ProbeConfig, data.get("probe") or {}, f"{where}.probe")
-    data.setdefault("name", name)
-    cfg = _build(Table3Config, {**data, "source": source}, where)
-    if not cfg.tasks or not cfg.models or not cfg.seeds:
-        raise M2L2Error(f"{where}: needs at least one task, one model and one seed")
-    return cfg
-
-
-def load_table3_config(config: str | Path | None = None) -> Table3Config:
-    """The `table3:` section of a tables configuration (a YAML path or a shipped name such as 'default')."""
-    from benchmarks.pipeline import resolve_config_path
-
-    path = resolve_config_path(config)
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if "table3" not in data:
-        raise M2L2Error(f"{path}: no table3: section (Table III is not configured there)")
-    defaults = {k: data[k] for k in ("cache_dir", "output_dir") if k in data}
-    return table3_config_from_dict({**defaults, **(data["table3"] or {})}, data.get("name", path.stem), str(path))
-
-
-def result_path(cfg: Table3Config) -> Path:
-    from benchmarks.pipeline import _slug
-
-    return Path(cfg.output_dir).expanduser() / "table3" / f"{_slug(cfg.name)}.json"
 
 
 @dataclass
@@ -115,10 +69,15 @@ class Table3Summary:
         lines += [f"  table: {t}" for t in self.tables]
         return "\n".join(lines)
 
+    @property
+    def computed(self) -> int:
+        """Units of work done in this run (0: everything was reused)."""
+        return self.features_computed + self.runs_computed
+
 
 def score_run(data: TaskData, probs: np.ndarray, test: np.ndarray) -> dict[str, float]:
     """Test metrics of one probe run (every test item scored)."""
-    from benchmarks.probing import metrics as M
+    from benchmarks.experiments.table3 import metrics as M
 
     t = data.task
     if t.type == "multilabel":
@@ -152,34 +111,21 @@ def _aggregate(rows: list[dict[str, Any]], metrics: tuple[str, ...]) -> dict[str
     return out
 
 
-def as_table3_config(cfg: Any) -> Table3Config | None:
-    """A Table3Config from itself or from a tables configuration's `table3:` section (None when it has none)."""
-    if isinstance(cfg, Table3Config):
-        return cfg
-    section = getattr(cfg, "table3", None)
-    if not section:
-        return None
-    defaults = {"cache_dir": cfg.cache_dir, "output_dir": cfg.output_dir}
-    return table3_config_from_dict({**defaults, **section}, cfg.name, getattr(cfg, "source", None))
+def run(tables: TablesConfig | None, cfg: Table3Config | None, opts: RunOptions | None = None) -> Table3Summary:
+    """Run every (model, task, fold, seed) of `cfg` not already in the run log and write the result file.
 
-
-def run_table3(cfg: Any, progress: bool = True, render: bool = True) -> Table3Summary:
-    """Run every (model, task, fold, seed) of `cfg` not already in the run log; write results and tables.
-
-    `cfg` is a Table3Config or a tables configuration (benchmarks.pipeline.TablesConfig) with a `table3:`
-    section; without one nothing runs and the summary says so."""
-    from benchmarks.pipeline import _device, _git, _versions, append_row, finish_result
-
+    `cfg` is the `table3:` section of the tables configuration `tables` (which it already holds everything
+    of); without one nothing runs and the summary says so."""
+    opts = opts or RunOptions()
+    progress = opts.progress
     t_start = time.time()
     summary = Table3Summary()
-    parsed = as_table3_config(cfg)
-    if parsed is None:
+    if cfg is None:
         summary.notes.append("no table3: section in this configuration (Table III not configured)")
         return summary
-    cfg = parsed
     cache = Path(cfg.cache_dir).expanduser() / "probing" / "features"
-    out_json = result_path(cfg)
-    runs_file = out_json.with_suffix("") / "runs.jsonl"
+    out_json = cfg.result_file
+    runs_file = store.rows_dir(out_json) / "runs.jsonl"
     done = _read_runs(runs_file)
     if cfg.build_suite and any(t.dataset.startswith("suite-") for t in cfg.tasks):
         from benchmarks.suite import ensure_built
@@ -194,7 +140,7 @@ def run_table3(cfg: Any, progress: bool = True, render: bool = True) -> Table3Su
         model, why = build_feature_model(spec)
         if model is None:
             summary.skipped_models[spec.label] = why or "unavailable"
-            print(f"[{spec.label}] skipped: {why}", flush=True)
+            log.info("[%s] skipped: %s", spec.label, why)
         else:
             models[spec.label], model_specs[spec.label] = model, spec
     tasks_out: list[dict[str, Any]] = []
@@ -209,7 +155,7 @@ def run_table3(cfg: Any, progress: bool = True, render: bool = True) -> Table3Su
                 why = str(e).splitlines()[0]
         if why is not None:
             summary.skipped_tasks[task.name] = why
-            print(f"[task {task.name}] skipped: {why}", flush=True)
+            log.info("[task %s] skipped: %s", task.name, why)
             continue
         partitions = {fold: data.splits(fold) for fold in task.partitions}
         tasks_out.append({
@@ -219,8 +165,8 @@ def run_table3(cfg: Any, progress: bool = True, render: bool = True) -> Table3Su
             "split": task.split, "folds": task.folds if task.split == "folds" else None,
             "split_sizes": {str(f): {k: len(v) for k, v in s.items()} for f, s in partitions.items()},
         })
-        print(f"[task {task.name}] {len(data.items)} items of {task.dataset}, {len(data.classes)} classes, "
-              f"{len(partitions)} split(s) x {len(cfg.seeds)} seeds", flush=True)
+        log.info("[task %s] %d items of %s, %d classes, %d split(s) x %d seeds", task.name, len(data.items),
+                 task.dataset, len(data.classes), len(partitions), len(cfg.seeds))
         hashes: dict[str, str] = {}
         for label, model in models.items():
             t0 = time.perf_counter()
@@ -229,18 +175,18 @@ def run_table3(cfg: Any, progress: bool = True, render: bool = True) -> Table3Su
             summary.features_computed += stats["computed"]
             summary.features_reused += stats["reused"]
             if cfg.export_dir:
-                from benchmarks.probing.export import export_mir_ref
+                from benchmarks.experiments.table3.export import export_mir_ref
 
                 export_mir_ref(Path(cfg.export_dir).expanduser(), task.dataset, label, data.items, x,
                                identity=model.identity)
-            feature_key = _sha([model.key, [hashes[it.id] for it in data.items]])
+            feature_key = store.key([model.key, [hashes[it.id] for it in data.items]])
             feature_info[label][task.name] = {"dim": int(x.shape[1]), "items": int(x.shape[0])}
-            task_key = _sha([dataclasses.asdict(task), data.classes, hashlib.sha256(data.y.tobytes()).hexdigest()])
+            task_key = store.key([dataclasses.asdict(task), data.classes, hashlib.sha256(data.y.tobytes()).hexdigest()])
             rows = []
             t0 = time.perf_counter()
             for fold, split in partitions.items():
                 for seed in cfg.seeds:
-                    key = _sha([PROBE_VERSION, METRICS_VERSION, dataclasses.asdict(cfg.probe), task_key,
+                    key = store.key([PROBE_VERSION, METRICS_VERSION, dataclasses.asdict(cfg.probe), task_key,
                                 feature_key, fold, seed])
                     row = done.get(key)
                     if row is not None:
@@ -260,7 +206,7 @@ def run_table3(cfg: Any, progress: bool = True, render: bool = True) -> Table3Su
                     row = {"key": key, "model": label, "task": task.name, "fold": fold, "seed": seed,
                            "scores": scores, "n_test": int(len(te)),
                            "best_epoch": probe.best_epoch, "epochs_run": probe.epochs_run}
-                    append_row(runs_file, row)
+                    store.append_row(runs_file, row)
                     done[key] = row
                     rows.append(row)
                     summary.runs_computed += 1
@@ -281,15 +227,9 @@ def run_table3(cfg: Any, progress: bool = True, render: bool = True) -> Table3Su
         "skipped_models": summary.skipped_models,
         "skipped_tasks": summary.skipped_tasks,
         "runs_file": str(runs_file),
-        "provenance": {
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "git": _git(), "versions": _versions(), "device": _device(),
-            "codes": {"probe": PROBE_VERSION, "metrics": METRICS_VERSION},
-        },
+        "provenance": run_provenance({"probe": PROBE_VERSION, "metrics": METRICS_VERSION}),
     }
-    from benchmarks.render import render_table3
-
-    finish_result(summary, out_json, result, render_table3 if render else None,
-                  Path(cfg.output_dir).expanduser() / "tables", force=bool(summary.runs_computed))
+    store.write_result(out_json, result, force=bool(summary.runs_computed))
+    summary.result_file = str(out_json)
     summary.seconds = time.time() - t_start
     return summary
