@@ -22,8 +22,7 @@ def load(name: str, root: str | Path | None = None, split: str | None = None, **
     """Items of dataset `name` under `root`, optionally only one split. Extra options go to the loader
     (e.g. fold=1 for TinySOL, split_dir=... for MagnaTagATune, split_file=... for Beatport)."""
     if name.startswith("suite-"):
-        from benchmarks.datasets.suite import load_part
-        from benchmarks.suite import default_root
+        from benchmarks.datasets.suite import default_root, load_part
 
         return load_part(name[len("suite-"):], root if root is not None else default_root(), split, **options)
     if root is None:

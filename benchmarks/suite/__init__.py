@@ -3,16 +3,11 @@ Debian packages into one folder with a manifest (see build.py and the part_*.py 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-PARTS = ("music", "notes", "key", "tags", "speech")
+from benchmarks.datasets.suite import PARTS, default_root
 
-
-def default_root() -> Path:
-    """$M2L2_DATA_DIR, else ~/.cache/m2l2/suite."""
-    env = os.environ.get("M2L2_DATA_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "m2l2" / "suite"
+__all__ = ["PARTS", "default_root", "ensure_built", "stale_parts"]
 
 
 def stale_parts(root: Path, parts: list[str], small: bool, check_hashes: bool = False) -> list[str]:

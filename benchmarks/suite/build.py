@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import importlib
+import logging
 import multiprocessing
 import os
 import shutil
@@ -27,6 +28,8 @@ from benchmarks.suite.sources import Fetched, fetch
 from m2l2.audio import save_audio
 from m2l2.errors import M2L2Error
 from m2l2.io import atomic_path, sha256_file
+
+log = logging.getLogger(__name__)
 
 PARTS = ("music", "notes", "key", "tags", "speech")
 
@@ -152,12 +155,12 @@ def build_part(root: Path, part: str, small: bool, manifest: dict[str, Any],
     config = {"recipe": mod.RECIPE_VERSION, "small": small}
     previous = manifest["parts"].get(part)
     if previous and previous.get("config") == config and not verify(root, [part]):
-        print(f"[{part}] up to date ({previous['count']} clips), skipping")
+        log.info("[%s] up to date (%d clips), skipping", part, previous["count"])
         return previous
     t0 = time.time()
     ctx = Context(root, small)
     for pkg in mod.packages(small):
-        print(f"[{part}] fetching {pkg}")
+        log.info("[%s] fetching %s", part, pkg)
         ctx.sources[pkg] = fetch(pkg)
     journal = Journal.open(root)
     jobs = mod.jobs(ctx)
@@ -165,7 +168,7 @@ def build_part(root: Path, part: str, small: bool, manifest: dict[str, Any],
     entries = [journal.finished(prefix + job.key) for job in jobs]
     todo = [i for i, e in enumerate(entries) if e is None]
     if len(todo) < len(jobs):
-        print(f"[{part}] {len(jobs) - len(todo)} of {len(jobs)} jobs already done (resuming)")
+        log.info("[%s] %d of %d jobs already done (resuming)", part, len(jobs) - len(todo), len(jobs))
     pool = get_pool() if len(todo) > 1 else None
     for i, job_files, job_rows in _run_jobs(part, ctx, jobs, todo, pool):
         entries[i] = journal.record(prefix + jobs[i].key, job_files, job_rows)
@@ -196,7 +199,7 @@ def build_part(root: Path, part: str, small: bool, manifest: dict[str, Any],
         "generated_licence": getattr(mod, "LICENCE_NOTE", ""),
     }
     manifest["parts"][part] = info
-    print(f"[{part}] {len(rows)} clips in {info['build_seconds']} s")
+    log.info("[%s] %d clips in %s s", part, len(rows), info["build_seconds"])
     return info
 
 

@@ -7,15 +7,17 @@ records what was used.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from m2l2.errors import M2L2Error
 from m2l2.io import sha256_file
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,8 @@ def fetch(package: str) -> Fetched:
             raise M2L2Error(f"the default suite needs the Debian package {package} and apt-get is not available "
                             "here; build on Debian/Ubuntu or pass --root pointing to a suite built elsewhere")
         if not _apt_download(f"{package}={src.version}", cache):
-            print(f"warning: {package}={src.version} is not in the archive; falling back to the candidate "
-                  "version (the manifest records it)", file=sys.stderr)
+            log.warning("warning: %s=%s is not in the archive; falling back to the candidate version (the "
+                        "manifest records it)", package, src.version)
             if not _apt_download(package, cache):
                 raise M2L2Error(f"apt-get download {package} failed: run `sudo apt-get update` and retry "
                                 f"(the package is in Debian 12 main)")

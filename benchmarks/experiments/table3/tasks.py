@@ -139,7 +139,7 @@ def task_available(task: Task) -> str | None:
     if task.when_exists and not Path(task.when_exists).expanduser().exists():
         return f"{task.when_exists} does not exist"
     if task.dataset.startswith("suite-"):
-        from benchmarks.suite import default_root
+        from benchmarks.datasets.suite import default_root
 
         root = _root(task) or Path(default_root())
         part = task.dataset[len("suite-"):]
