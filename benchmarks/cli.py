@@ -29,28 +29,45 @@ def _only(text: str) -> list[str]:
     names = [t.strip() for t in text.split(",") if t.strip()]
     bad = [n for n in names if n not in NAMES]
     if bad or not names:
-        raise argparse.ArgumentTypeError(f"unknown experiment(s) {bad or text!r}; choose from {', '.join(NAMES)}")
+        raise argparse.ArgumentTypeError(
+            f"unknown experiment(s) {bad or text!r}; choose from {', '.join(NAMES)}"
+        )
     return names
 
 
 def register(subparsers) -> None:
     made = ", ".join(e.makes for e in EXPERIMENTS)
     p = subparsers.add_parser(
-        "tables", help="run the benchmark experiments (Tables I-III, Fig. 3, seams, speed) and render results/",
+        "tables",
+        help="run the benchmark experiments (Tables I-III, Fig. 3, seams, speed) and render results/",
         description=f"Run the experiments of a YAML configuration ({made}); render Markdown/LaTeX/CSV tables "
         "beside the paper's published numbers and figures as PNG/PDF. Resumable: rerunning recomputes only "
         "what changed. Ends with a summary of what was computed, skipped and why.",
     )
-    p.add_argument("--config", default=None,
-                   help="YAML file or shipped name ('default': offline suite, 'paper': MusicCaps); default: default")
-    p.add_argument("--shard", type=_shard, default=None,
-                   help="i/n: Table II only, every n-th clip starting at i (array jobs); a later run without "
-                   "--shard merges. Under torchrun (WORLD_SIZE > 1) each rank takes its shard of Table II, "
-                   "then rank 0 merges and runs the rest")
-    p.add_argument("--only", type=_only, action="append", default=None,
-                   help=f"comma-separated experiments to run ({', '.join(NAMES)}); repeatable; default: all")
+    p.add_argument(
+        "--config",
+        default=None,
+        help="YAML file or shipped name ('default': offline suite, 'paper': MusicCaps); default: default",
+    )
+    p.add_argument(
+        "--shard",
+        type=_shard,
+        default=None,
+        help="i/n: Table II only, every n-th clip starting at i (array jobs); a later run without "
+        "--shard merges. Under torchrun (WORLD_SIZE > 1) each rank takes its shard of Table II, "
+        "then rank 0 merges and runs the rest",
+    )
+    p.add_argument(
+        "--only",
+        type=_only,
+        action="append",
+        default=None,
+        help=f"comma-separated experiments to run ({', '.join(NAMES)}); repeatable; default: all",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    p.add_argument("--render-only", action="store_true", help="re-render tables and figures from existing results")
+    p.add_argument(
+        "--render-only", action="store_true", help="re-render tables and figures from existing results"
+    )
     p.set_defaults(func=_cmd_tables)
 
 
@@ -116,7 +133,9 @@ def _cmd_tables(args) -> int:
     elif ranks is not None and ranks[0] != 0:
         return 0  # nothing to split: rank 0 alone runs the experiments
     if shard[1] > 1:
-        wanted = [n for n in NAMES if get(n).shardable]  # shards split only these (Table II), nothing else runs
+        wanted = [
+            n for n in NAMES if get(n).shardable
+        ]  # shards split only these (Table II), nothing else runs
     outcome: dict[str, str] = {}
     t0 = time.time()
     for name in wanted:

@@ -44,7 +44,9 @@ class ModelSpec:
     def __post_init__(self) -> None:
         self.label = self.label or self.name
         if self.kind not in MODEL_KINDS:
-            raise M2L2Error(f"model {self.name}: kind must be reference, codec or autoencoder, not {self.kind!r}")
+            raise M2L2Error(
+                f"model {self.name}: kind must be reference, codec or autoencoder, not {self.kind!r}"
+            )
 
 
 @dataclass
@@ -68,7 +70,9 @@ class TablesConfig:
     cache_dir: str = "~/.cache/m2l2/tables"
     output_dir: str = "results"
     channel_mode: str = "downmix"
-    allow_random: bool = False  # tests only: run random-weights models (their rows are labelled, never published)
+    allow_random: bool = (
+        False  # tests only: run random-weights models (their rows are labelled, never published)
+    )
     # Experiment sections as written; parsed into each experiment's settings class by the registry.
     fig3: dict[str, Any] = field(default_factory=dict)
     table1: dict[str, Any] = field(default_factory=dict)
@@ -135,8 +139,9 @@ def config_from_dict(data: dict[str, Any], source: str | None = None) -> TablesC
     where = source or "configuration"
     data = dict(data)
     data["dataset"] = build_dataclass(DatasetConfig, data.get("dataset") or {}, f"{where}: dataset")
-    data["models"] = [build_dataclass(ModelSpec, m, f"{where}: models[{i}]")
-                      for i, m in enumerate(data.get("models") or [])]
+    data["models"] = [
+        build_dataclass(ModelSpec, m, f"{where}: models[{i}]") for i, m in enumerate(data.get("models") or [])
+    ]
     data["eval"] = build_dataclass(EvalSettings, data.get("eval") or {}, f"{where}: eval")
     cfg = build_dataclass(TablesConfig, {**data, "source": source}, where)
     if not cfg.models:
@@ -152,5 +157,7 @@ def find_model(cfg: TablesConfig, label: str) -> ModelSpec:
     for spec in cfg.models:
         if spec.label == label:
             return spec
-    raise M2L2Error(f"{cfg.where}: no model labelled {label!r} in models "
-                    f"(labels: {', '.join(m.label for m in cfg.models)})")
+    raise M2L2Error(
+        f"{cfg.where}: no model labelled {label!r} in models "
+        f"(labels: {', '.join(m.label for m in cfg.models)})"
+    )

@@ -79,8 +79,11 @@ def read_rows(folder: Path, pattern: str = "per_clip*.jsonl") -> list[dict[str, 
     return rows
 
 
-def compact_rows(folder: Path, read_at_start: dict[tuple[str, str], dict[str, Any]],
-                 current: dict[str, dict[str, dict[str, Any]]]) -> bool:
+def compact_rows(
+    folder: Path,
+    read_at_start: dict[tuple[str, str], dict[str, Any]],
+    current: dict[str, dict[str, dict[str, Any]]],
+) -> bool:
     """Rewrite `per_clip.jsonl` with one row per (model, clip) and fold shard files into it.
 
     `current` holds the rows this run used (label → clip → row); rows of other models (skipped now, e.g.
@@ -123,7 +126,10 @@ def _changed(path: Path, result: dict[str, Any]) -> bool:
         return True
 
     def strip(d: dict[str, Any]) -> dict[str, Any]:
-        return {**d, "provenance": {k: v for k, v in d.get("provenance", {}).items() if k not in VOLATILE_PROVENANCE}}
+        return {
+            **d,
+            "provenance": {k: v for k, v in d.get("provenance", {}).items() if k not in VOLATILE_PROVENANCE},
+        }
 
     return strip(old) != strip(json.loads(json.dumps(result, allow_nan=False)))
 

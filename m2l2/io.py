@@ -29,7 +29,9 @@ def atomic_path(path: str | Path, keep_suffix: bool = False) -> Iterator[Path]:
     `keep_suffix` keeps the target's suffix last (for writers that pick the format from it, e.g. savefig)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    name = f".{path.stem}.{os.getpid()}.part{path.suffix}" if keep_suffix else f"{path.name}.{os.getpid()}.part"
+    name = (
+        f".{path.stem}.{os.getpid()}.part{path.suffix}" if keep_suffix else f"{path.name}.{os.getpid()}.part"
+    )
     tmp = path.with_name(name)
     try:
         yield tmp

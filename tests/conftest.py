@@ -9,8 +9,14 @@ import numpy as np
 import pytest
 
 # A micro Music2Latent2 (chunks of 8192 samples, 0.19 s): fast enough for end-to-end runs on CPU.
-MICRO = ["model.level_channels=[4,8,8,16,16]", "model.dim=16", "model.depth=1", "model.norm_groups=4",
-         "model.heads=2", "model.chunk_frames=16"]
+MICRO = [
+    "model.level_channels=[4,8,8,16,16]",
+    "model.dim=16",
+    "model.depth=1",
+    "model.norm_groups=4",
+    "model.heads=2",
+    "model.chunk_frames=16",
+]
 
 
 def write_micro_checkpoint(folder: Path, kind: str = "summary") -> Path:
@@ -26,7 +32,9 @@ def write_micro_checkpoint(folder: Path, kind: str = "summary") -> Path:
     return folder
 
 
-def write_tone_clips(folder: Path, n: int = 2, seconds: float = 0.6, sr: int = 44100, stereo: bool = False) -> Path:
+def write_tone_clips(
+    folder: Path, n: int = 2, seconds: float = 0.6, sr: int = 44100, stereo: bool = False
+) -> Path:
     """`n` clips clip0..clip{n-1} of distinct tones with a little noise. Mono: WAV, a steady tone. Stereo:
     FLAC, an amplitude-modulated tone whose channels differ by the noise's sign."""
     from m2l2.audio import save_audio
@@ -35,9 +43,13 @@ def write_tone_clips(folder: Path, n: int = 2, seconds: float = 0.6, sr: int = 4
     rng = np.random.default_rng(0 if stereo else 1)
     for i in range(n):
         if stereo:
-            tone = 0.3 * np.sin(2 * np.pi * (220 + 110 * i) * t) * (0.6 + 0.4 * np.sin(2 * np.pi * (i + 1) * t))
+            tone = (
+                0.3 * np.sin(2 * np.pi * (220 + 110 * i) * t) * (0.6 + 0.4 * np.sin(2 * np.pi * (i + 1) * t))
+            )
             noise = 0.05 * rng.standard_normal(t.size)
-            save_audio(folder / f"clip{i}.flac", np.stack([tone + noise, tone - noise]).astype(np.float32), sr)
+            save_audio(
+                folder / f"clip{i}.flac", np.stack([tone + noise, tone - noise]).astype(np.float32), sr
+            )
         else:
             x = 0.3 * np.sin(2 * np.pi * (330 + 110 * i) * t) + 0.02 * rng.standard_normal(t.size)
             save_audio(folder / f"clip{i}.wav", x[None].astype(np.float32), sr)

@@ -65,22 +65,33 @@ def load(root: str | Path, split: str | None = None, split_file: str | Path | No
     keys = read_keys(root)
     missing = [n for n in keys if _audio(root, n) is None]
     if missing:
-        log.warning("Beatport: %d of %d single-key tracks have no audio (e.g. %s); they are skipped",
-                    len(missing), len(keys), missing[0])
+        log.warning(
+            "Beatport: %d of %d single-key tracks have no audio (e.g. %s); they are skipped",
+            len(missing),
+            len(keys),
+            missing[0],
+        )
         keys = {n: k for n, k in keys.items() if n not in missing}
     splits = make_split(keys)
     if split_file is not None:
         shared = read_split(Path(split_file))
         diffs = diff_splits(shared, splits)
         if diffs:
-            raise M2L2Error(f"Beatport: the folder does not match {split_file} ({len(diffs)} differences, "
-                            f"e.g. {diffs[0]})")
-    return [Item(n, _audio(root, n), {"key": keys[n]}, splits[n]) for n in sorted(keys)
-            if split is None or splits[n] == split]
+            raise M2L2Error(
+                f"Beatport: the folder does not match {split_file} ({len(diffs)} differences, "
+                f"e.g. {diffs[0]})"
+            )
+    return [
+        Item(n, _audio(root, n), {"key": keys[n]}, splits[n])
+        for n in sorted(keys)
+        if split is None or splits[n] == split
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Write or verify the Beatport EDM key split of a dataset folder.")
+    ap = argparse.ArgumentParser(
+        description="Write or verify the Beatport EDM key split of a dataset folder."
+    )
     ap.add_argument("root", type=Path, help="Beatport EDM key dataset folder (audio/, keys/)")
     ap.add_argument("--out", type=Path, help="write the split as CSV (track,split)")
     ap.add_argument("--verify", type=Path, help="compare with an existing split CSV")

@@ -59,7 +59,9 @@ def tag_vocabulary(root: str | Path | None = None) -> list[str]:
     if root is None:
         root = default_root()
     path = Path(root) / "tags" / "vocabulary.txt"
-    text = require_file(path, "suite-tags", f"  {path}  (built by `m2l2 data build --parts tags`)").read_text()
+    text = require_file(
+        path, "suite-tags", f"  {path}  (built by `m2l2 data build --parts tags`)"
+    ).read_text()
     return [t for t in text.splitlines() if t]
 
 

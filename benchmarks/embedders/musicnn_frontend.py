@@ -25,7 +25,6 @@ class FrontendConfig:
     pad_mode: str = "constant"  # librosa >= 0.10 default for centred STFT frames ("reflect" before)
 
 
-
 def _hz_to_mel_slaney(f: np.ndarray) -> np.ndarray:
     f = np.asarray(f, dtype=np.float64)
     f_sp, min_log_hz = 200.0 / 3, 1000.0

@@ -50,13 +50,28 @@ class Experiment:
 _E = "benchmarks.experiments"
 _R = "benchmarks.rendering"
 EXPERIMENTS: tuple[Experiment, ...] = (
-    Experiment("table2", "Table II (reconstruction)", f"{_E}.table2:run", f"{_R}.table2:render", shardable=True),
-    Experiment("table1", "Table I (summary vs ordered latents)", f"{_E}.table1:run", f"{_R}.table1:render",
-               f"{_E}.table1:Table1Settings"),
-    Experiment("fig3", "Fig. 3 (FAD vs sigma_cond)", f"{_E}.fig3:run", f"{_R}.fig3:render", f"{_E}.fig3:Fig3Settings"),
+    Experiment(
+        "table2", "Table II (reconstruction)", f"{_E}.table2:run", f"{_R}.table2:render", shardable=True
+    ),
+    Experiment(
+        "table1",
+        "Table I (summary vs ordered latents)",
+        f"{_E}.table1:run",
+        f"{_R}.table1:render",
+        f"{_E}.table1:Table1Settings",
+    ),
+    Experiment(
+        "fig3", "Fig. 3 (FAD vs sigma_cond)", f"{_E}.fig3:run", f"{_R}.fig3:render", f"{_E}.fig3:Fig3Settings"
+    ),
     Experiment("seams", "chunk seams", f"{_E}.seams:run", f"{_R}.seams:render", f"{_E}.seams:SeamsSettings"),
-    Experiment("table3", "Table III (probing)", f"{_E}.table3.run:run", f"{_R}.table3:render",
-               f"{_E}.table3.config:Table3Config", parse=f"{_E}.table3.config:as_table3_config"),
+    Experiment(
+        "table3",
+        "Table III (probing)",
+        f"{_E}.table3.run:run",
+        f"{_R}.table3:render",
+        f"{_E}.table3.config:Table3Config",
+        parse=f"{_E}.table3.config:as_table3_config",
+    ),
     Experiment("speed", "speed", f"{_E}.speed:run", f"{_R}.speed:render", f"{_E}.speed:SpeedSettings"),
 )
 NAMES = tuple(e.name for e in EXPERIMENTS)
@@ -69,7 +84,9 @@ def get(name: str) -> Experiment:
     raise M2L2Error(f"unknown experiment {name!r}; choose from {', '.join(NAMES)}")
 
 
-def run_experiment(name: str, cfg: TablesConfig | None, opts: RunOptions | None = None, settings: Any = None) -> Any:
+def run_experiment(
+    name: str, cfg: TablesConfig | None, opts: RunOptions | None = None, settings: Any = None
+) -> Any:
     """Run experiment `name` of `cfg` (its section parsed unless `settings` is given), then render the result
     file it wrote into the output folder above it; returns the run's summary with the rendered files."""
     exp = get(name)

@@ -46,11 +46,19 @@ class RunSummary:
         counters = [
             ("reconstructions", self.reconstructed, self.reused_reconstructions, " (unchanged inputs)"),
             (rows.get(self.name, "rows"), self.rows_computed, self.rows_reused, ""),
-            (aggs.get(self.name, "points (model variants scored)"), self.aggregates_computed, self.aggregates_reused, ""),
+            (
+                aggs.get(self.name, "points (model variants scored)"),
+                self.aggregates_computed,
+                self.aggregates_reused,
+                "",
+            ),
         ]
         lines = [f"{self.name} summary ({self.seconds:.1f} s):"]
-        lines += [f"  {what}: {done} computed, {reused} reused{why}" for what, done, reused, why in counters
-                  if self.name == "table2" or done or reused]
+        lines += [
+            f"  {what}: {done} computed, {reused} reused{why}"
+            for what, done, reused, why in counters
+            if self.name == "table2" or done or reused
+        ]
         lines += [f"  {note}" for note in self.notes]
         for label, why in self.skipped_models.items():
             lines.append(f"  skipped model {label}: {why}")

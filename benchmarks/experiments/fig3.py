@@ -41,7 +41,9 @@ class Fig3Settings:
 
     def __post_init__(self) -> None:
         if not self.sigma_cond or any(not 0.0 <= float(s) <= 80.0 for s in self.sigma_cond):
-            raise M2L2Error(f"fig3.sigma_cond must be a non-empty list of noise levels >= 0, got {self.sigma_cond}")
+            raise M2L2Error(
+                f"fig3.sigma_cond must be a non-empty list of noise levels >= 0, got {self.sigma_cond}"
+            )
         self.sigma_cond = [float(s) for s in self.sigma_cond]
 
     def variants(self) -> list[tuple[str, dict[str, Any]]]:
@@ -62,7 +64,9 @@ def run(cfg: TablesConfig, st: Fig3Settings, opts: RunOptions) -> RunSummary:
     specs = music2latent2_models(cfg, st.models)
     if not specs:
         return skip_summary("fig3", "no Music2Latent2 model in the configuration")
-    built, skipped = build_music2latent2(cfg, specs)  # loaded once; the variants only change decoding settings
+    built, skipped = build_music2latent2(
+        cfg, specs
+    )  # loaded once; the variants only change decoding settings
     if not built:
         s = skip_summary("fig3", "no runnable Music2Latent2 model")
         s.skipped_models.update(skipped)
@@ -76,12 +80,24 @@ def run(cfg: TablesConfig, st: Fig3Settings, opts: RunOptions) -> RunSummary:
     for spec, ae in built:
         for mode, decoding in st.variants():
             sigma = decoding["sigma_cond"]
-            ae.decoding = ae.decoding.replace(**{"redecode_previous": True, **decoding, "sigma_cond": float(sigma)})
-            variant = dataclasses.replace(spec, options={**spec.options, **decoding})  # recorded: keys the cache
+            ae.decoding = ae.decoding.replace(
+                **{"redecode_previous": True, **decoding, "sigma_cond": float(sigma)}
+            )
+            variant = dataclasses.replace(
+                spec, options={**spec.options, **decoding}
+            )  # recorded: keys the cache
             label = point_label(spec.label, sigma, mode)
-            folder = ctx.cache / "recon" / store.slug(cfg.name) / "fig3" / store.slug(spec.label) / f"{mode}-{sigma:.3f}"
-            points.append(evaluate_point(ctx, label, variant, ae, folder, previous,
-                                         {"mode": mode, "sigma_cond": sigma}))
+            folder = (
+                ctx.cache
+                / "recon"
+                / store.slug(cfg.name)
+                / "fig3"
+                / store.slug(spec.label)
+                / f"{mode}-{sigma:.3f}"
+            )
+            points.append(
+                evaluate_point(ctx, label, variant, ae, folder, previous, {"mode": mode, "sigma_cond": sigma})
+            )
     ctx.summary.notes.append(f"{len(points)} (model, sigma_cond) points over {len(specs)} model(s)")
     write_points_result(ctx, "fig3", points, {"sweep": SWEEP_VERSION}, st)
     ctx.summary.seconds = time.time() - t0

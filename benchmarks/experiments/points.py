@@ -36,8 +36,9 @@ def music2latent2_models(cfg: TablesConfig, labels: list[str] | None = None) -> 
     return [m for m in cfg.models if m.name.startswith("music2latent2")]
 
 
-def build_music2latent2(cfg: TablesConfig, specs: list[ModelSpec]
-                        ) -> tuple[list[tuple[ModelSpec, Any]], dict[str, str]]:
+def build_music2latent2(
+    cfg: TablesConfig, specs: list[ModelSpec]
+) -> tuple[list[tuple[ModelSpec, Any]], dict[str, str]]:
     """Build each model once; those that cannot run, or are not Music2Latent2 (no chunked two-step decoder),
     are returned as label → reason."""
     built, skipped = [], {}
@@ -81,10 +82,16 @@ class Context:
 
     def previous_points(self) -> dict[str, dict[str, Any]]:
         """Finished points of earlier runs by label (later lines win)."""
-        return {p["label"]: p for p in store.read_rows(self.points_file.parent, self.points_file.name) if "label" in p}
+        return {
+            p["label"]: p
+            for p in store.read_rows(self.points_file.parent, self.points_file.name)
+            if "label" in p
+        }
 
 
-def context(cfg: TablesConfig, name: str, metrics: list[str], max_clips: int | None, opts: RunOptions) -> Context:
+def context(
+    cfg: TablesConfig, name: str, metrics: list[str], max_clips: int | None, opts: RunOptions
+) -> Context:
     clips = clips_for(cfg, max_clips)
     fad = [m for m in metrics if m not in PER_CLIP_METRICS]
     embedders, identities, reasons = build_embedders(fad)
@@ -94,8 +101,15 @@ def context(cfg: TablesConfig, name: str, metrics: list[str], max_clips: int | N
     return Context(cfg, name, clips, fad, embedders, identities, reasons, summary, opts)
 
 
-def evaluate_point(ctx: Context, label: str, spec: ModelSpec, ae: Any, recon_folder: Path,
-                   previous: dict[str, dict[str, Any]], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def evaluate_point(
+    ctx: Context,
+    label: str,
+    spec: ModelSpec,
+    ae: Any,
+    recon_folder: Path,
+    previous: dict[str, dict[str, Any]],
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Reconstruct the clips with `ae` and score them with the context's FADs (reused when unchanged).
 
     The finished point is appended to the experiment's points file before it is returned.
@@ -103,32 +117,55 @@ def evaluate_point(ctx: Context, label: str, spec: ModelSpec, ae: Any, recon_fol
     cfg, clips = ctx.cfg, ctx.clips
     identity = model_identity(spec, ae)
     model_key = store.key(identity)
-    recon = reconstruct_clips(cfg, ae, model_key, clips, recon_folder, ctx.summary, ctx.opts.progress,
-                              ctx.opts.on_clip, label)
-    agg_key = store.key([POINT_VERSION, AGG_VERSION, [recon[c.id] for c in clips], ctx.metrics,
-                         dataclasses.asdict(cfg.eval), ctx.identities, ctx.reasons, extra or {}])
+    recon = reconstruct_clips(
+        cfg, ae, model_key, clips, recon_folder, ctx.summary, ctx.opts.progress, ctx.opts.on_clip, label
+    )
+    agg_key = store.key(
+        [
+            POINT_VERSION,
+            AGG_VERSION,
+            [recon[c.id] for c in clips],
+            ctx.metrics,
+            dataclasses.asdict(cfg.eval),
+            ctx.identities,
+            ctx.reasons,
+            extra or {},
+        ]
+    )
     prev = previous.get(label)
     if prev is not None and prev.get("aggregate_key") == agg_key:
         ctx.summary.aggregates_reused += 1
         return prev
     rows = {c.id: {} for c in clips}
-    metrics, per_clip = score_model(cfg, ctx.metrics, clips, rows, recon_folder, ctx.embedders, ctx.reasons,
-                                    ctx.opts.progress)
+    metrics, per_clip = score_model(
+        cfg, ctx.metrics, clips, rows, recon_folder, ctx.embedders, ctx.reasons, ctx.opts.progress
+    )
     info = ae.info()
     point = {
-        "label": label, "model": spec.label, "name": spec.name, "kind": spec.kind, "options": spec.options,
+        "label": label,
+        "model": spec.label,
+        "name": spec.name,
+        "kind": spec.kind,
+        "options": spec.options,
         **(extra or {}),
-        "compression_ratio": info["compression_ratio"], "stereo": info["stereo"],
-        "random_weights": is_random_weights(ae), "identity": identity, "model_key": model_key,
-        "aggregate_key": agg_key, "clips": len(clips), "metrics": metrics, "per_clip_fad": per_clip,
+        "compression_ratio": info["compression_ratio"],
+        "stereo": info["stereo"],
+        "random_weights": is_random_weights(ae),
+        "identity": identity,
+        "model_key": model_key,
+        "aggregate_key": agg_key,
+        "clips": len(clips),
+        "metrics": metrics,
+        "per_clip_fad": per_clip,
     }
     store.append_row(ctx.points_file, json.loads(json.dumps(point, allow_nan=False)))
     ctx.summary.aggregates_computed += 1
     return point
 
 
-def write_points_result(ctx: Context, table: str, points: list[dict[str, Any]], codes: dict[str, str],
-                        settings: Any) -> RunSummary:
+def write_points_result(
+    ctx: Context, table: str, points: list[dict[str, Any]], codes: dict[str, str], settings: Any
+) -> RunSummary:
     """Write an experiment's result file (dataset, embedders, skips, provenance, settings, points) unless only
     its date changed; returns the context's summary with the file named."""
     cfg, ds = ctx.cfg, ctx.cfg.dataset
@@ -140,14 +177,20 @@ def write_points_result(ctx: Context, table: str, points: list[dict[str, Any]], 
         "config_name": cfg.name,
         "config": cfg.as_dict(),
         "config_file": cfg.source,
-        "dataset": {"name": ds.name, "split": ds.split, "clips": len(ctx.clips),
-                    "root": str(Path(ds.root).expanduser()) if ds.root else None},
+        "dataset": {
+            "name": ds.name,
+            "split": ds.split,
+            "clips": len(ctx.clips),
+            "root": str(Path(ds.root).expanduser()) if ds.root else None,
+        },
         "metrics": ctx.metrics,
         "embedders": ctx.identities,
         "not_computed": ctx.reasons,
         "skipped_models": ctx.summary.skipped_models,
         "random_weights": sorted({p["model"] for p in points if p.get("random_weights")}),
-        "provenance": provenance(list(seen.values()), {"aggregate": AGG_VERSION, "point": POINT_VERSION, **codes}),
+        "provenance": provenance(
+            list(seen.values()), {"aggregate": AGG_VERSION, "point": POINT_VERSION, **codes}
+        ),
         "settings": dataclasses.asdict(settings),
         "points": points,
     }

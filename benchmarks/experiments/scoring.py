@@ -31,8 +31,17 @@ def recon_file(folder: Path, clip: Clip) -> Path:
     return folder / f"{store.slug(clip.id)}.flac"
 
 
-def reconstruct_clips(cfg: TablesConfig, ae: Any, model_key: str, clips: list[Clip], folder: Path,
-                      summary: RunSummary, progress: bool, on_clip: ClipHook | None, label: str) -> dict[str, str]:
+def reconstruct_clips(
+    cfg: TablesConfig,
+    ae: Any,
+    model_key: str,
+    clips: list[Clip],
+    folder: Path,
+    summary: RunSummary,
+    progress: bool,
+    on_clip: ClipHook | None,
+    label: str,
+) -> dict[str, str]:
     """Reconstruct missing/stale clips into `folder`; returns clip id → reconstruction key."""
     from baselines.harness import reconstruct, seeded
     from m2l2.audio import save_audio
@@ -70,24 +79,38 @@ def row_summary(metric: str, rows: list[dict[str, Any]], settings: EvalSettings)
 
     values = [store.read_number(r.get(metric)) for r in rows]
     valid = np.array([v for v in values if v is not None], dtype=np.float64)
-    skipped = {r["clip"]: r.get("reasons", {}).get(metric, "not computed") for r, v in zip(rows, values) if v is None}
+    skipped = {
+        r["clip"]: r.get("reasons", {}).get(metric, "not computed") for r, v in zip(rows, values) if v is None
+    }
     if not valid.size:
         reasons = sorted(set(skipped.values()))
         return MetricSummary(metric, NOT_COMPUTED, reason="; ".join(reasons) or "no clips").to_dict()
     details: dict[str, Any] = {}
     if metric == "sisdr":
-        details = {"unit": "dB", "n_infinite": int(np.isposinf(valid).sum()), "ceiling_db": settings.sisdr_ceiling_db}
+        details = {
+            "unit": "dB",
+            "n_infinite": int(np.isposinf(valid).sum()),
+            "ceiling_db": settings.sisdr_ceiling_db,
+        }
         valid = np.minimum(valid, settings.sisdr_ceiling_db)
     else:
         details = {"unit": "MOS-LQO"}
     ci = bootstrap_mean_ci(valid, settings.n_boot, settings.seed, settings.ci_level)
-    return MetricSummary(metric, "ok", value=float(valid.mean()), ci=ci, n=int(valid.size), skipped=skipped,
-                         details=details).to_dict()
+    return MetricSummary(
+        metric, "ok", value=float(valid.mean()), ci=ci, n=int(valid.size), skipped=skipped, details=details
+    ).to_dict()
 
 
-def score_model(cfg: TablesConfig, metrics: list[str], clips: list[Clip], rows: dict[str, dict[str, Any]],
-                folder: Path, embedders: dict[str, Any], reasons: dict[str, str], progress: bool
-                ) -> tuple[dict[str, Any], dict[str, Any]]:
+def score_model(
+    cfg: TablesConfig,
+    metrics: list[str],
+    clips: list[Clip],
+    rows: dict[str, dict[str, Any]],
+    folder: Path,
+    embedders: dict[str, Any],
+    reasons: dict[str, str],
+    progress: bool,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(metric → summary dict, metric → per-clip FAD list) for one model's reconstructions of all clips:
     per-clip metrics summarised from `rows`, FADs computed over the set."""
     from benchmarks.metrics.evaluate import ClipPair, EvalConfig, MetricSummary, evaluate_pairs
@@ -100,9 +123,16 @@ def score_model(cfg: TablesConfig, metrics: list[str], clips: list[Clip], rows: 
     if fad:
         cache = Path(cfg.cache_dir).expanduser()
         pairs = [ClipPair(c.id, c.reference, recon_file(folder, c)) for c in clips]
-        ecfg = EvalConfig(n_boot=cfg.eval.n_boot, fad_n_boot=cfg.eval.fad_n_boot, ci_level=cfg.eval.ci_level,
-                          seed=cfg.eval.seed, cache_dir=str(cache / "embeddings"))
-        fad_results = evaluate_pairs(pairs, fad, ecfg, embedders={m: embedders[m] for m in fad}, progress=progress)
+        ecfg = EvalConfig(
+            n_boot=cfg.eval.n_boot,
+            fad_n_boot=cfg.eval.fad_n_boot,
+            ci_level=cfg.eval.ci_level,
+            seed=cfg.eval.seed,
+            cache_dir=str(cache / "embeddings"),
+        )
+        fad_results = evaluate_pairs(
+            pairs, fad, ecfg, embedders={m: embedders[m] for m in fad}, progress=progress
+        )
     for m in metrics:
         if m in PER_CLIP_METRICS:
             out[m] = row_summary(m, ordered, cfg.eval)

@@ -66,7 +66,9 @@ def frame_lsd(reference: np.ndarray, estimate: np.ndarray) -> np.ndarray:
     est = torch.from_numpy(np.ascontiguousarray(estimate, dtype=np.float32))
     n = ref.shape[-1]
     if est.shape != ref.shape:
-        raise M2L2Error(f"seams: reference {tuple(ref.shape)} and estimate {tuple(est.shape)} differ in shape")
+        raise M2L2Error(
+            f"seams: reference {tuple(ref.shape)} and estimate {tuple(est.shape)} differ in shape"
+        )
     frames = max(1, (n - CENTRE + HOP - 1) // HOP)  # frames with centre 512 f + 256 < n
     total = (frames - 1) * HOP + WINDOW
     pad = (spectral.LEFT_PAD, max(0, total - spectral.LEFT_PAD - n))
@@ -99,7 +101,8 @@ def split_errors(errors: np.ndarray, chunk_frames: int, width: int) -> dict[str,
     return {
         "boundary": float(errors[boundary].mean()) if boundary.any() else None,
         "inside": float(errors[inside].mean()) if inside.any() else None,
-        "n_boundary": int(boundary.sum()), "n_inside": int(inside.sum()),
+        "n_boundary": int(boundary.sum()),
+        "n_inside": int(inside.sum()),
     }
 
 
@@ -108,8 +111,12 @@ def decode_modes(ae: Any, audio: np.ndarray, sigma_cond: float, seed: int) -> di
     latent = ae.encode(audio)
     n = audio.shape[-1]
     two_step = ae.decoding.replace(sigma_cond=sigma_cond, redecode_previous=True, independent_chunks=False)
-    return {"autoregressive": ae.decode(latent, length=n, options=two_step, seed=seed),
-            "independent": ae.decode(latent, length=n, options=two_step.replace(independent_chunks=True), seed=seed)}
+    return {
+        "autoregressive": ae.decode(latent, length=n, options=two_step, seed=seed),
+        "independent": ae.decode(
+            latent, length=n, options=two_step.replace(independent_chunks=True), seed=seed
+        ),
+    }
 
 
 # ----------------------------------------------------------------------------------------------- run
@@ -121,8 +128,11 @@ def _mean_ci(vals: np.ndarray, ev: EvalSettings) -> dict[str, Any]:
     if not vals.size:
         return {"value": None, "ci": None, "n": 0}
     ci = bootstrap_mean_ci(vals, ev.n_boot, ev.seed, ev.ci_level)
-    return {"value": float(vals.mean()), "ci": [float(ci[0]), float(ci[1])] if ci is not None else None,
-            "n": int(vals.size)}
+    return {
+        "value": float(vals.mean()),
+        "ci": [float(ci[0]), float(ci[1])] if ci is not None else None,
+        "n": int(vals.size),
+    }
 
 
 def aggregate(rows: list[dict[str, Any]], ev: EvalSettings) -> dict[str, Any]:
@@ -130,8 +140,11 @@ def aggregate(rows: list[dict[str, Any]], ev: EvalSettings) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for mode in MODES:
         stats: dict[str, Any] = {}
-        pairs = [(r[mode]["boundary"], r[mode]["inside"]) for r in rows
-                 if r[mode]["boundary"] is not None and r[mode]["inside"] is not None]
+        pairs = [
+            (r[mode]["boundary"], r[mode]["inside"])
+            for r in rows
+            if r[mode]["boundary"] is not None and r[mode]["inside"] is not None
+        ]
         for i, part in enumerate(("boundary", "inside")):
             stats[part] = _mean_ci(np.array([p[i] for p in pairs], dtype=np.float64), ev)
         stats["difference"] = _mean_ci(np.array([b - i for b, i in pairs], dtype=np.float64), ev)
@@ -184,18 +197,31 @@ def run(cfg: TablesConfig, st: SeamsSettings, opts: RunOptions) -> RunSummary:
             rows.append(row)
             if opts.on_clip:
                 opts.on_clip("seams", spec.label, clip.id)
-        models_out.append({
-            "label": spec.label, "name": spec.name, "identity": identity, "model_key": model_key,
-            "sigma_cond": sigma, "chunk_frames": ae.chunk_frames, "chunk_seconds": ae.chunk_seconds,
-            "random_weights": is_random_weights(ae), "clips": len(rows), "modes": aggregate(rows, cfg.eval),
-        })
+        models_out.append(
+            {
+                "label": spec.label,
+                "name": spec.name,
+                "identity": identity,
+                "model_key": model_key,
+                "sigma_cond": sigma,
+                "chunk_frames": ae.chunk_frames,
+                "chunk_seconds": ae.chunk_seconds,
+                "random_weights": is_random_weights(ae),
+                "clips": len(rows),
+                "modes": aggregate(rows, cfg.eval),
+            }
+        )
     ds = cfg.dataset
     result = {
-        "table": "seams", "config_name": cfg.name, "config": cfg.as_dict(), "config_file": cfg.source,
+        "table": "seams",
+        "config_name": cfg.name,
+        "config": cfg.as_dict(),
+        "config_file": cfg.source,
         "dataset": {"name": ds.name, "split": ds.split, "clips": len(clips)},
         "settings": dataclasses.asdict(st),
         "measure": "log-spectral distance (dB) per STFT frame (window 2048, hop 512), floor 80 dB below peak",
-        "models": models_out, "skipped_models": summary.skipped_models,
+        "models": models_out,
+        "skipped_models": summary.skipped_models,
         "random_weights": sorted(m["label"] for m in models_out if m["random_weights"]),
         "provenance": provenance(models_out, {"seams": SEAMS_VERSION}),
     }

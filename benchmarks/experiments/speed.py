@@ -57,8 +57,13 @@ def timed_audio(cfg: TablesConfig, seconds: float) -> tuple[np.ndarray, int, str
 def machine_info(device: str) -> dict[str, Any]:
     import torch
 
-    info = {"host": platform.node(), "machine": platform.machine(), "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), "device": device}
+    info = {
+        "host": platform.node(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": device,
+    }
     if device.startswith("cuda") and torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(torch.device(device))
     return info
@@ -77,8 +82,13 @@ def time_model(ae: Any, audio: np.ndarray, sr: int, repeats: int, device: str) -
     latent = ae.encode(native)
     enc_rtf, enc_mib = measure(lambda: ae.encode(native), seconds, dev, repeats)
     dec_rtf, dec_mib = measure(lambda: ae.decode(latent, length=native.shape[-1]), seconds, dev, repeats)
-    return {"encode_rtf": enc_rtf, "decode_rtf": dec_rtf, "encode_peak_mib": enc_mib, "decode_peak_mib": dec_mib,
-            "seconds": seconds}
+    return {
+        "encode_rtf": enc_rtf,
+        "decode_rtf": dec_rtf,
+        "encode_peak_mib": enc_mib,
+        "decode_peak_mib": dec_mib,
+        "seconds": seconds,
+    }
 
 
 def run(cfg: TablesConfig, st: SpeedSettings, opts: RunOptions) -> RunSummary:
@@ -126,20 +136,41 @@ def run(cfg: TablesConfig, st: SpeedSettings, opts: RunOptions) -> RunSummary:
             summary.skipped_models[spec.label] = f"failed while timing: {type(e).__name__}: {e}"
             continue
         info = ae.info()
-        rows.append({"label": spec.label, "name": spec.name, "kind": spec.kind, "key": key,
-                     "compression_ratio": info["compression_ratio"], "stereo": info["stereo"],
-                     "random_weights": is_random_weights(ae), "identity": identity, **timing})
+        rows.append(
+            {
+                "label": spec.label,
+                "name": spec.name,
+                "kind": spec.kind,
+                "key": key,
+                "compression_ratio": info["compression_ratio"],
+                "stereo": info["stereo"],
+                "random_weights": is_random_weights(ae),
+                "identity": identity,
+                **timing,
+            }
+        )
         summary.rows_computed += 1
         if opts.on_clip:
             opts.on_clip("speed", spec.label, "timing")
     if not summary.rows_computed and old_load is not None:
         load = old_load  # nothing was timed in this run: keep the conditions of the run that timed the rows
     result = {
-        "table": "speed", "config_name": cfg.name, "config": cfg.as_dict(), "config_file": cfg.source,
-        "settings": dataclasses.asdict(st), "audio": {"seconds": st.seconds, "sample_rate": sr,
-                                                      "channels": int(audio.shape[0]), "sha256": audio_hash,
-                                                      "source": f"first clip of {cfg.dataset.name}, tiled/cut"},
-        "machine": machine, "load_average_1_5_15_min": load, "rows": rows, "skipped_models": summary.skipped_models,
+        "table": "speed",
+        "config_name": cfg.name,
+        "config": cfg.as_dict(),
+        "config_file": cfg.source,
+        "settings": dataclasses.asdict(st),
+        "audio": {
+            "seconds": st.seconds,
+            "sample_rate": sr,
+            "channels": int(audio.shape[0]),
+            "sha256": audio_hash,
+            "source": f"first clip of {cfg.dataset.name}, tiled/cut",
+        },
+        "machine": machine,
+        "load_average_1_5_15_min": load,
+        "rows": rows,
+        "skipped_models": summary.skipped_models,
         "random_weights": sorted(r["label"] for r in rows if r["random_weights"]),
         "provenance": provenance(rows, {"speed": SPEED_VERSION}),
     }

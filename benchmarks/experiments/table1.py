@@ -49,15 +49,20 @@ def run(cfg: TablesConfig, st: Table1Settings, opts: RunOptions) -> RunSummary:
         return s
     ratios = {role: round(ae.compression_ratio, 6) for role, ae in built.items()}
     if ratios["summary"] != ratios["ordered"]:
-        return skip_summary("table1", f"compression differs (summary {ratios['summary']}x, ordered "
-                                      f"{ratios['ordered']}x): the ablation compares equal compression only")
+        return skip_summary(
+            "table1",
+            f"compression differs (summary {ratios['summary']}x, ordered "
+            f"{ratios['ordered']}x): the ablation compares equal compression only",
+        )
     ctx = context(cfg, "table1", st.metrics or cfg.metrics, st.max_clips, opts)
     if not ctx.metrics:
         return skip_summary("table1", "no FAD metric selected")
     previous = ctx.previous_points()
     points = []
     for role, spec in specs.items():
-        folder = ctx.cache / "recon" / store.slug(cfg.name) / store.slug(spec.label)  # same as Table II's: shared
+        folder = (
+            ctx.cache / "recon" / store.slug(cfg.name) / store.slug(spec.label)
+        )  # same as Table II's: shared
         points.append(evaluate_point(ctx, spec.label, spec, built[role], folder, previous, {"role": role}))
     write_points_result(ctx, "table1", points, {"ablation": ABLATION_VERSION}, st)
     ctx.summary.seconds = time.time() - t0

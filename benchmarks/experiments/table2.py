@@ -48,9 +48,17 @@ def result_file(cfg: TablesConfig) -> Path:
     return store.result_path(cfg.output_dir, "table2", cfg.name)
 
 
-def score_rows(cfg: TablesConfig, clips: list[Clip], recon: dict[str, str], folder: Path, rows_file: Path,
-               existing: dict[str, dict[str, Any]], summary: RunSummary, opts: RunOptions, label: str
-               ) -> dict[str, dict[str, Any]]:
+def score_rows(
+    cfg: TablesConfig,
+    clips: list[Clip],
+    recon: dict[str, str],
+    folder: Path,
+    rows_file: Path,
+    existing: dict[str, dict[str, Any]],
+    summary: RunSummary,
+    opts: RunOptions,
+    label: str,
+) -> dict[str, dict[str, Any]]:
     """Per-clip SI-SDR / ViSQOL rows for `clips`, appended as they are computed; returns clip → row."""
     from benchmarks.metrics.evaluate import ClipPair, EvalConfig, evaluate_pairs
 
@@ -69,10 +77,19 @@ def score_rows(cfg: TablesConfig, clips: list[Clip], recon: dict[str, str], fold
         for clip, key in pending:
             rows[clip.id] = {"model": label, "clip": clip.id, "key": key}
         return rows
-    bar = tqdm(total=len(pending), desc=f"{label}: {'+'.join(metrics)}", unit="clip", disable=not opts.progress,
-               file=sys.stdout)
-    ecfg = EvalConfig(n_boot=0, seed=cfg.eval.seed, visqol_workers=cfg.eval.visqol_workers,
-                      sisdr_ceiling_db=cfg.eval.sisdr_ceiling_db)
+    bar = tqdm(
+        total=len(pending),
+        desc=f"{label}: {'+'.join(metrics)}",
+        unit="clip",
+        disable=not opts.progress,
+        file=sys.stdout,
+    )
+    ecfg = EvalConfig(
+        n_boot=0,
+        seed=cfg.eval.seed,
+        visqol_workers=cfg.eval.visqol_workers,
+        sisdr_ceiling_db=cfg.eval.sisdr_ceiling_db,
+    )
     batch_size = max(1, cfg.eval.batch)
     for start in range(0, len(pending), batch_size):
         batch = pending[start : start + batch_size]
@@ -111,8 +128,13 @@ def run(cfg: TablesConfig, settings: None = None, opts: RunOptions | None = None
     if not clips:
         raise M2L2Error(f"{cfg.dataset.name}: no clips to evaluate")
     mine = [c for i, c in enumerate(clips) if i % count == index]
-    log.info("%s: %d clips of %s%s", cfg.name, len(clips), cfg.dataset.name,
-             f", shard {index}/{count}: {len(mine)} clips" if count > 1 else "")
+    log.info(
+        "%s: %d clips of %s%s",
+        cfg.name,
+        len(clips),
+        cfg.dataset.name,
+        f", shard {index}/{count}: {len(mine)} clips" if count > 1 else "",
+    )
 
     old = store.read_previous(out_json) or {}
     try:
@@ -140,31 +162,56 @@ def run(cfg: TablesConfig, settings: None = None, opts: RunOptions | None = None
         identity = model_identity(spec, ae)
         model_key = store.key(identity)
         folder = cache / "recon" / store.slug(cfg.name) / store.slug(spec.label)
-        recon = reconstruct_clips(cfg, ae, model_key, mine, folder, summary, opts.progress, opts.on_clip, spec.label)
+        recon = reconstruct_clips(
+            cfg, ae, model_key, mine, folder, summary, opts.progress, opts.on_clip, spec.label
+        )
         existing = {clip: r for (label, clip), r in all_rows.items() if label == spec.label}
         rows = score_rows(cfg, mine, recon, folder, rows_file, existing, summary, opts, spec.label)
         if count > 1:
             continue
         used_rows[spec.label] = {c.id: rows[c.id] for c in clips}
-        agg_key = store.key([AGG_VERSION, [rows[c.id]["key"] for c in clips], cfg.metrics,
-                             dataclasses.asdict(cfg.eval), identities, reasons])
+        agg_key = store.key(
+            [
+                AGG_VERSION,
+                [rows[c.id]["key"] for c in clips],
+                cfg.metrics,
+                dataclasses.asdict(cfg.eval),
+                identities,
+                reasons,
+            ]
+        )
         prev = previous.get(spec.label)
         if prev is not None and prev.get("aggregate_key") == agg_key:
             models_out.append(prev)
             summary.aggregates_reused += 1
             continue
-        metrics, per_clip_fad = score_model(cfg, cfg.metrics, clips, rows, folder, embedders, reasons, opts.progress)
+        metrics, per_clip_fad = score_model(
+            cfg, cfg.metrics, clips, rows, folder, embedders, reasons, opts.progress
+        )
         info = ae.info()
-        models_out.append({
-            "label": spec.label, "name": spec.name, "kind": spec.kind, "options": spec.options,
-            "compression_ratio": info["compression_ratio"], "stereo": info["stereo"],
-            "pretrained": info["pretrained"] and not is_random_weights(ae), "identity": identity, "model_key": model_key,
-            "aggregate_key": agg_key, "clips": len(clips), "metrics": metrics, "per_clip_fad": per_clip_fad,
-        })
+        models_out.append(
+            {
+                "label": spec.label,
+                "name": spec.name,
+                "kind": spec.kind,
+                "options": spec.options,
+                "compression_ratio": info["compression_ratio"],
+                "stereo": info["stereo"],
+                "pretrained": info["pretrained"] and not is_random_weights(ae),
+                "identity": identity,
+                "model_key": model_key,
+                "aggregate_key": agg_key,
+                "clips": len(clips),
+                "metrics": metrics,
+                "per_clip_fad": per_clip_fad,
+            }
+        )
         summary.aggregates_computed += 1
     if count > 1:
         summary.seconds = time.time() - t_start
-        log.info("shard %d/%d done: rows in %s; run without --shard to merge and render", index, count, rows_file)
+        log.info(
+            "shard %d/%d done: rows in %s; run without --shard to merge and render", index, count, rows_file
+        )
         return summary
     store.compact_rows(rows_dir, all_rows, used_rows)
     ds = cfg.dataset
@@ -173,15 +220,21 @@ def run(cfg: TablesConfig, settings: None = None, opts: RunOptions | None = None
         "config_name": cfg.name,
         "config": cfg.as_dict(),
         "config_file": cfg.source,
-        "dataset": {"name": ds.name, "split": ds.split, "clips": len(clips),
-                    "root": str(Path(ds.root).expanduser()) if ds.root else None},
+        "dataset": {
+            "name": ds.name,
+            "split": ds.split,
+            "clips": len(clips),
+            "root": str(Path(ds.root).expanduser()) if ds.root else None,
+        },
         "metrics": cfg.metrics,
         "embedders": identities,
         "not_computed": reasons,
         "models": models_out,
         "skipped_models": summary.skipped_models,
         "per_clip_rows": str(rows_dir / "per_clip*.jsonl"),
-        "provenance": provenance(models_out, {"recon": RECON_VERSION, "rows": ROWS_VERSION, "aggregate": AGG_VERSION}),
+        "provenance": provenance(
+            models_out, {"recon": RECON_VERSION, "rows": ROWS_VERSION, "aggregate": AGG_VERSION}
+        ),
     }
     store.write_result(out_json, result, force=bool(summary.aggregates_computed))
     summary.result_file = str(out_json)

@@ -55,12 +55,18 @@ def metric_columns(metrics: list[str]) -> list[str]:
 
 def metric_heads(metrics: list[str]) -> tuple[list[str], list[str]]:
     """(Markdown, LaTeX) column titles of metric columns, with the direction arrow."""
-    return ([f"{METRICS[m].title} {METRICS[m].arrow}" for m in metrics],
-            [f"{METRICS[m].tex_title} {METRICS[m].tex_arrow}" for m in metrics])
+    return (
+        [f"{METRICS[m].title} {METRICS[m].arrow}" for m in metrics],
+        [f"{METRICS[m].tex_title} {METRICS[m].tex_arrow}" for m in metrics],
+    )
 
 
-def summary_cell(summary: dict[str, Any] | None, metric: str, notes: list[str],
-                 absent: str = "not selected in this configuration's metrics") -> Cell:
+def summary_cell(
+    summary: dict[str, Any] | None,
+    metric: str,
+    notes: list[str],
+    absent: str = "not selected in this configuration's metrics",
+) -> Cell:
     """A metric summary as a cell: the value with its interval, or "n/c" with a footnote (added to `notes`)."""
     s = summary or {"status": "not computed", "reason": absent}
     if s.get("status") == "ok" and s.get("value") is not None:
@@ -71,8 +77,13 @@ def summary_cell(summary: dict[str, Any] | None, metric: str, notes: list[str],
     return Cell(note=notes.index(text) + 1)
 
 
-def mark_metric_columns(rows: list[dict[str, Cell]], kinds: list[str], metrics: list[str],
-                        underline: bool = True, digits: dict[str, int] | None = None) -> None:
+def mark_metric_columns(
+    rows: list[dict[str, Cell]],
+    kinds: list[str],
+    metrics: list[str],
+    underline: bool = True,
+    digits: dict[str, int] | None = None,
+) -> None:
     """Per metric column: bold the best compared row (the identity reference excluded), underline the best
     learned autoencoder; "best" in the metric's declared direction at the precision shown."""
     from benchmarks.rendering.table import mark_best
@@ -104,17 +115,25 @@ def csv_metric_values(cells: dict[str, Cell], metrics: list[str]) -> list[str]:
 def common_caption(result: dict[str, Any]) -> list[str]:
     """Caption sentences of the FAD-point tables: dataset, embedders, weights, random weights, skips."""
     ds = result["dataset"]
-    parts = [f"Measured on {dataset_title(ds['name'])}: {ds['clips']} clips"
-             + (f" of split '{ds['split']}'" if ds.get("split") else "") + f" (config '{result['config_name']}')."]
+    parts = [
+        f"Measured on {dataset_title(ds['name'])}: {ds['clips']} clips"
+        + (f" of split '{ds['split']}'" if ds.get("split") else "")
+        + f" (config '{result['config_name']}')."
+    ]
     emb = result.get("embedders") or {}
     if emb:
         parts.append("Embedders: " + "; ".join(f"{m} = {ident}" for m, ident in emb.items()) + ".")
-    weights = [f"{label}: {weights_text(w)}" for label, w in (result.get("provenance", {}).get("weights") or {}).items()]
+    weights = [
+        f"{label}: {weights_text(w)}"
+        for label, w in (result.get("provenance", {}).get("weights") or {}).items()
+    ]
     if weights:
         parts.append("Weights: " + "; ".join(weights) + ".")
     if result.get("random_weights"):
-        parts.append(f"Rows marked '{RANDOM_LABEL}' come from untrained models of a test configuration: they "
-                     "show that the pipeline runs, not how any model performs.")
+        parts.append(
+            f"Rows marked '{RANDOM_LABEL}' come from untrained models of a test configuration: they "
+            "show that the pipeline runs, not how any model performs."
+        )
     parts += skipped_sentences(result)
     return parts
 

@@ -45,35 +45,67 @@ def table_file(result: dict[str, Any]) -> TableFile:
         points = sorted(points, key=lambda p: (p["mode"] != "two-step", p["sigma_cond"]))
         cells = [{m: summary_cell(p["metrics"].get(m), m, notes) for m in metrics} for p in points]
         mark_metric_columns(cells, ["codec"] * len(cells), metrics, underline=False)
-        rows = [(p, [cell_text(c[m], METRICS[m].digits, False) for m in metrics],
-                 [cell_text(c[m], METRICS[m].digits, True) for m in metrics]) for p, c in zip(points, cells)]
-        blocks.append(Block(random_label(model, any(p.get("random_weights") for p in points)),
-                            [[p["mode"], f"{p['sigma_cond']:.2f}", *md] for p, md, _ in rows],
-                            [[p["mode"], f"{p['sigma_cond']:.2f}", *tex] for p, _, tex in rows]))
+        rows = [
+            (
+                p,
+                [cell_text(c[m], METRICS[m].digits, False) for m in metrics],
+                [cell_text(c[m], METRICS[m].digits, True) for m in metrics],
+            )
+            for p, c in zip(points, cells)
+        ]
+        blocks.append(
+            Block(
+                random_label(model, any(p.get("random_weights") for p in points)),
+                [[p["mode"], f"{p['sigma_cond']:.2f}", *md] for p, md, _ in rows],
+                [[p["mode"], f"{p['sigma_cond']:.2f}", *tex] for p, _, tex in rows],
+            )
+        )
         for p, c in zip(points, cells):
-            csv_rows.append([model, p["mode"], p["sigma_cond"], str(bool(p.get("random_weights"))).lower(),
-                             *csv_metric_values(c, metrics)])
+            csv_rows.append(
+                [
+                    model,
+                    p["mode"],
+                    p["sigma_cond"],
+                    str(bool(p.get("random_weights"))).lower(),
+                    *csv_metric_values(c, metrics),
+                ]
+            )
     level = ci_level_pct(result)
-    caption = " ".join([
-        "Fig. 3 as numbers: FAD against the conditioning noise sigma_cond of two-step decoding; one-step "
-        "decoding (previous chunk not re-decoded) as reference.", *common_caption(result),
-        f"[{level}% bootstrap CI over clips]; bold: lowest value per model. The paper gives the curve only as a "
-        "figure (lowest FAD at sigma_cond = 0.4 on MusicCaps).",
-    ])
+    caption = " ".join(
+        [
+            "Fig. 3 as numbers: FAD against the conditioning noise sigma_cond of two-step decoding; one-step "
+            "decoding (previous chunk not re-decoded) as reference.",
+            *common_caption(result),
+            f"[{level}% bootstrap CI over clips]; bold: lowest value per model. The paper gives the curve only as a "
+            "figure (lowest FAD at sigma_cond = 0.4 on MusicCaps).",
+        ]
+    )
     md_heads, tex_heads = metric_heads(metrics)
     foot = footnotes(notes)
-    table = Table(caption, f"tab:fig3-{result['config_name']}", ["Decoding", "σ_cond", *md_heads],
-                  ["Decoding", r"$\sigma_\text{cond}$", *tex_heads], blocks, [""] + foot if foot else [],
-                  [tex_escape(line) for line in foot])
-    return TableFile(f"fig3_{result['config_name']}", [table],
-                     ["model", "decoding", "sigma_cond", "random_weights", *csv_metric_header(metrics)], csv_rows)
+    table = Table(
+        caption,
+        f"tab:fig3-{result['config_name']}",
+        ["Decoding", "σ_cond", *md_heads],
+        ["Decoding", r"$\sigma_\text{cond}$", *tex_heads],
+        blocks,
+        [""] + foot if foot else [],
+        [tex_escape(line) for line in foot],
+    )
+    return TableFile(
+        f"fig3_{result['config_name']}",
+        [table],
+        ["model", "decoding", "sigma_cond", "random_weights", *csv_metric_header(metrics)],
+        csv_rows,
+    )
 
 
 def _pyplot() -> Any:
     try:
         import matplotlib
     except ImportError as e:
-        raise M2L2Error("figures need matplotlib: pip install 'm2l2[bench]' (or pip install matplotlib)") from e
+        raise M2L2Error(
+            "figures need matplotlib: pip install 'm2l2[bench]' (or pip install matplotlib)"
+        ) from e
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -88,8 +120,17 @@ def fig3_series(result: dict[str, Any], metric: str) -> dict[str, dict[str, Any]
         if s.get("status") != "ok" or s.get("value") is None:
             continue
         ci = s.get("ci") or [s["value"], s["value"]]
-        d = out.setdefault(p["model"], {"sigma": [], "value": [], "low": [], "high": [], "one_step": None,
-                                        "random_weights": bool(p.get("random_weights"))})
+        d = out.setdefault(
+            p["model"],
+            {
+                "sigma": [],
+                "value": [],
+                "low": [],
+                "high": [],
+                "one_step": None,
+                "random_weights": bool(p.get("random_weights")),
+            },
+        )
         if p["mode"] == "one-step":
             d["one_step"] = {"sigma": p["sigma_cond"], "value": s["value"], "low": ci[0], "high": ci[1]}
         else:
@@ -122,8 +163,13 @@ def plot(result: dict[str, Any], out_dir: str | Path) -> list[Path]:
                 ax.fill_between(d["sigma"], d["low"], d["high"], color=c, alpha=0.18, lw=0)
             one = d["one_step"]
             if one is not None:
-                ax.axhline(one["value"], color=c, ls="--", lw=1.2,
-                           label=f"{name}: one-step (sigma_cond={one['sigma']:g})")
+                ax.axhline(
+                    one["value"],
+                    color=c,
+                    ls="--",
+                    lw=1.2,
+                    label=f"{name}: one-step (sigma_cond={one['sigma']:g})",
+                )
                 ax.axhspan(one["low"], one["high"], color=c, alpha=0.07, lw=0)
         ax.set_xlabel(r"$\sigma_\mathrm{cond}$")
         ax.set_ylabel(TITLES.get(metric, metric) + " ↓")

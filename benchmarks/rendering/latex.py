@@ -4,9 +4,23 @@ from __future__ import annotations
 
 # In this order: the backslash first (the replacements below add braces and backslashes of their own).
 REPLACEMENTS = (
-    ("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"), ("$", r"\$"),
-    ("{", r"\{"), ("}", r"\}"), ("û", r"\^u"), ("↑", r"$\uparrow$"), ("↓", r"$\downarrow$"), ("–", "--"),
-    ("—", "---"), ("≈", r"$\approx$"), ("σ", r"$\sigma$"), ("±", r"$\pm$"), ("≤", r"$\le$"),
+    ("\\", r"\textbackslash{}"),
+    ("&", r"\&"),
+    ("%", r"\%"),
+    ("_", r"\_"),
+    ("#", r"\#"),
+    ("$", r"\$"),
+    ("{", r"\{"),
+    ("}", r"\}"),
+    ("û", r"\^u"),
+    ("↑", r"$\uparrow$"),
+    ("↓", r"$\downarrow$"),
+    ("–", "--"),
+    ("—", "---"),
+    ("≈", r"$\approx$"),
+    ("σ", r"$\sigma$"),
+    ("±", r"$\pm$"),
+    ("≤", r"$\le$"),
 )
 
 

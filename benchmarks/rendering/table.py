@@ -69,8 +69,9 @@ def best(cells: Sequence[Cell], higher_is_better: bool, digits: int | None) -> l
     return [c for v, c in vals if v == target]
 
 
-def mark_best(bold_pool: Sequence[Cell], underline_pool: Sequence[Cell], higher_is_better: bool,
-              digits: int | None) -> None:
+def mark_best(
+    bold_pool: Sequence[Cell], underline_pool: Sequence[Cell], higher_is_better: bool, digits: int | None
+) -> None:
     """Bold the best cell of `bold_pool` and underline the best of `underline_pool` (one column)."""
     for c in best(bold_pool, higher_is_better, digits):
         c.bold = True
@@ -102,8 +103,12 @@ class Table:
 
     def markdown_lines(self) -> list[str]:
         n = len(self.heads)
-        lines = [f"**{self.caption}**", "", "| " + " | ".join(self.heads) + " |",
-                 "|" + "|".join(["---"] + ["---:"] * (n - 1)) + "|"]
+        lines = [
+            f"**{self.caption}**",
+            "",
+            "| " + " | ".join(self.heads) + " |",
+            "|" + "|".join(["---"] + ["---:"] * (n - 1)) + "|",
+        ]
         for b in self.blocks:
             if b.title:
                 lines.append(f"| *{b.title}* |" + " |" * (n - 1))
@@ -115,10 +120,16 @@ class Table:
     def latex_lines(self) -> list[str]:
         n = len(self.heads)
         env = "table*" if self.wide else "table"
-        out = [rf"\begin{{{env}}}[t]", r"\centering",
-               r"\caption{" + tex_escape(self.tex_caption or self.caption) + "}", r"\label{" + self.label + "}",
-               r"\begin{tabular}{l" + "c" * (n - 1) + "}", r"\toprule", " & ".join(self.tex_heads) + r" \\",
-               r"\midrule"]
+        out = [
+            rf"\begin{{{env}}}[t]",
+            r"\centering",
+            r"\caption{" + tex_escape(self.tex_caption or self.caption) + "}",
+            r"\label{" + self.label + "}",
+            r"\begin{tabular}{l" + "c" * (n - 1) + "}",
+            r"\toprule",
+            " & ".join(self.tex_heads) + r" \\",
+            r"\midrule",
+        ]
         for i, b in enumerate(self.blocks):
             if i:
                 out.append(r"\midrule")

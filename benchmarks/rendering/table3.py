@@ -18,14 +18,22 @@ from benchmarks.rendering.table import Block, Cell, Table, TableFile, cell_text,
 from benchmarks.store import read_result
 
 PAPER_COLUMNS = {
-    "mtat_auc_roc": ("MTAT", "AUC-ROC"), "mtat_auc_pr": ("MTAT", "AUC-PR"),
-    "beatport_micro_acc": ("Beatport key", "micro"), "beatport_macro_acc": ("Beatport key", "macro"),
-    "tinysol_pitch_micro_f1": ("TinySOL pitch", "F1 micro"), "tinysol_pitch_macro_f1": ("TinySOL pitch", "F1 macro"),
-    "tinysol_instr_micro_f1": ("TinySOL instr.", "F1 micro"), "tinysol_instr_macro_f1": ("TinySOL instr.", "F1 macro"),
+    "mtat_auc_roc": ("MTAT", "AUC-ROC"),
+    "mtat_auc_pr": ("MTAT", "AUC-PR"),
+    "beatport_micro_acc": ("Beatport key", "micro"),
+    "beatport_macro_acc": ("Beatport key", "macro"),
+    "tinysol_pitch_micro_f1": ("TinySOL pitch", "F1 micro"),
+    "tinysol_pitch_macro_f1": ("TinySOL pitch", "F1 macro"),
+    "tinysol_instr_micro_f1": ("TinySOL instr.", "F1 micro"),
+    "tinysol_instr_macro_f1": ("TinySOL instr.", "F1 macro"),
 }
 DATASET_TITLES = {
-    "suite-notes": "default suite notes (rendered SoundFont notes)", "suite-key": "default suite key (Bach chorales)",
-    "suite-tags": "default suite tags", "mtat": "MagnaTagATune", "beatport": "Beatport EDM key", "tinysol": "TinySOL",
+    "suite-notes": "default suite notes (rendered SoundFont notes)",
+    "suite-key": "default suite key (Bach chorales)",
+    "suite-tags": "default suite tags",
+    "mtat": "MagnaTagATune",
+    "beatport": "Beatport EDM key",
+    "tinysol": "TinySOL",
 }
 DIGITS = 1  # percent with one decimal, as the paper
 
@@ -37,8 +45,12 @@ def columns(result: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
 
 def _mark(rows: list[dict[str, Any]], higher: list[bool], digits: int | None) -> None:
     for j, up in enumerate(higher):
-        mark_best([r["cells"][j] for r in rows], [r["cells"][j] for r in rows if r["kind"] == "autoencoder"],
-                  up, digits)
+        mark_best(
+            [r["cells"][j] for r in rows],
+            [r["cells"][j] for r in rows if r["kind"] == "autoencoder"],
+            up,
+            digits,
+        )
 
 
 def _measured(result: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -70,8 +82,14 @@ def _published(paper: dict[str, Any] | None) -> tuple[list[str], list[dict[str, 
         return [], []
     t = paper["table3"]
     cols = list(t["columns"])
-    rows = [{"label": r["model"], "kind": r.get("kind", "autoencoder"),
-             "cells": [Cell(float(v)) if v is not None else Cell(missing="–") for v in r["values"]]} for r in t["rows"]]
+    rows = [
+        {
+            "label": r["model"],
+            "kind": r.get("kind", "autoencoder"),
+            "cells": [Cell(float(v)) if v is not None else Cell(missing="–") for v in r["values"]],
+        }
+        for r in t["rows"]
+    ]
     _mark(rows, [True] * len(cols), None)  # every published column is a score (higher is better)
     return cols, rows
 
@@ -80,13 +98,17 @@ def caption(result: dict[str, Any]) -> str:
     tasks = "; ".join(
         f"{t['title']}: {DATASET_TITLES.get(t['dataset'], t['dataset'])}, label '{t['label']}', {t['items']} items, "
         + (f"folds {t['folds']}" if t.get("folds") else "given train/valid/test split")
-        for t in result["tasks"])
-    parts = [f"Table III (downstream probing), measured (config '{result['config_name']}'): {tasks}.",
-             f"mir_ref protocol: time-averaged embeddings, MLP [256, 128], Adam 1e-3, L2 1e-5, batch 1083, early "
-             f"stopping on validation loss (patience 10, ≤100 epochs), every test item scored. Values: mean ± std "
-             f"(ddof 1) in % over seeds {result['seeds']}" + (" and folds" if any(t.get("folds") for t in
-                                                                               result["tasks"]) else "") + ".",
-             "Bold: best per column; underlined: best autoencoder."]
+        for t in result["tasks"]
+    )
+    parts = [
+        f"Table III (downstream probing), measured (config '{result['config_name']}'): {tasks}.",
+        f"mir_ref protocol: time-averaged embeddings, MLP [256, 128], Adam 1e-3, L2 1e-5, batch 1083, early "
+        f"stopping on validation loss (patience 10, ≤100 epochs), every test item scored. Values: mean ± std "
+        f"(ddof 1) in % over seeds {result['seeds']}"
+        + (" and folds" if any(t.get("folds") for t in result["tasks"]) else "")
+        + ".",
+        "Bold: best per column; underlined: best autoencoder.",
+    ]
     weights = [f"{m['label']}: {m['provenance'].get('weights') or 'n/a'}" for m in result["models"]]
     if weights:
         parts.append("Weights: " + "; ".join(weights) + ".")
@@ -98,46 +120,98 @@ def caption(result: dict[str, Any]) -> str:
 
 
 def _block(rows: list[dict[str, Any]]) -> Block:
-    return Block(None, [[r["label"], *[cell_text(c, DIGITS, False) for c in r["cells"]]] for r in rows],
-                 [[tex_escape(r["label"]), *[cell_text(c, DIGITS, True) for c in r["cells"]]] for r in rows])
+    return Block(
+        None,
+        [[r["label"], *[cell_text(c, DIGITS, False) for c in r["cells"]]] for r in rows],
+        [[tex_escape(r["label"]), *[cell_text(c, DIGITS, True) for c in r["cells"]]] for r in rows],
+    )
 
 
 def table_file(result: dict[str, Any], paper: dict[str, Any] | None) -> TableFile:
     rows, notes = _measured(result)
     cols = columns(result)
     titles = [f"{t['title']} {PROBE_METRICS[m].title}" for t, m in cols]
-    measured = Table(caption(result), f"tab:table3-{result['config_name']}",
-                     ["Model", *[f"{title} {PROBE_METRICS[m].arrow}" for title, (_, m) in zip(titles, cols)]],
-                     ["Model", *[tex_escape(title) for title in titles]], [_block(rows)],
-                     [f"n/c^{i}: not computed — {n}" for i, n in enumerate(notes, 1)],
-                     [f"$^{i}$not computed: {tex_escape(n)}" for i, n in enumerate(notes, 1)], wide=True,
-                     empty_row="(no model could be run)")
+    measured = Table(
+        caption(result),
+        f"tab:table3-{result['config_name']}",
+        ["Model", *[f"{title} {PROBE_METRICS[m].arrow}" for title, (_, m) in zip(titles, cols)]],
+        ["Model", *[tex_escape(title) for title in titles]],
+        [_block(rows)],
+        [f"n/c^{i}: not computed — {n}" for i, n in enumerate(notes, 1)],
+        [f"$^{i}$not computed: {tex_escape(n)}" for i, n in enumerate(notes, 1)],
+        wide=True,
+        empty_row="(no model could be run)",
+    )
     tables = [measured]
     csv_rows: list[list[Any]] = []
     for r in rows:
         for (t, m), c, n in zip(cols, r["cells"], r["runs"]):
             status = "ok" if c.value is not None else f"not computed: {notes[c.note - 1]}"
-            csv_rows.append(["measured", r["label"], r["kind"], t["name"], t["dataset"], m,
-                             "" if c.value is None else f"{c.value:.4f}", "" if c.value is None else f"{c.std:.4f}",
-                             n, status])
+            csv_rows.append(
+                [
+                    "measured",
+                    r["label"],
+                    r["kind"],
+                    t["name"],
+                    t["dataset"],
+                    m,
+                    "" if c.value is None else f"{c.value:.4f}",
+                    "" if c.value is None else f"{c.std:.4f}",
+                    n,
+                    status,
+                ]
+            )
     pcols, prows = _published(paper)
     if pcols:
         heads = [" ".join(PAPER_COLUMNS.get(c, (c, ""))).strip() for c in pcols]
         note = paper["table3"].get("note")
-        tables.append(Table(
-            f"Published Table III ({paper['source']}; MTAT, Beatport, TinySOL; % ; not comparable with the measured "
-            "rows above)", "tab:table3-paper", ["Model", *heads], ["Model", *[tex_escape(h) for h in heads]],
-            [_block(prows)], ["", f"Note: {note}"] if note else [], wide=True,
-            tex_caption=f"Published Table III ({paper['source']}), MTAT/Beatport/TinySOL, %."))
+        tables.append(
+            Table(
+                f"Published Table III ({paper['source']}; MTAT, Beatport, TinySOL; % ; not comparable with the measured "
+                "rows above)",
+                "tab:table3-paper",
+                ["Model", *heads],
+                ["Model", *[tex_escape(h) for h in heads]],
+                [_block(prows)],
+                ["", f"Note: {note}"] if note else [],
+                wide=True,
+                tex_caption=f"Published Table III ({paper['source']}), MTAT/Beatport/TinySOL, %.",
+            )
+        )
         for r in prows:
             for col, c in zip(pcols, r["cells"]):
-                csv_rows.append(["paper", r["label"], r["kind"], col, "", col, "" if c.value is None else c.value, "",
-                                 "", "published" if c.value is not None else "not reported"])
-    header = ["block", "model", "kind", "task", "dataset", "metric", "mean_pct", "std_pct", "n_runs", "status"]
+                csv_rows.append(
+                    [
+                        "paper",
+                        r["label"],
+                        r["kind"],
+                        col,
+                        "",
+                        col,
+                        "" if c.value is None else c.value,
+                        "",
+                        "",
+                        "published" if c.value is not None else "not reported",
+                    ]
+                )
+    header = [
+        "block",
+        "model",
+        "kind",
+        "task",
+        "dataset",
+        "metric",
+        "mean_pct",
+        "std_pct",
+        "n_runs",
+        "status",
+    ]
     return TableFile(f"table3_{result['config_name']}", tables, header, csv_rows)
 
 
-def render(result_file: str | Path, output_dir: str | Path, paper_file: Path | None = PAPER_FILE) -> list[Path]:
+def render(
+    result_file: str | Path, output_dir: str | Path, paper_file: Path | None = PAPER_FILE
+) -> list[Path]:
     """Write `<output_dir>/tables/table3_<config>.{md,tex,csv}`; returns the paths written."""
     result = read_result(result_file)
     return table_file(result, load_paper_tables(paper_file)).write(Path(output_dir) / "tables")

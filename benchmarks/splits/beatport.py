@@ -38,6 +38,9 @@ def diff_splits(expected: dict[str, str], actual: dict[str, str]) -> list[str]:
     """Human-readable differences between two splits (empty when they agree)."""
     out = [f"{n}: only in the split file" for n in sorted(set(expected) - set(actual))]
     out += [f"{n}: not in the split file" for n in sorted(set(actual) - set(expected))]
-    out += [f"{n}: {expected[n]} in the file, {actual[n]} here" for n in sorted(set(expected) & set(actual))
-            if expected[n] != actual[n]]
+    out += [
+        f"{n}: {expected[n]} in the file, {actual[n]} here"
+        for n in sorted(set(expected) & set(actual))
+        if expected[n] != actual[n]
+    ]
     return out

@@ -58,9 +58,15 @@ class Context:
 
     def sources_table(self, *extra_rows: str) -> list[str]:
         """Markdown rows naming every Debian package used (version, licence, attribution), for a part's card."""
-        return ["| source | version | licence | attribution |", "|---|---|---|---|",
-                *(f"| {pkg} | {f.version} | {f.source.licence} | {f.source.attribution} |"
-                  for pkg, f in self.sources.items()), *extra_rows]
+        return [
+            "| source | version | licence | attribution |",
+            "|---|---|---|---|",
+            *(
+                f"| {pkg} | {f.version} | {f.source.licence} | {f.source.attribution} |"
+                for pkg, f in self.sources.items()
+            ),
+            *extra_rows,
+        ]
 
     def write_audio(self, rel: str, audio, sample_rate: int) -> str:
         """Write 16-bit FLAC (deterministic bytes for the same samples); returns the relative path."""
@@ -147,8 +153,9 @@ def _write_metadata(root: Path, part: str, rows: list[dict[str, Any]], columns: 
     return rel
 
 
-def build_part(root: Path, part: str, small: bool, manifest: dict[str, Any],
-               get_pool: Callable[[], Any] = lambda: None) -> dict[str, Any]:
+def build_part(
+    root: Path, part: str, small: bool, manifest: dict[str, Any], get_pool: Callable[[], Any] = lambda: None
+) -> dict[str, Any]:
     """Build one part (skipped when its manifest entry matches the recipe and every file verifies);
     `get_pool` gives the worker pool (made on first use), None for in-process work."""
     mod = part_module(part)
@@ -194,8 +201,15 @@ def build_part(root: Path, part: str, small: bool, manifest: dict[str, Any],
         "count": len(rows),
         "build_seconds": round(time.time() - t0, 1),
         "workers": pool._processes if pool is not None else 1,
-        "sources": {pkg: {"version": f.version, "deb_sha256": f.sha256, "licence": f.source.licence,
-                          "attribution": f.source.attribution} for pkg, f in ctx.sources.items()},
+        "sources": {
+            pkg: {
+                "version": f.version,
+                "deb_sha256": f.sha256,
+                "licence": f.source.licence,
+                "attribution": f.source.attribution,
+            }
+            for pkg, f in ctx.sources.items()
+        },
         "generated_licence": getattr(mod, "LICENCE_NOTE", ""),
     }
     manifest["parts"][part] = info
@@ -203,8 +217,9 @@ def build_part(root: Path, part: str, small: bool, manifest: dict[str, Any],
     return info
 
 
-def build(root: Path, parts: list[str] | None = None, small: bool = False,
-          workers: int | None = None) -> dict[str, Any]:
+def build(
+    root: Path, parts: list[str] | None = None, small: bool = False, workers: int | None = None
+) -> dict[str, Any]:
     """Build (or resume, or skip when up to date) the requested parts; returns the manifest. `workers`
     defaults to default_workers() for the full suite and 1 for a small one (starting workers costs more than
     a few clips)."""

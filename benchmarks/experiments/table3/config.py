@@ -41,9 +41,13 @@ class Table3Config:
 def table3_config_from_dict(data: dict[str, Any], name: str, source: str | None = None) -> Table3Config:
     where = f"{source or 'configuration'}: table3"
     data = dict(data)
-    data["tasks"] = [build_dataclass(Task, t, f"{where}.tasks[{i}]") for i, t in enumerate(data.get("tasks") or [])]
-    data["models"] = [build_dataclass(FeatureModelConfig, m, f"{where}.models[{i}]")
-                      for i, m in enumerate(data.get("models") or [])]
+    data["tasks"] = [
+        build_dataclass(Task, t, f"{where}.tasks[{i}]") for i, t in enumerate(data.get("tasks") or [])
+    ]
+    data["models"] = [
+        build_dataclass(FeatureModelConfig, m, f"{where}.models[{i}]")
+        for i, m in enumerate(data.get("models") or [])
+    ]
     data["probe"] = build_dataclass(ProbeConfig, data.get("probe") or {}, f"{where}.probe")
     data.setdefault("name", name)
     cfg = build_dataclass(Table3Config, {**data, "source": source}, where)
@@ -59,7 +63,9 @@ def load_table3_config(config: str | Path | None = None) -> Table3Config:
     if "table3" not in data:
         raise M2L2Error(f"{path}: no table3: section (Table III is not configured there)")
     defaults = {k: data[k] for k in ("cache_dir", "output_dir") if k in data}
-    return table3_config_from_dict({**defaults, **(data["table3"] or {})}, data.get("name", path.stem), str(path))
+    return table3_config_from_dict(
+        {**defaults, **(data["table3"] or {})}, data.get("name", path.stem), str(path)
+    )
 
 
 def as_table3_config(cfg: TablesConfig) -> Table3Config | None:

@@ -57,9 +57,11 @@ class Table3Summary:
     notes: list[str] = field(default_factory=list)
 
     def text(self) -> str:
-        lines = [f"table3 summary ({self.seconds:.1f} s):",
-                 f"  features: {self.features_computed} clips embedded, {self.features_reused} reused from cache",
-                 f"  probe runs: {self.runs_computed} trained, {self.runs_reused} reused"]
+        lines = [
+            f"table3 summary ({self.seconds:.1f} s):",
+            f"  features: {self.features_computed} clips embedded, {self.features_reused} reused from cache",
+            f"  probe runs: {self.runs_computed} trained, {self.runs_reused} reused",
+        ]
         lines += [f"  {n}" for n in self.notes]
         lines += [f"  time {k}: {v:.1f} s" for k, v in self.timings.items() if v >= 0.05]
         lines += [f"  skipped model {k}: {v}" for k, v in self.skipped_models.items()]
@@ -105,13 +107,18 @@ def _aggregate(rows: list[dict[str, Any]], metrics: tuple[str, ...]) -> dict[str
     out: dict[str, Any] = {}
     for m in metrics:
         vals = np.array([r["scores"][m] for r in rows if r["scores"].get(m) is not None], dtype=np.float64)
-        out[m] = {"mean": float(vals.mean()) if vals.size else None,
-                  "std": float(vals.std(ddof=1)) if vals.size > 1 else (0.0 if vals.size else None),
-                  "n": int(vals.size), "values": [round(float(v), 6) for v in vals]}
+        out[m] = {
+            "mean": float(vals.mean()) if vals.size else None,
+            "std": float(vals.std(ddof=1)) if vals.size > 1 else (0.0 if vals.size else None),
+            "n": int(vals.size),
+            "values": [round(float(v), 6) for v in vals],
+        }
     return out
 
 
-def run(tables: TablesConfig | None, cfg: Table3Config | None, opts: RunOptions | None = None) -> Table3Summary:
+def run(
+    tables: TablesConfig | None, cfg: Table3Config | None, opts: RunOptions | None = None
+) -> Table3Summary:
     """Run every (model, task, fold, seed) of `cfg` not already in the run log and write the result file.
 
     `cfg` is the `table3:` section of the tables configuration `tables` (which it already holds everything
@@ -158,15 +165,32 @@ def run(tables: TablesConfig | None, cfg: Table3Config | None, opts: RunOptions 
             log.info("[task %s] skipped: %s", task.name, why)
             continue
         partitions = {fold: data.splits(fold) for fold in task.partitions}
-        tasks_out.append({
-            "name": task.name, "title": task.title, "dataset": task.dataset, "label": task.label,
-            "type": task.type, "metrics": list(task.metrics), "paper_columns": task.paper_columns,
-            "items": len(data.items), "dropped_items": data.dropped, "classes": len(data.classes),
-            "split": task.split, "folds": task.folds if task.split == "folds" else None,
-            "split_sizes": {str(f): {k: len(v) for k, v in s.items()} for f, s in partitions.items()},
-        })
-        log.info("[task %s] %d items of %s, %d classes, %d split(s) x %d seeds", task.name, len(data.items),
-                 task.dataset, len(data.classes), len(partitions), len(cfg.seeds))
+        tasks_out.append(
+            {
+                "name": task.name,
+                "title": task.title,
+                "dataset": task.dataset,
+                "label": task.label,
+                "type": task.type,
+                "metrics": list(task.metrics),
+                "paper_columns": task.paper_columns,
+                "items": len(data.items),
+                "dropped_items": data.dropped,
+                "classes": len(data.classes),
+                "split": task.split,
+                "folds": task.folds if task.split == "folds" else None,
+                "split_sizes": {str(f): {k: len(v) for k, v in s.items()} for f, s in partitions.items()},
+            }
+        )
+        log.info(
+            "[task %s] %d items of %s, %d classes, %d split(s) x %d seeds",
+            task.name,
+            len(data.items),
+            task.dataset,
+            len(data.classes),
+            len(partitions),
+            len(cfg.seeds),
+        )
         hashes: dict[str, str] = {}
         for label, model in models.items():
             t0 = time.perf_counter()
@@ -177,45 +201,88 @@ def run(tables: TablesConfig | None, cfg: Table3Config | None, opts: RunOptions 
             if cfg.export_dir:
                 from benchmarks.experiments.table3.export import export_mir_ref
 
-                export_mir_ref(Path(cfg.export_dir).expanduser(), task.dataset, label, data.items, x,
-                               identity=model.identity)
+                export_mir_ref(
+                    Path(cfg.export_dir).expanduser(),
+                    task.dataset,
+                    label,
+                    data.items,
+                    x,
+                    identity=model.identity,
+                )
             feature_key = store.key([model.key, [hashes[it.id] for it in data.items]])
             feature_info[label][task.name] = {"dim": int(x.shape[1]), "items": int(x.shape[0])}
-            task_key = store.key([dataclasses.asdict(task), data.classes, hashlib.sha256(data.y.tobytes()).hexdigest()])
+            task_key = store.key(
+                [dataclasses.asdict(task), data.classes, hashlib.sha256(data.y.tobytes()).hexdigest()]
+            )
             rows = []
             t0 = time.perf_counter()
             for fold, split in partitions.items():
                 for seed in cfg.seeds:
-                    key = store.key([PROBE_VERSION, METRICS_VERSION, dataclasses.asdict(cfg.probe), task_key,
-                                feature_key, fold, seed])
+                    key = store.key(
+                        [
+                            PROBE_VERSION,
+                            METRICS_VERSION,
+                            dataclasses.asdict(cfg.probe),
+                            task_key,
+                            feature_key,
+                            fold,
+                            seed,
+                        ]
+                    )
                     row = done.get(key)
                     if row is not None:
                         summary.runs_reused += 1
                         rows.append(row)
                         continue
                     tr, va, te = split["train"], split["valid"], split["test"]
-                    probe = train_probe(x[tr], data.y[tr], x[va], data.y[va], len(data.classes),
-                                        task.type == "multilabel", seed=seed, cfg=cfg.probe)
+                    probe = train_probe(
+                        x[tr],
+                        data.y[tr],
+                        x[va],
+                        data.y[va],
+                        len(data.classes),
+                        task.type == "multilabel",
+                        seed=seed,
+                        cfg=cfg.probe,
+                    )
                     probs = probe.predict_scores(x[te])
                     if len(probs) != len(te):
-                        raise M2L2Error(f"{label}/{task.name}: {len(te)} test items but {len(probs)} predictions")
+                        raise M2L2Error(
+                            f"{label}/{task.name}: {len(te)} test items but {len(probs)} predictions"
+                        )
                     try:
                         scores = score_run(data, probs, te)
                     except ValueError as e:  # e.g. no tag with both classes among very few test items
                         scores = {m: None for m in task.metrics} | {"error": str(e)}
-                    row = {"key": key, "model": label, "task": task.name, "fold": fold, "seed": seed,
-                           "scores": scores, "n_test": int(len(te)),
-                           "best_epoch": probe.best_epoch, "epochs_run": probe.epochs_run}
+                    row = {
+                        "key": key,
+                        "model": label,
+                        "task": task.name,
+                        "fold": fold,
+                        "seed": seed,
+                        "scores": scores,
+                        "n_test": int(len(te)),
+                        "best_epoch": probe.best_epoch,
+                        "epochs_run": probe.epochs_run,
+                    }
                     store.append_row(runs_file, row)
                     done[key] = row
                     rows.append(row)
                     summary.runs_computed += 1
             summary.timings[f"{label} / {task.name}: probes"] = time.perf_counter() - t0
             results[label][task.name] = _aggregate(rows, task.metrics)
-    models_out = [{
-        "label": label, "kind": model_specs[label].kind, "identity": m.identity, "model_key": m.key,
-        "provenance": m.provenance, "features": feature_info[label], "results": results[label],
-    } for label, m in models.items()]
+    models_out = [
+        {
+            "label": label,
+            "kind": model_specs[label].kind,
+            "identity": m.identity,
+            "model_key": m.key,
+            "provenance": m.provenance,
+            "features": feature_info[label],
+            "results": results[label],
+        }
+        for label, m in models.items()
+    ]
     result = {
         "table": "table3",
         "config_name": cfg.name,
