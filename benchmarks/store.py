@@ -102,6 +102,18 @@ def compact_rows(
     return True
 
 
+def result_head(table: str, cfg: Any, clips: int | None = None, with_root: bool = True) -> dict[str, Any]:
+    """The first keys of a result file: which experiment, which configuration (a TablesConfig) and, given the
+    number of clips, which evaluation set."""
+    head = {"table": table, "config_name": cfg.name, "config": cfg.as_dict(), "config_file": cfg.source}
+    if clips is not None:
+        ds = cfg.dataset
+        head["dataset"] = {"name": ds.name, "split": ds.split, "clips": clips}
+        if with_root:
+            head["dataset"]["root"] = str(Path(ds.root).expanduser()) if ds.root else None
+    return head
+
+
 def read_result(path: str | Path) -> dict[str, Any]:
     """A result file, or an error saying to run the experiment first."""
     path = Path(path)

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks import store
 
 log = logging.getLogger(__name__)
 ClipHook = Callable[[str, str, str], None]  # (stage, model label, clip id), called after each unit of work
@@ -69,6 +74,17 @@ class RunSummary:
         for t in self.tables:
             lines.append(f"  table: {t}")
         return "\n".join(lines)
+
+
+def finish(
+    summary: Any, result_file: Path, result: dict[str, Any], started: float, force: bool = False
+) -> Any:
+    """Write the result file (always when `force`d, else only when more than its date changed) and record it
+    and the run's duration in the summary."""
+    store.write_result(result_file, result, force=force)
+    summary.result_file = str(result_file)
+    summary.seconds = time.time() - started
+    return summary
 
 
 def skip_summary(name: str, why: str) -> RunSummary:

@@ -168,21 +168,12 @@ def write_points_result(
 ) -> RunSummary:
     """Write an experiment's result file (dataset, embedders, skips, provenance, settings, points) unless only
     its date changed; returns the context's summary with the file named."""
-    cfg, ds = ctx.cfg, ctx.cfg.dataset
+    cfg = ctx.cfg
     seen: dict[str, dict[str, Any]] = {}
     for p in points:
         seen.setdefault(p["model"], {"label": p["model"], "identity": p["identity"]})
     result = {
-        "table": table,
-        "config_name": cfg.name,
-        "config": cfg.as_dict(),
-        "config_file": cfg.source,
-        "dataset": {
-            "name": ds.name,
-            "split": ds.split,
-            "clips": len(ctx.clips),
-            "root": str(Path(ds.root).expanduser()) if ds.root else None,
-        },
+        **store.result_head(table, cfg, len(ctx.clips)),
         "metrics": ctx.metrics,
         "embedders": ctx.identities,
         "not_computed": ctx.reasons,

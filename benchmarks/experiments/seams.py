@@ -30,7 +30,7 @@ from benchmarks import store
 from benchmarks.building import is_random_weights, model_identity
 from benchmarks.config import EvalSettings, TablesConfig
 from benchmarks.evalset import clips_for
-from benchmarks.experiments.base import RunOptions, RunSummary, skip_summary
+from benchmarks.experiments.base import RunOptions, RunSummary, finish, skip_summary
 from benchmarks.experiments.points import build_music2latent2, music2latent2_models
 from benchmarks.provenance import provenance
 from m2l2.errors import M2L2Error
@@ -211,13 +211,8 @@ def run(cfg: TablesConfig, st: SeamsSettings, opts: RunOptions) -> RunSummary:
                 "modes": aggregate(rows, cfg.eval),
             }
         )
-    ds = cfg.dataset
     result = {
-        "table": "seams",
-        "config_name": cfg.name,
-        "config": cfg.as_dict(),
-        "config_file": cfg.source,
-        "dataset": {"name": ds.name, "split": ds.split, "clips": len(clips)},
+        **store.result_head("seams", cfg, len(clips), with_root=False),
         "settings": dataclasses.asdict(st),
         "measure": "log-spectral distance (dB) per STFT frame (window 2048, hop 512), floor 80 dB below peak",
         "models": models_out,
@@ -225,7 +220,4 @@ def run(cfg: TablesConfig, st: SeamsSettings, opts: RunOptions) -> RunSummary:
         "random_weights": sorted(m["label"] for m in models_out if m["random_weights"]),
         "provenance": provenance(models_out, {"seams": SEAMS_VERSION}),
     }
-    store.write_result(out_file, result)
-    summary.result_file = str(out_file)
-    summary.seconds = time.time() - t0
-    return summary
+    return finish(summary, out_file, result, t0)

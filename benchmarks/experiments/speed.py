@@ -24,7 +24,7 @@ from benchmarks import store
 from benchmarks.building import build_variant, is_random_weights, model_identity
 from benchmarks.config import TablesConfig, find_model
 from benchmarks.evalset import clips_for
-from benchmarks.experiments.base import RunOptions, RunSummary
+from benchmarks.experiments.base import RunOptions, RunSummary, finish
 from benchmarks.provenance import provenance
 from m2l2.errors import M2L2Error
 
@@ -155,10 +155,7 @@ def run(cfg: TablesConfig, st: SpeedSettings, opts: RunOptions) -> RunSummary:
     if not summary.rows_computed and old_load is not None:
         load = old_load  # nothing was timed in this run: keep the conditions of the run that timed the rows
     result = {
-        "table": "speed",
-        "config_name": cfg.name,
-        "config": cfg.as_dict(),
-        "config_file": cfg.source,
+        **store.result_head("speed", cfg),
         "settings": dataclasses.asdict(st),
         "audio": {
             "seconds": st.seconds,
@@ -174,7 +171,4 @@ def run(cfg: TablesConfig, st: SpeedSettings, opts: RunOptions) -> RunSummary:
         "random_weights": sorted(r["label"] for r in rows if r["random_weights"]),
         "provenance": provenance(rows, {"speed": SPEED_VERSION}),
     }
-    store.write_result(result_file, result)
-    summary.result_file = str(result_file)
-    summary.seconds = time.time() - t0
-    return summary
+    return finish(summary, result_file, result, t0)

@@ -28,7 +28,7 @@ from benchmarks import store
 from benchmarks.building import build_embedders, build_model, is_random_weights, model_identity
 from benchmarks.config import TablesConfig
 from benchmarks.evalset import Clip, load_clips
-from benchmarks.experiments.base import RunOptions, RunSummary
+from benchmarks.experiments.base import RunOptions, RunSummary, finish
 from benchmarks.experiments.scoring import (
     AGG_VERSION,
     RECON_VERSION,
@@ -214,18 +214,8 @@ def run(cfg: TablesConfig, settings: None = None, opts: RunOptions | None = None
         )
         return summary
     store.compact_rows(rows_dir, all_rows, used_rows)
-    ds = cfg.dataset
     result = {
-        "table": "table2",
-        "config_name": cfg.name,
-        "config": cfg.as_dict(),
-        "config_file": cfg.source,
-        "dataset": {
-            "name": ds.name,
-            "split": ds.split,
-            "clips": len(clips),
-            "root": str(Path(ds.root).expanduser()) if ds.root else None,
-        },
+        **store.result_head("table2", cfg, len(clips)),
         "metrics": cfg.metrics,
         "embedders": identities,
         "not_computed": reasons,
@@ -236,7 +226,4 @@ def run(cfg: TablesConfig, settings: None = None, opts: RunOptions | None = None
             models_out, {"recon": RECON_VERSION, "rows": ROWS_VERSION, "aggregate": AGG_VERSION}
         ),
     }
-    store.write_result(out_json, result, force=bool(summary.aggregates_computed))
-    summary.result_file = str(out_json)
-    summary.seconds = time.time() - t_start
-    return summary
+    return finish(summary, out_json, result, t_start, force=bool(summary.aggregates_computed))

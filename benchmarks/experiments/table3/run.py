@@ -24,7 +24,7 @@ import numpy as np
 
 from benchmarks import store
 from benchmarks.config import TablesConfig
-from benchmarks.experiments.base import RunOptions
+from benchmarks.experiments.base import RunOptions, finish
 from benchmarks.experiments.table3.config import Table3Config
 from benchmarks.experiments.table3.features import (
     FeatureModel,
@@ -296,7 +296,4 @@ def run(
         "runs_file": str(runs_file),
         "provenance": run_provenance({"probe": PROBE_VERSION, "metrics": METRICS_VERSION}),
     }
-    store.write_result(out_json, result, force=bool(summary.runs_computed))
-    summary.result_file = str(out_json)
-    summary.seconds = time.time() - t_start
-    return summary
+    return finish(summary, out_json, result, t_start, force=bool(summary.runs_computed))
