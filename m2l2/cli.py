@@ -36,14 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def configure_logging(level: int = logging.INFO) -> None:
-    """Library messages (the project's loggers only) as plain lines on stdout, beside the progress bars."""
+    """Library messages (the project's loggers only) as plain lines on stdout, beside the progress bars.
+    They still propagate, so handlers set up by a caller (or pytest's caplog) see them too."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(message)s"))
     for name in ("m2l2", "baselines", "benchmarks"):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
         logger.setLevel(level)
-        logger.propagate = False
 
 
 def main(argv: list[str] | None = None) -> int:
