@@ -53,17 +53,17 @@ MSD_LABELS = [
 
 
 @dataclass(frozen=True)
-class ModelSpec:
+class NetworkSpec:
     arch: str  # "musicnn" or "vgg"
     labels: tuple[str, ...]
     embed_name: str
 
 
-MODELS: dict[str, ModelSpec] = {
-    "MSD_musicnn": ModelSpec("musicnn", tuple(MSD_LABELS), "musicnn-msd"),
-    "MTT_musicnn": ModelSpec("musicnn", tuple(MTT_LABELS), "musicnn-mtt"),
-    "MSD_vgg": ModelSpec("vgg", tuple(MSD_LABELS), "vgg-msd"),
-    "MTT_vgg": ModelSpec("vgg", tuple(MTT_LABELS), "vgg-mtt"),
+MODELS: dict[str, NetworkSpec] = {
+    "MSD_musicnn": NetworkSpec("musicnn", tuple(MSD_LABELS), "musicnn-msd"),
+    "MTT_musicnn": NetworkSpec("musicnn", tuple(MTT_LABELS), "musicnn-mtt"),
+    "MSD_vgg": NetworkSpec("vgg", tuple(MSD_LABELS), "vgg-msd"),
+    "MTT_vgg": NetworkSpec("vgg", tuple(MTT_LABELS), "vgg-mtt"),
 }
 
 
