@@ -38,7 +38,7 @@ lint:
 	$(PYTHON) -m ruff check m2l2 baselines benchmarks tests scripts
 
 speed: install
-	$(PYTHON) benchmarks/speed.py
+	$(PYTHON) -m m2l2.cli speed
 
 clean:
 	rm -rf build dist *.egg-info $(STAMP) .pytest_cache .ruff_cache

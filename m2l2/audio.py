@@ -85,12 +85,12 @@ def load_audio(
 
 def save_audio(path: str | Path, audio: np.ndarray, sample_rate: int) -> None:
     """Write [C, N] or [N] float audio; the format follows the suffix (wav, flac, ogg). PCM-16 for wav."""
+    from m2l2.io import atomic_path
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim == 1:
         audio = audio[None]
     subtype = "PCM_16" if path.suffix.lower() in {".wav", ".flac"} else None
-    tmp = path.with_name(path.name + ".part")
-    sf.write(str(tmp), np.clip(audio, -1, 1).T, sample_rate, subtype=subtype, format=path.suffix[1:].upper())
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), np.clip(audio, -1, 1).T, sample_rate, subtype=subtype, format=path.suffix[1:].upper())

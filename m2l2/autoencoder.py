@@ -15,6 +15,8 @@ from m2l2.config import ModelConfig
 from m2l2.errors import M2L2Error
 from m2l2.model import ConsistencyModel, Decoder, Encoder
 
+DEFAULT_SIGMA_COND = 0.4  # noise level of the re-decoded previous chunk: the paper's best (its Fig. 3)
+
 
 class Music2Latent2(nn.Module):
     sample_rate = spectral.SAMPLE_RATE
@@ -134,7 +136,7 @@ class Music2Latent2(nn.Module):
     def decode(
         self,
         latents: torch.Tensor,
-        sigma_cond: float = 0.4,
+        sigma_cond: float = DEFAULT_SIGMA_COND,
         steps: int = 1,
         length: int | None = None,
         generator: torch.Generator | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 
 from m2l2.errors import M2L2Error
@@ -34,7 +35,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def configure_logging(level: int = logging.INFO) -> None:
+    """Library messages (the project's loggers only) as plain lines on stdout, beside the progress bars.
+    They still propagate, so handlers set up by a caller (or pytest's caplog) see them too."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    for name in ("m2l2", "baselines", "benchmarks"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level)
+
+
 def main(argv: list[str] | None = None) -> int:
+    configure_logging()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from m2l2.autoencoder import DEFAULT_SIGMA_COND
 from m2l2.errors import M2L2Error
 
 
@@ -31,7 +32,7 @@ def _model_from_args(args):
 
 
 def _decode_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--sigma-cond", type=float, default=0.4, help="noise level of the re-decoded previous chunk")
+    p.add_argument("--sigma-cond", type=float, default=DEFAULT_SIGMA_COND, help="noise level of the re-decoded previous chunk")
     p.add_argument("--steps", type=int, default=1, help="consistency sampling steps per chunk")
     p.add_argument("--seed", type=int, default=0, help="seed of the decoding noise")
 

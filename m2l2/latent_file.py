@@ -11,16 +11,14 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from m2l2.errors import M2L2Error
+from m2l2.io import atomic_path
 
 FORMAT = "m2l2-latents"
 
 
 def save_latents(path: str | Path, latents: torch.Tensor, meta: dict[str, Any]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    save_file({"latents": latents.contiguous().cpu()}, str(tmp), metadata={"format": FORMAT, "meta": json.dumps(meta)})
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        save_file({"latents": latents.contiguous().cpu()}, str(tmp), metadata={"format": FORMAT, "meta": json.dumps(meta)})
 
 
 def load_latents(path: str | Path) -> tuple[torch.Tensor, dict[str, Any]]:

@@ -7,13 +7,13 @@ file there (with a sha256 check) on machines that have internet.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from m2l2.errors import M2L2Error
+from m2l2.io import sha256_file as sha256_of  # noqa: F401 (the name the adapters import)
 
 
 @dataclass(frozen=True)
@@ -37,14 +37,6 @@ def register_weights(entry: WeightsFile) -> WeightsFile:
 
 def weights_dir() -> Path:
     return Path(os.environ.get("M2L2_WEIGHTS_DIR", Path.home() / ".cache" / "m2l2" / "weights")).expanduser()
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def find_weights(name: str, path: str | Path | None = None) -> Path | None:

@@ -20,6 +20,7 @@ import torch
 import m2l2
 from benchmarks.metrics.sisdr import si_sdr
 from m2l2.audio import convert_channels, load_audio, resample
+from m2l2.autoencoder import DEFAULT_SIGMA_COND
 from m2l2.spectral import SAMPLE_RATE
 from m2l2.training.recon import BANDS, band_log_spectral_error
 
@@ -98,7 +99,7 @@ def main() -> None:
     p.add_argument("--clips", type=int, default=12)
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--steps", type=int, default=1, help="consistency sampling steps per chunk")
-    p.add_argument("--sigma-cond", type=float, default=0.4)
+    p.add_argument("--sigma-cond", type=float, default=DEFAULT_SIGMA_COND)
     p.add_argument("--head-magnitude", action="store_true",
                    help="also score the decoded phase with the magnitude head's spectrogram (a diagnostic)")
     p.add_argument("--eval-dir", default=str(SUITE / "music/eval"))

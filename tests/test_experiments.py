@@ -14,42 +14,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks import render
-from benchmarks.ablation import run_table1
-from benchmarks.experiment import build_variant
-from benchmarks.pipeline import ModelConfig, config_from_dict
-from benchmarks.seams import boundary_masks, frame_lsd, run_seams, split_errors
-from benchmarks.sigma_sweep import run_fig3
-from benchmarks.speed_table import run_speed_table
-from m2l2.audio import save_audio
-
-MICRO = ["model.level_channels=[4,8,8,16,16]", "model.dim=16", "model.depth=1", "model.norm_groups=4",
-         "model.heads=2", "model.chunk_frames=16"]  # chunks of 8192 samples (0.19 s)
+from benchmarks.building import build_variant
+from benchmarks.config import ModelSpec, config_from_dict
+from benchmarks.experiments import RunOptions, run_experiment
+from benchmarks.experiments.seams import boundary_masks, frame_lsd, split_errors
+from benchmarks.rendering import fig3 as fig3_rendering
 
 
-def micro_checkpoint(folder: Path, kind: str = "summary") -> Path:
-    """A micro untrained model saved as an m2l2 checkpoint at step 0 (step 0 marks it as random weights)."""
-    import torch
-
-    import m2l2
-    from m2l2.checkpoint import save_checkpoint
-
-    torch.manual_seed(0)
-    model = m2l2.build("tiny", [*MICRO, f"model.latent_kind={kind}"])
-    save_checkpoint(folder, 0, model.state_dict(), config={"model": model.config.to_dict()})
-    return folder
+def run(name, cfg, progress=False, on_clip=None):
+    """An experiment, then its tables rendered, as `m2l2 tables --only NAME` does."""
+    return run_experiment(name, cfg, RunOptions(progress, on_clip))
 
 
-def make_clips(folder: Path, n: int = 2, seconds: float = 0.6, sr: int = 44100) -> Path:
-    t = np.arange(int(seconds * sr)) / sr
-    rng = np.random.default_rng(1)
-    for i in range(n):
-        x = 0.3 * np.sin(2 * np.pi * (330 + 110 * i) * t) + 0.02 * rng.standard_normal(t.size)
-        save_audio(folder / f"clip{i}.wav", x[None].astype(np.float32), sr)
-    return folder
-
-
-def mini_config(tmp: Path, clips: Path, **sections):
+def mini_config(tmp: Path, clips: Path, micro_checkpoint, **sections):
     summary = micro_checkpoint(tmp / "ckpt-summary")
     ordered = micro_checkpoint(tmp / "ckpt-ordered", "ordered")
     m2l2 = {"sigma_cond": 0.4, "max_batch": 8}
@@ -98,8 +75,8 @@ def test_seam_error_is_larger_where_the_reconstruction_breaks():
     assert split_errors(frame_lsd(x, x), 16, 2)["boundary"] == pytest.approx(0.0, abs=1e-9)
 
 
-def test_random_weights_are_refused_unless_allowed(tmp_path):
-    spec = ModelConfig("music2latent2", "m", options={"checkpoint": str(micro_checkpoint(tmp_path / "c"))})
+def test_random_weights_are_refused_unless_allowed(tmp_path, micro_checkpoint):
+    spec = ModelSpec("music2latent2", "m", options={"checkpoint": str(micro_checkpoint(tmp_path / "c"))})
     ae, why = build_variant(spec, allow_random=False)
     assert ae is None and "never reported" in why
     ae, why = build_variant(spec, allow_random=True)
@@ -110,10 +87,10 @@ def test_random_weights_are_refused_unless_allowed(tmp_path):
 
 
 @pytest.mark.slow
-def test_miniature_experiments_run_resume_and_render(tmp_path):
-    clips = make_clips(tmp_path / "clips", seconds=0.3)
+def test_miniature_experiments_run_resume_and_render(tmp_path, micro_checkpoint, tone_clips):
+    clips = tone_clips(tmp_path / "clips", seconds=0.3)
     cfg = mini_config(
-        tmp_path, clips,
+        tmp_path, clips, micro_checkpoint,
         fig3={"sigma_cond": [0.0], "models": ["Micro summary"], "one_step": True},
         table1={"summary": "Micro summary", "ordered": "Micro ordered"},
         seams={"models": ["Micro summary"]},
@@ -131,8 +108,8 @@ def test_miniature_experiments_run_resume_and_render(tmp_path):
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        run_fig3(cfg, progress=False, on_clip=crash_on_second_point)
-    fig3 = run_fig3(cfg, progress=False)
+        run("fig3", cfg, on_clip=crash_on_second_point)
+    fig3 = run("fig3", cfg)
     assert fig3.aggregates_computed == 1 and fig3.aggregates_reused == 1  # the first point survived the crash
     assert fig3.reused_reconstructions == 3 and fig3.reconstructed == 1  # so did the crashed point's first clip
     result = json.loads((out / "fig3" / "mini.json").read_text())
@@ -145,10 +122,10 @@ def test_miniature_experiments_run_resume_and_render(tmp_path):
     md = (out / "tables" / "fig3_mini.md").read_text()
     assert "random weights (test only)" in md and "one-step" in md
 
-    again = run_fig3(cfg, progress=False)
+    again = run("fig3", cfg)
     assert (again.reconstructed, again.aggregates_computed, again.aggregates_reused) == (0, 0, 2)
 
-    t1 = run_table1(cfg, progress=False)
+    t1 = run("table1", cfg)
     assert t1.aggregates_computed == 2
     table1 = (out / "tables" / "table1_mini.md").read_text()
     assert "w/ summary emb.: Micro summary — random weights (test only)" in table1
@@ -156,7 +133,7 @@ def test_miniature_experiments_run_resume_and_render(tmp_path):
     assert "0.0262" in table1 and "*Published (MusicCaps, paper)*" in table1  # the paper's rows beside
     assert (out / "tables" / "table1_mini.tex").read_text().count(r"\toprule") == 1
 
-    seams = run_seams(cfg, progress=False)
+    seams = run("seams", cfg)
     assert seams.rows_computed == 2
     res = json.loads((out / "seams" / "mini.json").read_text())
     modes = res["models"][0]["modes"]
@@ -164,24 +141,24 @@ def test_miniature_experiments_run_resume_and_render(tmp_path):
         for part in ("boundary", "inside", "difference"):
             assert np.isfinite(modes[mode][part]["value"])
         assert modes[mode]["n_clips"] == 2
-    assert run_seams(cfg, progress=False).rows_reused == 2
+    assert run("seams", cfg).rows_reused == 2
     assert "random weights (test only)" in (out / "tables" / "seams_mini.md").read_text()
 
-    speed = run_speed_table(cfg, progress=False)
+    speed = run("speed", cfg)
     rows = json.loads((out / "speed" / "mini.json").read_text())["rows"]
     assert [r["label"] for r in rows] == ["Identity", "Micro summary"] and speed.rows_computed == 2
     assert all(r["encode_rtf"] > 0 and r["decode_rtf"] > 0 for r in rows)
     assert rows[1]["decode_rtf"] > rows[0]["decode_rtf"]  # a network is slower than a copy
-    assert run_speed_table(cfg, progress=False).rows_reused == 2
+    assert run("speed", cfg).rows_reused == 2
     speed_md = (out / "tables" / "speed_mini.md").read_text()
     assert "Micro summary — random weights (test only)" in speed_md and "| Identity | reference |" in speed_md
 
 
-def test_experiments_skip_with_reasons_when_checkpoints_are_absent(tmp_path, capsys):
+def test_experiments_skip_with_reasons_when_checkpoints_are_absent(tmp_path, capsys, tone_clips):
     from m2l2.cli import main
 
     cfg = {
-        "name": "absent", "dataset": {"name": "folder", "root": str(make_clips(tmp_path / "clips", 1, 0.3))},
+        "name": "absent", "dataset": {"name": "folder", "root": str(tone_clips(tmp_path / "clips", 1, 0.3))},
         "cache_dir": str(tmp_path / "cache"), "output_dir": str(tmp_path / "out"), "metrics": ["fad-musicnn"],
         "models": [{"name": "music2latent2", "label": "M2L2", "when_exists": str(tmp_path / "none"),
                     "options": {"checkpoint": str(tmp_path / "none")}},
@@ -211,11 +188,11 @@ def test_render_grids_from_hand_made_results():
               "dataset": {"name": "suite-music", "split": "eval", "clips": 3}, "embedders": {},
               "provenance": {"weights": {"M": {"weights": "m2l2 step-00010000 (step 10000)", "sha256": "ab" * 32}}},
               "points": [point("two-step", 0.0, 2.0), point("two-step", 0.4, 1.0), point("one-step", 0.4, 1.5)]}
-    md = render.fig3_grid(result).markdown()
+    md = fig3_rendering.table_file(result).markdown()
     assert "| two-step | 0.40 | **1.000** [0.900, 1.100] | n/c^1 |" in md
     assert "n/c^1: not computed — fad-vggish: weights missing: vggish.pth" in md
     assert "random weights" not in md
-    csv_lines = render.fig3_grid(result).csv().splitlines()
+    csv_lines = fig3_rendering.table_file(result).csv().splitlines()
     assert csv_lines[0].startswith("model,decoding,sigma_cond,random_weights,fad-musicnn") and len(csv_lines) == 4
 
 
@@ -226,7 +203,7 @@ def _tables_cli(config: Path, env: dict) -> subprocess.Popen:
 
 
 @pytest.mark.slow
-def test_make_tables_killed_half_way_resumes_to_the_same_tables(tmp_path):
+def test_make_tables_killed_half_way_resumes_to_the_same_tables(tmp_path, micro_checkpoint, tone_clips):
     """The whole `m2l2 tables` pipeline in a subprocess, SIGKILLed mid-Table II, then rerun: every rendered
     table equals that of an uninterrupted run, and a third run recomputes nothing."""
     import os
@@ -235,8 +212,8 @@ def test_make_tables_killed_half_way_resumes_to_the_same_tables(tmp_path):
     import yaml
 
     pytest.importorskip("av", reason="the Opus row needs PyAV")
-    clips = make_clips(tmp_path / "clips", n=3, seconds=0.5)
-    base = mini_config(tmp_path, clips).as_dict()
+    clips = tone_clips(tmp_path / "clips", n=3, seconds=0.5)
+    base = mini_config(tmp_path, clips, micro_checkpoint).as_dict()
     base["models"].insert(1, {"name": "opus-11kbps", "label": "Opus 11 kbps", "kind": "codec"})
     base["metrics"] = ["sisdr", "fad-musicnn"]
     base["eval"]["batch"] = 1

@@ -10,10 +10,10 @@ import pytest
 import soundfile as sf
 
 from benchmarks.datasets import KEYS, Item
-from benchmarks.probing import metrics as M
-from benchmarks.probing.export import export_mir_ref, feature_name
-from benchmarks.probing.features import FeatureModel, extract_features
-from benchmarks.probing.mlp import ProbeConfig, train_probe
+from benchmarks.experiments.table3 import metrics as M
+from benchmarks.experiments.table3.export import export_mir_ref, feature_name
+from benchmarks.experiments.table3.features import FeatureModel, extract_features
+from benchmarks.experiments.table3.mlp import ProbeConfig, train_probe
 
 pytest.importorskip("sklearn", reason="probing metrics need scikit-learn (the bench/dev extra)")
 

@@ -13,8 +13,14 @@ import soundfile as sf
 
 pytest.importorskip("sklearn", reason="probing metrics need scikit-learn (the bench/dev extra)")
 
-from benchmarks.probing.features import FeatureModelConfig, build_feature_model  # noqa: E402
-from benchmarks.probing.run import load_table3_config, run_table3, table3_config_from_dict  # noqa: E402
+from benchmarks.experiments import RunOptions, run_experiment  # noqa: E402
+from benchmarks.experiments.table3.config import load_table3_config, table3_config_from_dict  # noqa: E402
+from benchmarks.experiments.table3.features import FeatureModelConfig, build_feature_model  # noqa: E402
+
+
+def run_table3(cfg, progress=True):
+    """Table III of a parsed `table3:` section, then its tables rendered."""
+    return run_experiment("table3", None, RunOptions(progress), settings=cfg)
 
 SR = 16000
 PCS = ["C", "E", "G", "A"]

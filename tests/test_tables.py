@@ -8,22 +8,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks import render
-from benchmarks.pipeline import config_from_dict, load_config, read_rows, result_path, run
+from benchmarks.config import config_from_dict, load_config
+from benchmarks.experiments import RunOptions, run_experiment
+from benchmarks.experiments.table2 import result_file as result_path
+from benchmarks.rendering import table2
+from benchmarks.rendering.common import load_paper_tables
+from benchmarks.store import read_rows
 from m2l2.audio import save_audio
 from m2l2.errors import M2L2Error
 
 pytest.importorskip("av", reason="the Opus row needs PyAV (pip install av)")
 
 
-def _make_clips(folder: Path, n: int = 4, seconds: float = 3.5, sr: int = 22050) -> Path:
-    rng = np.random.default_rng(0)
-    t = np.arange(int(seconds * sr)) / sr
-    for i in range(n):
-        tone = 0.3 * np.sin(2 * np.pi * (220 + 110 * i) * t) * (0.6 + 0.4 * np.sin(2 * np.pi * (i + 1) * t))
-        noise = 0.05 * rng.standard_normal(t.size)
-        save_audio(folder / f"clip{i}.flac", np.stack([tone + noise, tone - noise]).astype(np.float32), sr)
-    return folder
+def run(cfg, shard=(0, 1), progress=True, on_clip=None):
+    """Table II, then its tables rendered, as `m2l2 tables --only table2` does."""
+    return run_experiment("table2", cfg, RunOptions(progress, on_clip, shard))
 
 
 def _config(tmp: Path, clips: Path, tag: str):
@@ -50,8 +49,8 @@ class Interrupt(Exception):
 
 
 @pytest.mark.slow
-def test_interrupted_run_resumes_to_the_same_tables(tmp_path):
-    clips = _make_clips(tmp_path / "clips")
+def test_interrupted_run_resumes_to_the_same_tables(tmp_path, tone_clips):
+    clips = tone_clips(tmp_path / "clips", 4, 3.5, 22050, stereo=True)
     straight = _config(tmp_path, clips, "a")
     s = run(straight, progress=False)
     assert s.reconstructed == 8 and s.rows_computed == 8 and s.aggregates_computed == 2
@@ -97,8 +96,8 @@ def test_interrupted_run_resumes_to_the_same_tables(tmp_path):
     assert changed.reconstructed == 2 and changed.rows_computed == 2 and changed.aggregates_computed == 2
 
 
-def test_sharded_rows_merge(tmp_path):
-    clips = _make_clips(tmp_path / "clips", n=3, seconds=1.0)
+def test_sharded_rows_merge(tmp_path, tone_clips):
+    clips = tone_clips(tmp_path / "clips", 3, 1.0, 22050, stereo=True)
     cfg = _config(tmp_path, clips, "s")
     cfg.models = cfg.models[:1]
     cfg.metrics = ["sisdr"]
@@ -128,13 +127,13 @@ def _torchrun_rank(rank: int, world: int, port: int, config: str) -> None:
     assert main(["tables", "--config", config, "--only", "table2", "--no-progress"]) == 0
 
 
-def test_torchrun_ranks_split_table2_and_rank0_merges(tmp_path):
+def test_torchrun_ranks_split_table2_and_rank0_merges(tmp_path, tone_clips):
     import socket
 
     import torch.multiprocessing as mp
     import yaml
 
-    clips = _make_clips(tmp_path / "clips", n=3, seconds=1.0)
+    clips = tone_clips(tmp_path / "clips", 3, 1.0, 22050, stereo=True)
     data = {"name": "mini", "dataset": {"name": "folder", "root": str(clips), "split": None},
             "cache_dir": str(tmp_path / "cache"), "output_dir": str(tmp_path / "out"),
             "models": [{"name": "identity", "label": "Identity", "kind": "reference",
@@ -184,8 +183,8 @@ def _hand_made_result() -> dict:
 
 
 def test_render_marks_best_values_paper_rows_and_missing_metrics():
-    result, paper = _hand_made_result(), render.load_paper_tables()
-    md = render.to_markdown(result, paper)
+    result, paper = _hand_made_result(), load_paper_tables()
+    md = table2.table_file(result, paper).markdown()
     lines = {line.split(" | ")[0].strip("| "): line for line in md.splitlines() if line.startswith("| ")}
     assert "Random" not in md  # random weights are never reported
     assert "**5.50** [5.00, 6.00]" in lines["Opus"]  # best SI-SDR (identity excluded) is bold
@@ -199,12 +198,12 @@ def test_render_marks_best_values_paper_rows_and_missing_metrics():
     assert lines["DAC"].count("–") >= 1  # FAD_musicnn is not reported in the paper
     assert "Not run: Music2Latent2" in md and "MSD_musicnn@sha256:123" in md and "AE-good-weights" in md
 
-    tex = render.to_latex(result, paper)
+    tex = table2.table_file(result, paper).latex()
     assert r"\toprule" in tex and r"\bottomrule" in tex and r"\textbf{9.48}" in tex
     assert r"\underline{1.25}" in tex and r"\underline{\textbf{0.400}}" in tex and r"n/c$^{1}$" in tex
     assert "Random" not in tex
 
-    rows = render.to_csv(result, paper).splitlines()
+    rows = table2.table_file(result, paper).csv().splitlines()
     assert rows[0].startswith("block,model,kind,compression_ratio,stereo,sisdr,sisdr_ci_low")
     opus = next(r for r in rows if r.startswith("measured,Opus,"))
     assert ",5.5,5.0,6.0,ok," in opus and "not computed: fad-vggish: weights missing" in opus
@@ -231,7 +230,7 @@ def test_default_config_lists_the_offline_suite():
 
 
 def test_result_file_kept_when_only_date_and_commit_differ(tmp_path):
-    from benchmarks.pipeline import write_if_changed
+    from benchmarks.store import write_if_changed
 
     path = tmp_path / "r.json"
     result = {"models": [1], "provenance": {"created": "a", "git": {"commit": "1" * 40}, "versions": {"x": "1"}}}
@@ -244,12 +243,12 @@ def test_result_file_kept_when_only_date_and_commit_differ(tmp_path):
     assert json.loads(path.read_text())["provenance"]["git"]["commit"] == "2" * 40
 
 
-def test_cli_rerun_of_table2_with_nothing_changed_succeeds(tmp_path, capsys):
+def test_cli_rerun_of_table2_with_nothing_changed_succeeds(tmp_path, tone_clips, capsys):
     import yaml
 
     from m2l2.cli import main
 
-    clips = _make_clips(tmp_path / "clips", n=2, seconds=1.0)
+    clips = tone_clips(tmp_path / "clips", 2, 1.0, 22050, stereo=True)
     config = tmp_path / "mini.yaml"
     config.write_text(yaml.safe_dump({
         "name": "mini", "dataset": {"name": "folder", "root": str(clips), "split": None},

@@ -1,4 +1,4 @@
-"""This project's Music2Latent2 (any checkpoint), with σ_cond and decoding steps as options.
+"""This project's Music2Latent2 (any checkpoint), with how it decodes as typed options (`DecodingOptions`).
 
 Variants: `mono` (paper, 64x), `stereo` (128x), `ordered` (Table I ablation). A checkpoint's own config
 decides the architecture; the variant only checks that it matches. Without a checkpoint, `build=NAME`
@@ -7,15 +7,31 @@ gives an untrained model (pretrained=False: usable in tests, never in result tab
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from baselines.interface import Autoencoder, Package, Provenance, Requirement
+from m2l2.autoencoder import DEFAULT_SIGMA_COND
 from m2l2.errors import M2L2Error
 from m2l2.weights import sha256_of
+
+
+@dataclass(frozen=True)
+class DecodingOptions:
+    """How latents become audio; the YAML options `sigma_cond`, `steps`, `redecode_previous` set them."""
+
+    sigma_cond: float = DEFAULT_SIGMA_COND  # noise level of the re-decoded previous chunk
+    steps: int = 1  # consistency sampling steps per chunk
+    redecode_previous: bool = True  # False: one-step decoding (the Fig. 3 reference line)
+    independent_chunks: bool = False  # every chunk decoded alone from pure noise (the seams experiment)
+
+    def replace(self, **changes) -> DecodingOptions:
+        return dataclasses.replace(self, **changes)
 
 
 def _checkpoint_provenance(path: Path) -> Provenance:
@@ -45,9 +61,9 @@ class Music2Latent2AE(Autoencoder):
         checkpoint: str | Path | None = None,
         variant: str = "mono",
         build: str | None = None,
-        sigma_cond: float = 0.4,
-        steps: int = 1,
-        redecode_previous: bool = True,
+        sigma_cond: float = DecodingOptions.sigma_cond,
+        steps: int = DecodingOptions.steps,
+        redecode_previous: bool = DecodingOptions.redecode_previous,
         seed: int | None = 0,
         device: str = "cpu",
         max_batch: int = 16,
@@ -86,20 +102,43 @@ class Music2Latent2AE(Autoencoder):
         self.latent_rate = float(self.model.sample_rate) / float(self.model.chunk_samples)
         length, dim = cfg.latent_shape
         self.latent_dim = int(length * dim)
-        self.sigma_cond = float(sigma_cond)
-        self.steps = int(steps)
-        self.redecode_previous = bool(redecode_previous)  # False: one-step decoding (Fig. 3 reference line)
+        self.decoding = DecodingOptions(float(sigma_cond), int(steps), bool(redecode_previous))
         self.seed = seed
         self.max_batch = int(max_batch)
 
     def encode(self, audio: np.ndarray) -> torch.Tensor:
         return self.model.encode(audio, self.sample_rate, max_batch=self.max_batch)[0]  # [T, L, D]
 
-    def decode(self, latent: torch.Tensor, length: int | None = None) -> np.ndarray:
-        gen = None if self.seed is None else torch.Generator().manual_seed(int(self.seed))
-        wave = self.model.decode(latent[None], sigma_cond=self.sigma_cond, steps=self.steps, length=length,
-                                 generator=gen, redecode_previous=self.redecode_previous)
+    @property
+    def chunk_frames(self) -> int:
+        """STFT frames per latent chunk (hop 512): where chunk boundaries fall."""
+        return int(self.model.config.chunk_frames)
+
+    @property
+    def chunk_seconds(self) -> float:
+        return self.model.chunk_samples / self.model.sample_rate
+
+    def decode(self, latent: torch.Tensor, length: int | None = None, options: DecodingOptions | None = None,
+               seed: int | None = None) -> np.ndarray:
+        """Latents [T, L, D] → audio [C, N], decoded as `options` say (default: this adapter's `decoding`),
+        with decoding noise from `seed` (default: the adapter's seed; None in both: unseeded)."""
+        opts = options or self.decoding
+        seed = self.seed if seed is None else seed
+        gen = None if seed is None else torch.Generator().manual_seed(int(seed))
+        if opts.independent_chunks:
+            return self._decode_independent(latent, length, opts, gen)
+        wave = self.model.decode(latent[None], sigma_cond=opts.sigma_cond, steps=opts.steps, length=length,
+                                 generator=gen, redecode_previous=opts.redecode_previous)
         return wave[0].cpu().numpy()
+
+    def _decode_independent(self, latent: torch.Tensor, length: int | None, opts: DecodingOptions,
+                            gen: torch.Generator | None) -> np.ndarray:
+        """Every chunk its own one-chunk item (first-chunk mode), `max_batch` at a time, waveforms concatenated."""
+        alone = latent[:, None]  # [T, 1, L, D]
+        step = max(1, self.max_batch)
+        chunks = torch.cat([self.model.decode(alone[i : i + step], sigma_cond=opts.sigma_cond, steps=opts.steps,
+                                              generator=gen) for i in range(0, len(alone), step)])  # [T, C, chunk]
+        return torch.cat(list(chunks), dim=-1)[..., :length].cpu().numpy()
 
     def embed(self, audio: np.ndarray) -> np.ndarray:
         return self.model.embed(audio, self.sample_rate, max_batch=self.max_batch)[0].cpu().numpy()

@@ -12,8 +12,17 @@ from typing import Any
 from benchmarks.datasets.base import KEYS, PITCH_CLASSES, Item
 from m2l2.errors import M2L2Error
 
-DATASETS = ("musiccaps", "mtat", "beatport", "tinysol", "suite-music", "suite-notes", "suite-key", "suite-tags",
-            "suite-speech")
+DATASETS = (
+    "musiccaps",
+    "mtat",
+    "beatport",
+    "tinysol",
+    "suite-music",
+    "suite-notes",
+    "suite-key",
+    "suite-tags",
+    "suite-speech",
+)
 
 __all__ = ["DATASETS", "KEYS", "PITCH_CLASSES", "Item", "load"]
 
@@ -22,10 +31,11 @@ def load(name: str, root: str | Path | None = None, split: str | None = None, **
     """Items of dataset `name` under `root`, optionally only one split. Extra options go to the loader
     (e.g. fold=1 for TinySOL, split_dir=... for MagnaTagATune, split_file=... for Beatport)."""
     if name.startswith("suite-"):
-        from benchmarks.datasets.suite import load_part
-        from benchmarks.suite import default_root
+        from benchmarks.datasets.suite import default_root, load_part
 
-        return load_part(name[len("suite-"):], root if root is not None else default_root(), split, **options)
+        return load_part(
+            name[len("suite-") :], root if root is not None else default_root(), split, **options
+        )
     if root is None:
         raise M2L2Error(f"{name}: give the folder that holds the dataset (root=...)")
     if name == "musiccaps":

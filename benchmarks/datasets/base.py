@@ -17,8 +17,17 @@ SPLITS = ("train", "valid", "test")
 
 # Sharps are the canonical spelling of the 24 key classes (flats map onto them).
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-_FLAT_TO_SHARP = {"Db": "C#", "Eb": "D#", "Fb": "E", "Gb": "F#", "Ab": "G#", "Bb": "A#", "Cb": "B",
-                  "E#": "F", "B#": "C"}
+_FLAT_TO_SHARP = {
+    "Db": "C#",
+    "Eb": "D#",
+    "Fb": "E",
+    "Gb": "F#",
+    "Ab": "G#",
+    "Bb": "A#",
+    "Cb": "B",
+    "E#": "F",
+    "B#": "C",
+}
 KEYS = tuple(f"{p} {m}" for m in ("major", "minor") for p in PITCH_CLASSES)
 
 

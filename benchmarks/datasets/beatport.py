@@ -2,15 +2,18 @@
 
 There is no official split; the loader derives the seeded stratified 80/10/10 split (seed 42) from the folder
 itself (benchmarks/splits/beatport.py), or reads a split file someone shared and checks it against the folder.
+`python -m benchmarks.datasets.beatport ROOT --out split.csv` writes the split; `--verify FILE` checks one.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
+import sys
 from pathlib import Path
 
 from benchmarks.datasets.base import SPLITS, Item, check_split, normalize_key, require_file
-from benchmarks.splits.beatport import diff_splits, make_split, read_split
+from benchmarks.splits.beatport import diff_splits, make_split, read_split, write_split
 from m2l2.errors import M2L2Error
 
 log = logging.getLogger("m2l2.datasets")
@@ -62,15 +65,51 @@ def load(root: str | Path, split: str | None = None, split_file: str | Path | No
     keys = read_keys(root)
     missing = [n for n in keys if _audio(root, n) is None]
     if missing:
-        log.warning("Beatport: %d of %d single-key tracks have no audio (e.g. %s); they are skipped",
-                    len(missing), len(keys), missing[0])
+        log.warning(
+            "Beatport: %d of %d single-key tracks have no audio (e.g. %s); they are skipped",
+            len(missing),
+            len(keys),
+            missing[0],
+        )
         keys = {n: k for n, k in keys.items() if n not in missing}
     splits = make_split(keys)
     if split_file is not None:
         shared = read_split(Path(split_file))
         diffs = diff_splits(shared, splits)
         if diffs:
-            raise M2L2Error(f"Beatport: the folder does not match {split_file} ({len(diffs)} differences, "
-                            f"e.g. {diffs[0]})")
-    return [Item(n, _audio(root, n), {"key": keys[n]}, splits[n]) for n in sorted(keys)
-            if split is None or splits[n] == split]
+            raise M2L2Error(
+                f"Beatport: the folder does not match {split_file} ({len(diffs)} differences, "
+                f"e.g. {diffs[0]})"
+            )
+    return [
+        Item(n, _audio(root, n), {"key": keys[n]}, splits[n])
+        for n in sorted(keys)
+        if split is None or splits[n] == split
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description="Write or verify the Beatport EDM key split of a dataset folder."
+    )
+    ap.add_argument("root", type=Path, help="Beatport EDM key dataset folder (audio/, keys/)")
+    ap.add_argument("--out", type=Path, help="write the split as CSV (track,split)")
+    ap.add_argument("--verify", type=Path, help="compare with an existing split CSV")
+    args = ap.parse_args(argv)
+    split = make_split(read_keys(args.root))
+    counts = {s: sum(v == s for v in split.values()) for s in ("train", "valid", "test")}
+    print(f"{len(split)} single-key tracks: {counts}")
+    if args.out:
+        write_split(split, args.out)
+        print(f"wrote {args.out}")
+    if args.verify:
+        diffs = diff_splits(read_split(args.verify), split)
+        for d in diffs[:20]:
+            print(d)
+        print("split matches" if not diffs else f"{len(diffs)} differences")
+        return 1 if diffs else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

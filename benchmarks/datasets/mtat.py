@@ -37,8 +37,10 @@ def read_annotations(root: Path) -> tuple[list[str], list[dict[str, str]]]:
         rows = list(reader)
         fields = list(reader.fieldnames or [])
     if "clip_id" not in fields or "mp3_path" not in fields:
-        raise M2L2Error(f"MagnaTagATune: {path} lacks the clip_id/mp3_path columns (is it tab-separated?). "
-                        f"Expected layout:\n{LAYOUT}")
+        raise M2L2Error(
+            f"MagnaTagATune: {path} lacks the clip_id/mp3_path columns (is it tab-separated?). "
+            f"Expected layout:\n{LAYOUT}"
+        )
     tags = [c for c in fields if c not in ("clip_id", "mp3_path")]
     return tags, rows
 
@@ -70,8 +72,9 @@ def _audio_path(root: Path, mp3_path: str) -> Path:
     return root / "mp3" / mp3_path
 
 
-def load(root: str | Path, split: str | None = None, split_dir: str | Path | None = None,
-         check_audio: bool = True) -> list[Item]:
+def load(
+    root: str | Path, split: str | None = None, split_dir: str | Path | None = None, check_audio: bool = True
+) -> list[Item]:
     """Top-50-tag items; with the split files present each item carries its split, and `split` filters."""
     root = Path(root)
     check_split(split, SPLITS, "MagnaTagATune")

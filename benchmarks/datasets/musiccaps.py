@@ -83,7 +83,9 @@ def scan(root: str | Path, split: str | None = None, balanced_only: bool = False
     check_split(split, SPLITS_ALLOWED, "MusicCaps")
     rows = read_csv_rows(require_file(root / CSV_NAME, "MusicCaps", LAYOUT))
     if not rows or "ytid" not in rows[0]:
-        raise M2L2Error(f"MusicCaps: {root / CSV_NAME} has no 'ytid' column or no rows. Expected layout:\n{LAYOUT}")
+        raise M2L2Error(
+            f"MusicCaps: {root / CSV_NAME} has no 'ytid' column or no rows. Expected layout:\n{LAYOUT}"
+        )
     files = _index_audio(root)
     items, missing = [], []
     for row in rows:
@@ -106,8 +108,15 @@ def scan(root: str | Path, split: str | None = None, balanced_only: bool = False
             "is_balanced_subset": _truthy(row.get("is_balanced_subset", "False")),
             "is_audioset_eval": is_eval,
         }
-        items.append(Item(row["ytid"], path, labels, "eval" if is_eval else "train",
-                          loader=_cropping_loader(path, start_s, end_s)))
+        items.append(
+            Item(
+                row["ytid"],
+                path,
+                labels,
+                "eval" if is_eval else "train",
+                loader=_cropping_loader(path, start_s, end_s),
+            )
+        )
     if not files:
         raise M2L2Error(f"MusicCaps: no audio files found under {root}. Expected layout:\n{LAYOUT}")
     return ScanResult(items, missing)
@@ -118,6 +127,11 @@ def load(root: str | Path, split: str | None = None, balanced_only: bool = False
     result = scan(root, split=split, balanced_only=balanced_only)
     if result.missing:
         total = len(result.items) + len(result.missing)
-        log.warning("MusicCaps: %d of %d clips are missing from %s (first: %s)", len(result.missing), total,
-                    root, ", ".join(result.missing[:5]))
+        log.warning(
+            "MusicCaps: %d of %d clips are missing from %s (first: %s)",
+            len(result.missing),
+            total,
+            root,
+            ", ".join(result.missing[:5]),
+        )
     return result.items

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,12 @@ PARTS = ("music", "notes", "key", "tags", "speech")
 LIST_COLUMNS = {"tags", "instrument_families"}
 INT_COLUMNS = {"midi", "fold", "tempo", "transpose", "velocity", "n_tracks"}
 FLOAT_COLUMNS = {"start_s", "duration_s"}
+
+
+def default_root() -> Path:
+    """Where the default suite lives: $M2L2_DATA_DIR, else ~/.cache/m2l2/suite."""
+    env = os.environ.get("M2L2_DATA_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "m2l2" / "suite"
 
 
 def _convert(column: str, value: str):
@@ -50,11 +57,11 @@ def load_part(part: str, root: str | Path, split: str | None = None, fold: int =
 def tag_vocabulary(root: str | Path | None = None) -> list[str]:
     """The tags part's vocabulary (tags/vocabulary.txt): the column order of multi-hot targets."""
     if root is None:
-        from benchmarks.suite import default_root
-
         root = default_root()
     path = Path(root) / "tags" / "vocabulary.txt"
-    text = require_file(path, "suite-tags", f"  {path}  (built by `m2l2 data build --parts tags`)").read_text()
+    text = require_file(
+        path, "suite-tags", f"  {path}  (built by `m2l2 data build --parts tags`)"
+    ).read_text()
     return [t for t in text.splitlines() if t]
 
 

@@ -41,7 +41,9 @@ def load(root: str | Path, split: str | None = None, fold: int = 0, check_audio:
     rows = read_csv_rows(require_file(root / METADATA, "TinySOL", LAYOUT))
     needed = {"Path", "Fold", "Family", "Instrument (in full)", "Pitch"}
     if not rows or not needed <= set(rows[0]):
-        raise M2L2Error(f"TinySOL: {root / METADATA} lacks columns {sorted(needed)}. Expected layout:\n{LAYOUT}")
+        raise M2L2Error(
+            f"TinySOL: {root / METADATA} lacks columns {sorted(needed)}. Expected layout:\n{LAYOUT}"
+        )
     items = []
     for r in rows:
         m = _PITCH.match(r["Pitch"].strip())
@@ -65,6 +67,8 @@ def load(root: str | Path, split: str | None = None, fold: int = 0, check_audio:
     if check_audio:
         missing = [it for it in items if not it.path.is_file()]
         if missing:
-            raise M2L2Error(f"TinySOL: {len(missing)} of {len(items)} audio files are missing, e.g. "
-                            f"{missing[0].path}. Expected layout:\n{LAYOUT}")
+            raise M2L2Error(
+                f"TinySOL: {len(missing)} of {len(items)} audio files are missing, e.g. "
+                f"{missing[0].path}. Expected layout:\n{LAYOUT}"
+            )
     return items

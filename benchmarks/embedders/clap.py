@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from m2l2.errors import M2L2Error
-from m2l2.weights import sha256_of
+from m2l2.io import sha256_file
 
 SAMPLE_RATE = 48000
 WINDOW = 10 * SAMPLE_RATE
@@ -125,7 +125,7 @@ class CLAPEmbedder:
 
             path = find(self.checkpoint.weights_name, weights_path)
             model = _load_laion_clap(self.checkpoint, path, device)
-            weights_tag = f"{path.name}:sha256={sha256_of(path)[:16]}"
+            weights_tag = f"{path.name}:sha256={sha256_file(path)[:16]}"
         elif weights_tag is None:
             raise ValueError("give `weights_tag` (what the model's weights are) with `model`")
         self.model = model

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from m2l2.errors import M2L2Error
-from m2l2.weights import sha256_of
+from m2l2.io import sha256_file
 
 SAMPLE_RATE = 16000
 STFT_WINDOW = 400  # 25 ms
@@ -142,7 +142,7 @@ class VGGishEmbedder:
 
             path = find("vggish", weights_path)
             net = load_vggish(path)
-            weights_tag = f"{path.name}:sha256={sha256_of(path)[:16]}"
+            weights_tag = f"{path.name}:sha256={sha256_file(path)[:16]}"
         elif weights_tag is None:
             raise ValueError("give `weights_tag` (what the network's weights are) with `net`")
         self.device = torch.device(device)

@@ -8,12 +8,11 @@ a new key and never a stale embedding; the same reference file is embedded once 
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
 
-from m2l2.weights import sha256_of
+from m2l2.io import atomic_path, sha256_file
 
 # How the engine turns a file into the embedder's input; part of every key, bump it when that changes.
 PREPROCESSING = "load_audio:mean-downmix+soxr-HQ-to-embedder-rate:v1"
@@ -21,7 +20,7 @@ PREPROCESSING = "load_audio:mean-downmix+soxr-HQ-to-embedder-rate:v1"
 
 def file_content_hash(path: str | Path) -> str:
     """sha256 of a file's bytes."""
-    return "file:" + sha256_of(Path(path))
+    return "file:" + sha256_file(path)
 
 
 def array_content_hash(audio: np.ndarray, sample_rate: int) -> str:
@@ -66,7 +65,5 @@ class EmbeddingCache:
         if self.root is None:
             return
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
-        np.save(tmp, np.asarray(value))
-        tmp.replace(path)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.save(f, np.asarray(value))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import platform
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmarks.embedders import Embedder, WeightsMissingError, available_embedders, get_embedder
+from benchmarks.metrics import PER_CLIP_METRICS
 from benchmarks.metrics.bootstrap import bootstrap_mean_ci
 from benchmarks.metrics.cache import EmbeddingCache, array_content_hash, file_content_hash
 from benchmarks.metrics.frechet import (
@@ -35,12 +35,15 @@ from benchmarks.metrics.frechet import (
 from benchmarks.metrics.sisdr import si_sdr
 from benchmarks.metrics.visqol import VisqolJob, visqol_many, visqol_unavailable
 from benchmarks.metrics.visqol import to_mono as _to_mono
+from benchmarks.provenance import installed_versions
+from benchmarks.store import json_number
 from m2l2.audio import load_audio, resample
 from m2l2.errors import M2L2Error
+from m2l2.io import AUDIO_SUFFIXES, write_text
 
-AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aif", ".aiff"}
-BASE_METRICS = ("sisdr", "visqol")
+BASE_METRICS = PER_CLIP_METRICS  # declared with the other metric specs
 NOT_COMPUTED = "not computed"
+METRIC_PACKAGES = ("m2l2", "numpy", "scipy", "torch", "soxr", "visqol-python", "laion-clap")  # in provenance
 
 Source = Path | tuple[np.ndarray, int]  # a file, or in-memory [C, N] / [N] audio with its rate
 
@@ -110,16 +113,13 @@ class Evaluation:
         return {m: s.to_dict() for m, s in self.summaries.items()}
 
     def to_json(self) -> dict[str, Any]:
-        rows = [{k: _json_number(v) for k, v in row.items()} for row in self.rows()]
+        rows = [{k: json_number(v) for k, v in row.items()} for row in self.rows()]
         return {"aggregates": self.aggregates(), "per_clip": rows, "provenance": _jsonable(self.provenance)}
 
     def write(self, path: str | Path) -> tuple[Path, Path]:
         """Save everything as JSON at `path` and the per-clip table as CSV next to it."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_text(json.dumps(self.to_json(), indent=2, allow_nan=False) + "\n")
-        tmp.replace(path)
+        write_text(path, json.dumps(self.to_json(), indent=2, allow_nan=False) + "\n")
         csv_path = path.with_suffix(".per_clip.csv")
         with open(csv_path, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=["clip", *self.per_clip])
@@ -146,19 +146,13 @@ class Evaluation:
         return "\n".join(lines)
 
 
-def _json_number(v: Any) -> Any:
-    if isinstance(v, float) and not math.isfinite(v):
-        return "inf" if v > 0 else ("-inf" if v < 0 else None)
-    return v
-
-
 def _jsonable(v: Any) -> Any:
     """Nested values with non-finite floats written as "inf"/"-inf"/null, so the JSON stays strict."""
     if isinstance(v, dict):
         return {k: _jsonable(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
         return [_jsonable(x) for x in v]
-    return _json_number(float(v)) if isinstance(v, (float, np.floating)) else v
+    return json_number(float(v)) if isinstance(v, (float, np.floating)) else v
 
 
 def pairs_from_dirs(
@@ -400,20 +394,8 @@ def evaluate_pairs(
         "clips": len(pairs),
         "config": asdict(config),
         "embedders": identities,
-        "versions": _versions(),
+        "versions": installed_versions(METRIC_PACKAGES),
         "host": platform.node(),
         "cpu_count": os.cpu_count(),
     }
     return Evaluation([p.clip for p in pairs], per_clip, summaries, provenance)
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for pkg in ("m2l2", "numpy", "scipy", "torch", "soxr", "visqol-python", "laion-clap"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            pass
-    return out

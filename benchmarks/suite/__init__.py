@@ -3,16 +3,11 @@ Debian packages into one folder with a manifest (see build.py and the part_*.py 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-PARTS = ("music", "notes", "key", "tags", "speech")
+from benchmarks.datasets.suite import PARTS, default_root
 
-
-def default_root() -> Path:
-    """$M2L2_DATA_DIR, else ~/.cache/m2l2/suite."""
-    env = os.environ.get("M2L2_DATA_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "m2l2" / "suite"
+__all__ = ["PARTS", "default_root", "ensure_built", "stale_parts"]
 
 
 def stale_parts(root: Path, parts: list[str], small: bool, check_hashes: bool = False) -> list[str]:
@@ -27,15 +22,23 @@ def stale_parts(root: Path, parts: list[str], small: bool, check_hashes: bool = 
         info = manifest["parts"].get(part)
         wanted = {"recipe": part_module(part).RECIPE_VERSION, "small": small}
         files = [rel for rel in manifest["files"] if rel.startswith(part + "/")]
-        if (info is None or info.get("config") != wanted or not files
-                or not all((root / rel).is_file() for rel in files)
-                or (check_hashes and verify(root, [part]))):
+        if (
+            info is None
+            or info.get("config") != wanted
+            or not files
+            or not all((root / rel).is_file() for rel in files)
+            or (check_hashes and verify(root, [part]))
+        ):
             out.append(part)
     return out
 
 
-def ensure_built(root: str | Path | None = None, parts: list[str] | None = None, small: bool = False,
-                 check_hashes: bool = False) -> Path:
+def ensure_built(
+    root: str | Path | None = None,
+    parts: list[str] | None = None,
+    small: bool = False,
+    check_hashes: bool = False,
+) -> Path:
     """Build the missing or stale parts (a no-op when the manifest says they are complete); returns the root.
     The default check is cheap (manifest config + every listed file present); `check_hashes` also verifies
     every file's sha256."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import importlib
+import logging
 import multiprocessing
 import os
 import shutil
@@ -23,9 +24,12 @@ from typing import Any
 from tqdm import tqdm
 
 from benchmarks.suite.manifest import Journal, read_manifest, verify, write_manifest
-from benchmarks.suite.sources import Fetched, fetch, sha256_file
+from benchmarks.suite.sources import Fetched, fetch
 from m2l2.audio import save_audio
 from m2l2.errors import M2L2Error
+from m2l2.io import atomic_path, sha256_file
+
+log = logging.getLogger(__name__)
 
 PARTS = ("music", "notes", "key", "tags", "speech")
 
@@ -54,9 +58,15 @@ class Context:
 
     def sources_table(self, *extra_rows: str) -> list[str]:
         """Markdown rows naming every Debian package used (version, licence, attribution), for a part's card."""
-        return ["| source | version | licence | attribution |", "|---|---|---|---|",
-                *(f"| {pkg} | {f.version} | {f.source.licence} | {f.source.attribution} |"
-                  for pkg, f in self.sources.items()), *extra_rows]
+        return [
+            "| source | version | licence | attribution |",
+            "|---|---|---|---|",
+            *(
+                f"| {pkg} | {f.version} | {f.source.licence} | {f.source.attribution} |"
+                for pkg, f in self.sources.items()
+            ),
+            *extra_rows,
+        ]
 
     def write_audio(self, rel: str, audio, sample_rate: int) -> str:
         """Write 16-bit FLAC (deterministic bytes for the same samples); returns the relative path."""
@@ -135,30 +145,29 @@ def _tool_versions() -> dict[str, str]:
 
 def _write_metadata(root: Path, part: str, rows: list[dict[str, Any]], columns: list[str]) -> str:
     rel = f"{part}/metadata.csv"
-    tmp = root / (rel + ".part")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with atomic_path(root / rel) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
         w.writeheader()
         for r in rows:
             w.writerow({k: ";".join(v) if isinstance(v, list | tuple) else v for k, v in r.items()})
-    tmp.replace(root / rel)
     return rel
 
 
-def build_part(root: Path, part: str, small: bool, manifest: dict[str, Any],
-               get_pool: Callable[[], Any] = lambda: None) -> dict[str, Any]:
+def build_part(
+    root: Path, part: str, small: bool, manifest: dict[str, Any], get_pool: Callable[[], Any] = lambda: None
+) -> dict[str, Any]:
     """Build one part (skipped when its manifest entry matches the recipe and every file verifies);
     `get_pool` gives the worker pool (made on first use), None for in-process work."""
     mod = part_module(part)
     config = {"recipe": mod.RECIPE_VERSION, "small": small}
     previous = manifest["parts"].get(part)
     if previous and previous.get("config") == config and not verify(root, [part]):
-        print(f"[{part}] up to date ({previous['count']} clips), skipping")
+        log.info("[%s] up to date (%d clips), skipping", part, previous["count"])
         return previous
     t0 = time.time()
     ctx = Context(root, small)
     for pkg in mod.packages(small):
-        print(f"[{part}] fetching {pkg}")
+        log.info("[%s] fetching %s", part, pkg)
         ctx.sources[pkg] = fetch(pkg)
     journal = Journal.open(root)
     jobs = mod.jobs(ctx)
@@ -166,7 +175,7 @@ def build_part(root: Path, part: str, small: bool, manifest: dict[str, Any],
     entries = [journal.finished(prefix + job.key) for job in jobs]
     todo = [i for i, e in enumerate(entries) if e is None]
     if len(todo) < len(jobs):
-        print(f"[{part}] {len(jobs) - len(todo)} of {len(jobs)} jobs already done (resuming)")
+        log.info("[%s] %d of %d jobs already done (resuming)", part, len(jobs) - len(todo), len(jobs))
     pool = get_pool() if len(todo) > 1 else None
     for i, job_files, job_rows in _run_jobs(part, ctx, jobs, todo, pool):
         entries[i] = journal.record(prefix + jobs[i].key, job_files, job_rows)
@@ -192,17 +201,25 @@ def build_part(root: Path, part: str, small: bool, manifest: dict[str, Any],
         "count": len(rows),
         "build_seconds": round(time.time() - t0, 1),
         "workers": pool._processes if pool is not None else 1,
-        "sources": {pkg: {"version": f.version, "deb_sha256": f.sha256, "licence": f.source.licence,
-                          "attribution": f.source.attribution} for pkg, f in ctx.sources.items()},
+        "sources": {
+            pkg: {
+                "version": f.version,
+                "deb_sha256": f.sha256,
+                "licence": f.source.licence,
+                "attribution": f.source.attribution,
+            }
+            for pkg, f in ctx.sources.items()
+        },
         "generated_licence": getattr(mod, "LICENCE_NOTE", ""),
     }
     manifest["parts"][part] = info
-    print(f"[{part}] {len(rows)} clips in {info['build_seconds']} s")
+    log.info("[%s] %d clips in %s s", part, len(rows), info["build_seconds"])
     return info
 
 
-def build(root: Path, parts: list[str] | None = None, small: bool = False,
-          workers: int | None = None) -> dict[str, Any]:
+def build(
+    root: Path, parts: list[str] | None = None, small: bool = False, workers: int | None = None
+) -> dict[str, Any]:
     """Build (or resume, or skip when up to date) the requested parts; returns the manifest. `workers`
     defaults to default_workers() for the full suite and 1 for a small one (starting workers costs more than
     a few clips)."""

@@ -61,16 +61,19 @@ def scan_corpus() -> list[dict]:
         key = verified_key(score)
         if key is not None:
             seen.add(Path(p).stem)
-            out.append({"name": Path(p).stem, "path": Path(p).name, "key": key,
-                        "quarters": float(score.highestTime)})
+            out.append(
+                {"name": Path(p).stem, "path": Path(p).name, "key": key, "quarters": float(score.highestTime)}
+            )
     return out
 
 
 def load_chorales() -> list[dict]:
     """The shipped list (corpus order)."""
     if not DATA_FILE.is_file():
-        raise M2L2Error(f"{DATA_FILE} is missing from the installation; regenerate it with "
-                        "`python -m benchmarks.suite.chorales`")
+        raise M2L2Error(
+            f"{DATA_FILE} is missing from the installation; regenerate it with "
+            "`python -m benchmarks.suite.chorales`"
+        )
     return json.loads(DATA_FILE.read_text(encoding="utf-8"))["chorales"]
 
 
@@ -85,8 +88,12 @@ def main() -> None:
     from importlib.metadata import version
 
     chorales = scan_corpus()
-    doc = {"music21": version("music21"), "check": "analysed key == key signature key == final bass note",
-           "min_quarters": MIN_QUARTERS, "chorales": chorales}
+    doc = {
+        "music21": version("music21"),
+        "check": "analysed key == key signature key == final bass note",
+        "min_quarters": MIN_QUARTERS,
+        "chorales": chorales,
+    }
     DATA_FILE.parent.mkdir(parents=True, exist_ok=True)
     DATA_FILE.write_text(dumps(doc), encoding="utf-8")
     n_major = sum(c["key"].endswith("major") for c in chorales)

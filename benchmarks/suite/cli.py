@@ -53,8 +53,12 @@ def register(subparsers) -> None:
     b.add_argument("--root", help="output folder (default $M2L2_DATA_DIR or ~/.cache/m2l2/suite)")
     b.add_argument("--parts", help=f"comma-separated subset of {','.join(PARTS)}")
     b.add_argument("--small", action="store_true", help="a few clips per part (for tests)")
-    b.add_argument("--workers", type=int, default=None,
-                   help="worker processes (default $M2L2_WORKERS or 2; 1 with --small); the output does not depend on it")
+    b.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes (default $M2L2_WORKERS or 2; 1 with --small); the output does not depend on it",
+    )
     b.set_defaults(func=_build)
     v = sub.add_parser("verify", help="check every file against manifest.json")
     v.add_argument("--root")

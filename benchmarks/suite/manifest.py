@@ -7,12 +7,11 @@ interrupted build resumes where it stopped; a job is redone when any of its file
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.suite.sources import sha256_file
+from m2l2.io import sha256_file, write_text
 
 MANIFEST = "manifest.json"
 JOURNAL = ".journal.jsonl"
@@ -26,10 +25,8 @@ def read_manifest(root: Path) -> dict[str, Any]:
 
 
 def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
-    tmp = root / (MANIFEST + ".part")
     manifest["files"] = dict(sorted(manifest["files"].items()))
-    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, root / MANIFEST)
+    write_text(root / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
 
 def verify(root: str | Path, parts: list[str] | None = None) -> list[str]:

@@ -40,14 +40,14 @@ def _track_events(data: bytes):
         if status == 0xFF:
             kind = data[pos]
             length, pos = _varlen(data, pos + 1)
-            yield tick, 0xFF, bytes([kind]) + data[pos: pos + length]
+            yield tick, 0xFF, bytes([kind]) + data[pos : pos + length]
             pos += length
         elif status in (0xF0, 0xF7):
             length, pos = _varlen(data, pos)
             pos += length
         else:
             n = 1 if status & 0xF0 in (0xC0, 0xD0) else 2
-            yield tick, status, data[pos: pos + n]
+            yield tick, status, data[pos : pos + n]
             pos += n
 
 
@@ -61,10 +61,12 @@ def read_midi(blob: bytes) -> MidiFile:
     pos = 8 + struct.unpack(">I", blob[4:8])[0]
     raw = []
     while pos + 8 <= len(blob):
-        kind, length = blob[pos: pos + 4], struct.unpack(">I", blob[pos + 4: pos + 8])[0]
+        kind, length = blob[pos : pos + 4], struct.unpack(">I", blob[pos + 4 : pos + 8])[0]
         if kind == b"MTrk":
-            raw += [(tick, i, status, payload) for i, (tick, status, payload)
-                    in enumerate(_track_events(blob[pos + 8: pos + 8 + length]))]
+            raw += [
+                (tick, i, status, payload)
+                for i, (tick, status, payload) in enumerate(_track_events(blob[pos + 8 : pos + 8 + length]))
+            ]
         pos += 8 + length
     raw.sort(key=lambda e: (e[0], e[1]))
     out = MidiFile(division)

@@ -21,17 +21,36 @@ from benchmarks.suite.synth import Event, Renderer
 from m2l2.errors import M2L2Error
 
 RECIPE_VERSION = "1"
-COLUMNS = ["id", "path", "split", "key", "tonic", "mode", "chorale", "transpose", "ensemble", "soundfont",
-           "tempo", "duration_s"]
+COLUMNS = [
+    "id",
+    "path",
+    "split",
+    "key",
+    "tonic",
+    "mode",
+    "chorale",
+    "transpose",
+    "ensemble",
+    "soundfont",
+    "tempo",
+    "duration_s",
+]
 SR = 44100
 SEED = 7
 CLIPS_PER_KEY = 10
 KEYS_PER_CHORALE = 2
 MIN_S, MAX_S = 20.0, 30.0
-LICENCE_NOTE = "J. S. Bach chorales (public domain scores from the music21 corpus), rendered with the soundfonts"
+LICENCE_NOTE = (
+    "J. S. Bach chorales (public domain scores from the music21 corpus), rendered with the soundfonts"
+)
 ENSEMBLES = {  # soprano, alto, tenor, bass GM programs
-    "strings": (40, 40, 41, 42), "winds": (73, 68, 71, 70), "brass": (56, 60, 57, 58),
-    "organ": (19, 19, 19, 19), "piano": (0, 0, 0, 0), "choir": (52, 52, 52, 52), "sax": (64, 65, 66, 67),
+    "strings": (40, 40, 41, 42),
+    "winds": (73, 68, 71, 70),
+    "brass": (56, 60, 57, 58),
+    "organ": (19, 19, 19, 19),
+    "piano": (0, 0, 0, 0),
+    "choir": (52, 52, 52, 52),
+    "sax": (64, 65, 66, 67),
 }
 
 
@@ -41,12 +60,16 @@ def packages(small: bool) -> list[str]:
 
 def plan(ctx: Context) -> list[dict]:
     """Chorales to render with their target keys: the first of each mode in the shipped verified list."""
-    n_per_mode = (2 if ctx.small else CLIPS_PER_KEY * 12 // KEYS_PER_CHORALE)
-    chosen = {mode: [dict(c) for c in load_chorales() if c["key"].endswith(mode)][:n_per_mode]
-              for mode in ("major", "minor")}
+    n_per_mode = 2 if ctx.small else CLIPS_PER_KEY * 12 // KEYS_PER_CHORALE
+    chosen = {
+        mode: [dict(c) for c in load_chorales() if c["key"].endswith(mode)][:n_per_mode]
+        for mode in ("major", "minor")
+    }
     if any(len(v) < n_per_mode for v in chosen.values()):
-        raise M2L2Error(f"{DATA_FILE} lists too few chorales ({len(chosen['major'])} major, "
-                        f"{len(chosen['minor'])} minor; {n_per_mode} of each needed)")
+        raise M2L2Error(
+            f"{DATA_FILE} lists too few chorales ({len(chosen['major'])} major, "
+            f"{len(chosen['minor'])} minor; {n_per_mode} of each needed)"
+        )
     out = []
     n_keys = 1 if ctx.small else KEYS_PER_CHORALE
     for mode in ("major", "minor"):
@@ -69,7 +92,7 @@ def chorale_events(score, shift: int, programs: tuple[int, ...], bpm: float) -> 
     for ch, (part, prog) in enumerate(zip(score.parts, programs)):
         events.append(Event(0.0, 0, "program", ch, prog))
         for n in part.stripTies().flatten().notes:
-            for p in (n.pitches if hasattr(n, "pitches") else [n.pitch]):
+            for p in n.pitches if hasattr(n, "pitches") else [n.pitch]:
                 key = int(p.midi) + shift
                 t0, t1 = float(n.offset) * spq, (float(n.offset) + float(n.quarterLength)) * spq
                 events.append(Event(t0, 2, "on", ch, key, 80))
@@ -110,10 +133,22 @@ def _job(ctx: Context, c: dict, split: str) -> Job:
             mono *= 0.89 / max(float(np.abs(mono).max()), 1e-6)
             cid = f"{c['name'].replace('.', '_')}-{target.replace(' ', '_').replace('#', 's')}"
             files.append(ctx.write_audio(f"key/audio/{cid}.flac", mono, SR))
-            rows.append({"id": cid, "path": f"audio/{cid}.flac", "split": split, "key": target,
-                         "tonic": target.split()[0], "mode": target.split()[1], "chorale": c["name"],
-                         "transpose": shift, "ensemble": ens, "soundfont": sf_name, "tempo": int(round(bpm)),
-                         "duration_s": length})
+            rows.append(
+                {
+                    "id": cid,
+                    "path": f"audio/{cid}.flac",
+                    "split": split,
+                    "key": target,
+                    "tonic": target.split()[0],
+                    "mode": target.split()[1],
+                    "chorale": c["name"],
+                    "transpose": shift,
+                    "ensemble": ens,
+                    "soundfont": sf_name,
+                    "tempo": int(round(bpm)),
+                    "duration_s": length,
+                }
+            )
         return files, rows
 
     return Job(c["name"], run, group=_soundfont_of(ctx, c))
@@ -137,5 +172,7 @@ def card(rows: list[dict], ctx: Context) -> str:
         "and soundfont. Split by chorale (stratified by mode, 80/10/10).",
         "",
     ]
-    lines += ctx.sources_table("| music21 corpus | (Python package) | BSD-3 (scores public domain) | J. S. Bach chorales |")
+    lines += ctx.sources_table(
+        "| music21 corpus | (Python package) | BSD-3 (scores public domain) | J. S. Bach chorales |"
+    )
     return "\n".join(lines) + "\n"

@@ -19,13 +19,19 @@ import soundfile as sf
 from benchmarks.suite.build import Context, Job
 
 RECIPE_VERSION = "1"
-PACKAGES = ["wesnoth-1.16-music", "ufoai-music", "nexuiz-music", "fretsonfire-songs-muldjord",
-            "fretsonfire-songs-sectoid"]
+PACKAGES = [
+    "wesnoth-1.16-music",
+    "ufoai-music",
+    "nexuiz-music",
+    "fretsonfire-songs-muldjord",
+    "fretsonfire-songs-sectoid",
+]
 SMALL_PACKAGES = ["wesnoth-1.16-music"]
 
 
 def packages(small: bool) -> list[str]:
     return SMALL_PACKAGES if small else PACKAGES
+
 
 COLUMNS = ["id", "path", "split", "source", "track", "start_s", "duration_s"]
 SR = 44100
@@ -75,7 +81,9 @@ def list_tracks(ctx: Context, packages: list[str]) -> list[Track]:
             for zpath in sorted(tree.rglob("*.pk3")):
                 with zipfile.ZipFile(zpath) as z:
                     for member in sorted(n for n in z.namelist() if n.endswith(".ogg")):
-                        tracks.append(Track(f"{short}-{_slug(Path(member).stem)}", pkg, _zip_opener(zpath, member)))
+                        tracks.append(
+                            Track(f"{short}-{_slug(Path(member).stem)}", pkg, _zip_opener(zpath, member))
+                        )
         else:
             for p in sorted(tree.rglob("*.ogg")):
                 if p.stem != "silence":
@@ -131,8 +139,17 @@ def _clip_track(ctx: Context, track: Track, split: str, n_clips: int):
                 cid = f"{track.id}-{len(files)}"
                 rel = ctx.write_audio(f"music/{split}/{cid}.flac", clip, SR)
                 files.append(rel)
-                rows.append({"id": cid, "path": f"{split}/{cid}.flac", "split": split, "source": track.source,
-                             "track": track.id, "start_s": round(int(start) / SR, 3), "duration_s": CLIP_S})
+                rows.append(
+                    {
+                        "id": cid,
+                        "path": f"{split}/{cid}.flac",
+                        "split": split,
+                        "source": track.source,
+                        "track": track.id,
+                        "start_s": round(int(start) / SR, 3),
+                        "duration_s": CLIP_S,
+                    }
+                )
                 if len(files) == n_clips:
                     break
             return files, rows

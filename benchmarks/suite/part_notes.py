@@ -30,13 +30,23 @@ LICENCE_NOTE = "rendered from the listed soundfonts / organ samples; same licenc
 
 # name, GM program, family, lowest and highest MIDI note of the real instrument
 INSTRUMENTS = [
-    ("Acoustic Grand Piano", 0, "Keyboards", 21, 108), ("Harpsichord", 6, "Keyboards", 29, 89),
-    ("Marimba", 12, "Percussion", 45, 96), ("Nylon Guitar", 24, "Plucked strings", 40, 84),
-    ("Harp", 46, "Plucked strings", 24, 103), ("Violin", 40, "Strings", 55, 100),
-    ("Viola", 41, "Strings", 48, 88), ("Cello", 42, "Strings", 36, 76), ("Contrabass", 43, "Strings", 28, 55),
-    ("Trumpet", 56, "Brass", 54, 86), ("Trombone", 57, "Brass", 40, 72), ("Tuba", 58, "Brass", 28, 58),
-    ("French Horn", 60, "Brass", 34, 77), ("Alto Saxophone", 65, "Winds", 49, 81),
-    ("Oboe", 68, "Winds", 58, 91), ("Bassoon", 70, "Winds", 34, 75), ("Clarinet", 71, "Winds", 50, 91),
+    ("Acoustic Grand Piano", 0, "Keyboards", 21, 108),
+    ("Harpsichord", 6, "Keyboards", 29, 89),
+    ("Marimba", 12, "Percussion", 45, 96),
+    ("Nylon Guitar", 24, "Plucked strings", 40, 84),
+    ("Harp", 46, "Plucked strings", 24, 103),
+    ("Violin", 40, "Strings", 55, 100),
+    ("Viola", 41, "Strings", 48, 88),
+    ("Cello", 42, "Strings", 36, 76),
+    ("Contrabass", 43, "Strings", 28, 55),
+    ("Trumpet", 56, "Brass", 54, 86),
+    ("Trombone", 57, "Brass", 40, 72),
+    ("Tuba", 58, "Brass", 28, 58),
+    ("French Horn", 60, "Brass", 34, 77),
+    ("Alto Saxophone", 65, "Winds", 49, 81),
+    ("Oboe", 68, "Winds", 58, 91),
+    ("Bassoon", 70, "Winds", 34, 75),
+    ("Clarinet", 71, "Winds", 50, 91),
     ("Flute", 73, "Winds", 60, 96),
 ]
 SOUNDFONTS = {  # package → soundfont file inside it, short name
@@ -70,8 +80,17 @@ def _group_job(ctx: Context, pkg: str, inst: tuple, fold: int, step: int) -> Job
     def run():
         renderer = Renderer(ctx.sources[pkg].tree / sf_rel, gain=0.5)
         notes = list(range(lo, hi + 1, step))
-        clips = [([Event(0.0, 0, "program", 0, program), Event(0.0, 1, "on", 0, m, VELOCITY),
-                   Event(HOLD_S, 0, "off", 0, m)], HOLD_S + RELEASE_S) for m in notes]
+        clips = [
+            (
+                [
+                    Event(0.0, 0, "program", 0, program),
+                    Event(0.0, 1, "on", 0, m, VELOCITY),
+                    Event(HOLD_S, 0, "off", 0, m),
+                ],
+                HOLD_S + RELEASE_S,
+            )
+            for m in notes
+        ]
         audio = renderer.render_many(clips)
         renderer.close()
         files, rows = [], []
@@ -81,8 +100,19 @@ def _group_job(ctx: Context, pkg: str, inst: tuple, fold: int, step: int) -> Job
                 continue
             cid = f"{sf_name}-{_slug(name)}-{m:03d}"
             files.append(ctx.write_audio(f"notes/audio/{cid}.flac", mono, SR))
-            rows.append({"id": cid, "path": f"audio/{cid}.flac", "split": "", "instrument": name, "family": family,
-                         "midi": m, "pitch_class": pitch_class(m), "soundfont": sf_name, "fold": fold})
+            rows.append(
+                {
+                    "id": cid,
+                    "path": f"audio/{cid}.flac",
+                    "split": "",
+                    "instrument": name,
+                    "family": family,
+                    "midi": m,
+                    "pitch_class": pitch_class(m),
+                    "soundfont": sf_name,
+                    "fold": fold,
+                }
+            )
         return files, rows
 
     return Job(f"{sf_name}-{_slug(name)}", run, group=pkg)
@@ -104,9 +134,19 @@ def _organ_job(ctx: Context, rank: str, members: list[str], fold: int) -> Job:
                 x[:, -fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
                 cid = f"organ-{rank.lower()}-{midi:03d}"
                 files.append(ctx.write_audio(f"notes/audio/{cid}.flac", x, SR))
-                rows.append({"id": cid, "path": f"audio/{cid}.flac", "split": "", "instrument": f"Organ {rank}",
-                             "family": "Organ", "midi": midi, "pitch_class": pitch_class(midi),
-                             "soundfont": "grandorgue-demo", "fold": fold})
+                rows.append(
+                    {
+                        "id": cid,
+                        "path": f"audio/{cid}.flac",
+                        "split": "",
+                        "instrument": f"Organ {rank}",
+                        "family": "Organ",
+                        "midi": midi,
+                        "pitch_class": pitch_class(midi),
+                        "soundfont": "grandorgue-demo",
+                        "fold": fold,
+                    }
+                )
         return files, rows
 
     return Job(f"organ-{rank}", run, group=ORGAN)
@@ -123,8 +163,11 @@ def jobs(ctx: Context) -> list[Job]:
             out.append(_group_job(ctx, pkg, inst, (i + 2 * j) % N_FOLDS, step=1))
     orgue = next(ctx.sources[ORGAN].tree.rglob("*.orgue"))
     with zipfile.ZipFile(orgue) as z:
-        names = sorted(n for n in z.namelist() if n.endswith(".wav") and "/" in n and n[0].isupper()
-                       and not n.startswith(("Sounds/", "Images/")))
+        names = sorted(
+            n
+            for n in z.namelist()
+            if n.endswith(".wav") and "/" in n and n[0].isupper() and not n.startswith(("Sounds/", "Images/"))
+        )
     ranks = sorted({n.split("/")[0] for n in names})
     for i, rank in enumerate(ranks):
         out.append(_organ_job(ctx, rank, [n for n in names if n.startswith(rank + "/")], i % N_FOLDS))

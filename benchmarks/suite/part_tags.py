@@ -28,8 +28,24 @@ from benchmarks.suite.synth import Event, Renderer
 from m2l2.errors import M2L2Error
 
 RECIPE_VERSION = "1"
-COLUMNS = ["id", "path", "midi_path", "split", "tags", "genre", "groove", "instrument_families", "drums", "key",
-           "tonic", "mode", "tempo", "tempo_bucket", "soundfont", "duration_s"]
+COLUMNS = [
+    "id",
+    "path",
+    "midi_path",
+    "split",
+    "tags",
+    "genre",
+    "groove",
+    "instrument_families",
+    "drums",
+    "key",
+    "tonic",
+    "mode",
+    "tempo",
+    "tempo_bucket",
+    "soundfont",
+    "duration_s",
+]
 SR = 44100
 SEED = 11
 CLIP_S = 10.0
@@ -49,25 +65,74 @@ GENRES = {  # genre family → (mma grooves, tempo range in bpm)
     "march": (["march", "dixiemarch", "bwmarch", "polka"], (100, 128)),
 }
 TEMPO_BUCKETS = ((90, "slow"), (130, "medium"), (1000, "fast"))  # upper bounds (exclusive)
-GM_FAMILIES = ["piano", "chromatic percussion", "organ", "guitar", "bass", "strings", "ensemble", "brass",
-               "reed", "pipe", "synth lead", "synth pad", "synth effects", "ethnic", "percussive",
-               "sound effects"]  # GM programs 8k..8k+7
+GM_FAMILIES = [
+    "piano",
+    "chromatic percussion",
+    "organ",
+    "guitar",
+    "bass",
+    "strings",
+    "ensemble",
+    "brass",
+    "reed",
+    "pipe",
+    "synth lead",
+    "synth pad",
+    "synth effects",
+    "ethnic",
+    "percussive",
+    "sound effects",
+]  # GM programs 8k..8k+7
 
 # chord charts as (semitones above the tonic, chord type), one chord per bar, repeated
 MAJOR_CHARTS = [
-    [(0, ""), (7, ""), (9, "m"), (5, "")], [(0, ""), (5, ""), (7, ""), (0, "")],
-    [(0, ""), (9, "m"), (2, "m"), (7, "7")], [(0, ""), (5, ""), (0, ""), (7, "")],
-    [(0, ""), (4, "m"), (5, ""), (7, "7")], [(2, "m7"), (7, "7"), (0, "maj7"), (0, "maj7")],
+    [(0, ""), (7, ""), (9, "m"), (5, "")],
+    [(0, ""), (5, ""), (7, ""), (0, "")],
+    [(0, ""), (9, "m"), (2, "m"), (7, "7")],
+    [(0, ""), (5, ""), (0, ""), (7, "")],
+    [(0, ""), (4, "m"), (5, ""), (7, "7")],
+    [(2, "m7"), (7, "7"), (0, "maj7"), (0, "maj7")],
 ]
 MINOR_CHARTS = [
-    [(0, "m"), (5, "m"), (7, "m"), (0, "m")], [(0, "m"), (8, ""), (3, ""), (10, "")],
-    [(0, "m"), (5, "m"), (10, ""), (3, "")], [(0, "m"), (8, ""), (5, "m"), (7, "7")],
-    [(0, "m"), (2, "m7b5"), (7, "7"), (0, "m")], [(0, "m"), (10, ""), (8, ""), (7, "7")],
+    [(0, "m"), (5, "m"), (7, "m"), (0, "m")],
+    [(0, "m"), (8, ""), (3, ""), (10, "")],
+    [(0, "m"), (5, "m"), (10, ""), (3, "")],
+    [(0, "m"), (8, ""), (5, "m"), (7, "7")],
+    [(0, "m"), (2, "m7b5"), (7, "7"), (0, "m")],
+    [(0, "m"), (10, ""), (8, ""), (7, "7")],
 ]
-BLUES_MAJOR = [[(0, "7"), (5, "7"), (0, "7"), (0, "7"), (5, "7"), (5, "7"), (0, "7"), (0, "7"), (7, "7"),
-                (5, "7"), (0, "7"), (7, "7")]]
-BLUES_MINOR = [[(0, "m7"), (5, "m7"), (0, "m7"), (0, "m7"), (5, "m7"), (5, "m7"), (0, "m7"), (0, "m7"),
-                (8, "7"), (7, "7"), (0, "m7"), (7, "7")]]
+BLUES_MAJOR = [
+    [
+        (0, "7"),
+        (5, "7"),
+        (0, "7"),
+        (0, "7"),
+        (5, "7"),
+        (5, "7"),
+        (0, "7"),
+        (0, "7"),
+        (7, "7"),
+        (5, "7"),
+        (0, "7"),
+        (7, "7"),
+    ]
+]
+BLUES_MINOR = [
+    [
+        (0, "m7"),
+        (5, "m7"),
+        (0, "m7"),
+        (0, "m7"),
+        (5, "m7"),
+        (5, "m7"),
+        (0, "m7"),
+        (0, "m7"),
+        (8, "7"),
+        (7, "7"),
+        (0, "m7"),
+        (7, "7"),
+    ]
+]
 
 
 def packages(small: bool) -> list[str]:
@@ -90,14 +155,22 @@ def chord_chart(tonic: str, mode: str, genre: str, bars: int, rng: np.random.Gen
         charts = MAJOR_CHARTS if mode == "major" else MINOR_CHARTS
     chart = charts[int(rng.integers(len(charts)))]
     root = PITCH_CLASSES.index(tonic)
-    return [PITCH_CLASSES[(root + chart[i % len(chart)][0]) % 12] + chart[i % len(chart)][1] for i in range(bars)]
+    return [
+        PITCH_CLASSES[(root + chart[i % len(chart)][0]) % 12] + chart[i % len(chart)][1] for i in range(bars)
+    ]
 
 
-KEYSIG_SPELLING = {"D# major": "Eb major", "G# major": "Ab major", "A# major": "Bb major"}  # mma rejects these
+KEYSIG_SPELLING = {
+    "D# major": "Eb major",
+    "G# major": "Ab major",
+    "A# major": "Bb major",
+}  # mma rejects these
 # (and Db/Gb minor, which never occur here: minor keys are spelled C#/F# minor)
 
 
-def mma_script(groove: str, tonic: str, mode: str, bpm: int, seed: int, drums: bool, chords: list[str]) -> str:
+def mma_script(
+    groove: str, tonic: str, mode: str, bpm: int, seed: int, drums: bool, chords: list[str]
+) -> str:
     keysig = KEYSIG_SPELLING.get(f"{tonic} {mode}", f"{tonic} {mode}")
     lines = [f"Tempo {bpm}", f"KeySig {keysig}", f"RndSeed {seed}", f"Groove {groove}"]
     if not drums:
@@ -109,8 +182,10 @@ def mma_script(groove: str, tonic: str, mode: str, bpm: int, seed: int, drums: b
 def run_mma(script: str) -> bytes:
     """MIDI bytes that mma writes for `script`."""
     if shutil.which("mma") is None:
-        raise M2L2Error("the tags part needs mma (Musical MIDI Accompaniment): run scripts/install_system_deps.sh "
-                        "or: sudo apt-get install -y --no-install-recommends mma")
+        raise M2L2Error(
+            "the tags part needs mma (Musical MIDI Accompaniment): run scripts/install_system_deps.sh "
+            "or: sudo apt-get install -y --no-install-recommends mma"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         src, out = Path(tmp) / "clip.mma", Path(tmp) / "clip.mid"
         src.write_text(script, encoding="utf-8")
@@ -136,8 +211,11 @@ def midi_labels(blob: bytes, seconds: float) -> dict:
                 drums = True
             else:
                 families.add(gm_family(program.get(ch, 0)))
-    return {"instrument_families": sorted(families), "drums": drums,
-            "tempo": round(m.tempos[0][1]) if m.tempos else 120}
+    return {
+        "instrument_families": sorted(families),
+        "drums": drums,
+        "tempo": round(m.tempos[0][1]) if m.tempos else 120,
+    }
 
 
 def midi_events(blob: bytes) -> list[Event]:
@@ -157,8 +235,15 @@ def clip_recipe(groove: str, genre: str, j: int) -> dict:
     seed = int(rng.integers(1, 1_000_000))
     bars = math.ceil((CLIP_S + 1.0) * bpm / 60.0 / 2) + 1  # at least two beats per bar in these grooves
     chords = chord_chart(tonic, mode, genre, bars, rng)
-    return {"key": key, "tonic": tonic, "mode": mode, "bpm": bpm, "drums": drums, "seed": seed,
-            "script": mma_script(groove, tonic, mode, bpm, seed, drums, chords)}
+    return {
+        "key": key,
+        "tonic": tonic,
+        "mode": mode,
+        "bpm": bpm,
+        "drums": drums,
+        "seed": seed,
+        "script": mma_script(groove, tonic, mode, bpm, seed, drums, chords),
+    }
 
 
 def _job(ctx: Context, pkg: str, genre: str, groove: str, clip_ids: list[int], splits: dict[str, str]) -> Job:
@@ -183,16 +268,33 @@ def _job(ctx: Context, pkg: str, genre: str, groove: str, clip_ids: list[int], s
             (ctx.root / midi_rel).parent.mkdir(parents=True, exist_ok=True)
             (ctx.root / midi_rel).write_bytes(blob)
             files.append(midi_rel)
-            tags = [f"genre:{genre}", *(f"instrument:{f}" for f in labels["instrument_families"]),
-                    "drums" if labels["drums"] else "no drums", f"tempo:{tempo_bucket(labels['tempo'])}",
-                    f"mode:{r['mode']}"]
-            rows.append({"id": cid, "path": f"audio/{cid}.flac", "midi_path": f"midi/{cid}.mid",
-                         "split": splits[cid], "tags": tags, "genre": genre, "groove": groove,
-                         "instrument_families": labels["instrument_families"],
-                         "drums": "yes" if labels["drums"] else "no", "key": r["key"], "tonic": r["tonic"],
-                         "mode": r["mode"], "tempo": labels["tempo"],
-                         "tempo_bucket": tempo_bucket(labels["tempo"]), "soundfont": sf_name,
-                         "duration_s": CLIP_S})
+            tags = [
+                f"genre:{genre}",
+                *(f"instrument:{f}" for f in labels["instrument_families"]),
+                "drums" if labels["drums"] else "no drums",
+                f"tempo:{tempo_bucket(labels['tempo'])}",
+                f"mode:{r['mode']}",
+            ]
+            rows.append(
+                {
+                    "id": cid,
+                    "path": f"audio/{cid}.flac",
+                    "midi_path": f"midi/{cid}.mid",
+                    "split": splits[cid],
+                    "tags": tags,
+                    "genre": genre,
+                    "groove": groove,
+                    "instrument_families": labels["instrument_families"],
+                    "drums": "yes" if labels["drums"] else "no",
+                    "key": r["key"],
+                    "tonic": r["tonic"],
+                    "mode": r["mode"],
+                    "tempo": labels["tempo"],
+                    "tempo_bucket": tempo_bucket(labels["tempo"]),
+                    "soundfont": sf_name,
+                    "duration_s": CLIP_S,
+                }
+            )
         return files, rows
 
     return Job(f"{groove}-{sf_name}", run, group=pkg)
@@ -207,7 +309,9 @@ def plan(small: bool) -> list[tuple[str, str]]:
 def jobs(ctx: Context) -> list[Job]:
     pairs = plan(ctx.small)
     n = 2 if ctx.small else CLIPS_PER_GROOVE
-    splits = stratified_split({f"{groove}-{j}": genre for genre, groove in pairs for j in range(n)}, seed=SEED)
+    splits = stratified_split(
+        {f"{groove}-{j}": genre for genre, groove in pairs for j in range(n)}, seed=SEED
+    )
     sfs = packages(ctx.small)
     out = []
     for genre, groove in pairs:
@@ -247,5 +351,7 @@ def card(rows: list[dict], ctx: Context) -> str:
         *(f"| {t} | {counts[t]} |" for t in vocab),
         "",
     ]
-    lines += ctx.sources_table("| mma grooves | (Debian package mma) | GPL-2+ | Musical MIDI Accompaniment, Bob van der Poel |")
+    lines += ctx.sources_table(
+        "| mma grooves | (Debian package mma) | GPL-2+ | Musical MIDI Accompaniment, Bob van der Poel |"
+    )
     return "\n".join(lines) + "\n"

@@ -63,8 +63,16 @@ class Renderer:
         self.gain = gain
         self.sample_rate = sample_rate
         self._write = self._fs._fl.fluid_synth_write_float
-        self._write.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
-                                ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+        self._write.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_int,
+            ctypes.c_void_p,
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.c_void_p,
+            ctypes.c_int,
+            ctypes.c_int,
+        ]
         self._write.restype = ctypes.c_int
         key = str(self.soundfont.resolve())
         if key not in _KEEPERS:  # keeps FluidSynth's sample cache warm for the rest of the process
@@ -74,8 +82,12 @@ class Renderer:
     def _new_synth(self):
         # static loading: every sample decoded once into the (process-wide) sample cache; same samples as the
         # dynamic loader, so the output is unchanged
-        settings = {"synth.reverb.active": 0, "synth.chorus.active": 0, "synth.cpu-cores": 1,
-                    "synth.dynamic-sample-loading": 0}
+        settings = {
+            "synth.reverb.active": 0,
+            "synth.chorus.active": 0,
+            "synth.cpu-cores": 1,
+            "synth.dynamic-sample-loading": 0,
+        }
         synth = self._fs.Synth(gain=self.gain, samplerate=float(self.sample_rate), **settings)
         sfid = synth.sfload(str(self.soundfont))
         if sfid < 0:

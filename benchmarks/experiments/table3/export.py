@@ -19,11 +19,15 @@ from typing import Any
 import numpy as np
 
 from m2l2.errors import M2L2Error
+from m2l2.io import atomic_path
 
 
 def feature_name(label: str) -> str:
     """A folder-safe feature name: 'MusiCNN-MSD' → 'musicnn-msd'."""
-    return "".join(c if c.isalnum() or c in "-_." else "-" for c in label.strip().lower()).strip("-") or "feature"
+    return (
+        "".join(c if c.isalnum() or c in "-_." else "-" for c in label.strip().lower()).strip("-")
+        or "feature"
+    )
 
 
 def relative_paths(items: Sequence[Any]) -> list[Path]:
@@ -43,15 +47,18 @@ def relative_paths(items: Sequence[Any]) -> list[Path]:
 
 
 def _save(path: Path, vector: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
-    with open(tmp, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.save(f, np.asarray(vector, dtype=np.float32), allow_pickle=False)
-    tmp.replace(path)
 
 
-def export_mir_ref(out_root: str | Path, dataset: str, model_label: str, items: Sequence[Any],
-                   features: np.ndarray, identity: dict[str, Any] | None = None) -> Path:
+def export_mir_ref(
+    out_root: str | Path,
+    dataset: str,
+    model_label: str,
+    items: Sequence[Any],
+    features: np.ndarray,
+    identity: dict[str, Any] | None = None,
+) -> Path:
     """Write one `.npy` vector per item under `<out_root>/<dataset>/embeddings/<feature>/`; returns that folder."""
     if len(items) != len(features):
         raise M2L2Error(f"export: {len(items)} items but {len(features)} embeddings")
@@ -69,17 +76,26 @@ def export_mir_ref(out_root: str | Path, dataset: str, model_label: str, items: 
         _save(target, vec)
     base.mkdir(parents=True, exist_ok=True)
     meta = base / "metadata.csv"
-    tmp = meta.with_name(f"metadata.csv.{os.getpid()}.part")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with atomic_path(meta) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["id", "audio", "embedding", "split", "labels"])
         for it, rel in zip(items, rels):
-            w.writerow([it.id, "" if it.path is None else str(it.path), rel.with_suffix(".npy").as_posix(),
-                        it.split or "", json.dumps(it.labels, sort_keys=True, ensure_ascii=False)])
-    tmp.replace(meta)
+            w.writerow(
+                [
+                    it.id,
+                    "" if it.path is None else str(it.path),
+                    rel.with_suffix(".npy").as_posix(),
+                    it.split or "",
+                    json.dumps(it.labels, sort_keys=True, ensure_ascii=False),
+                ]
+            )
     info_file = base / "features.json"
     info = json.loads(info_file.read_text(encoding="utf-8")) if info_file.is_file() else {}
-    info[feature_name(model_label)] = {"label": model_label, "dim": int(features.shape[1]),
-                                       "aggregation": "mean over time", "identity": identity}
+    info[feature_name(model_label)] = {
+        "label": model_label,
+        "dim": int(features.shape[1]),
+        "aggregation": "mean over time",
+        "identity": identity,
+    }
     info_file.write_text(json.dumps(info, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
     return folder

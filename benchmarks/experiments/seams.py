@@ -21,26 +21,18 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
-from benchmarks.experiment import build_music2latent2, music2latent2_models, settings, skip_summary
-from benchmarks.pipeline import (
-    ClipHook,
-    RunSummary,
-    TablesConfig,
-    _sha,
-    _slug,
-    append_row,
-    finish_result,
-    is_random_weights,
-    model_identity,
-    provenance,
-    read_rows,
-)
+from benchmarks import store
+from benchmarks.building import is_random_weights, model_identity
+from benchmarks.config import EvalSettings, TablesConfig
+from benchmarks.evalset import clips_for
+from benchmarks.experiments.base import RunOptions, RunSummary, finish, skip_summary
+from benchmarks.experiments.points import build_music2latent2, music2latent2_models
+from benchmarks.provenance import provenance
 from m2l2.errors import M2L2Error
 
 SEAMS_VERSION = "seams-v1"  # bump when the error measure or the decoding modes change
@@ -74,7 +66,9 @@ def frame_lsd(reference: np.ndarray, estimate: np.ndarray) -> np.ndarray:
     est = torch.from_numpy(np.ascontiguousarray(estimate, dtype=np.float32))
     n = ref.shape[-1]
     if est.shape != ref.shape:
-        raise M2L2Error(f"seams: reference {tuple(ref.shape)} and estimate {tuple(est.shape)} differ in shape")
+        raise M2L2Error(
+            f"seams: reference {tuple(ref.shape)} and estimate {tuple(est.shape)} differ in shape"
+        )
     frames = max(1, (n - CENTRE + HOP - 1) // HOP)  # frames with centre 512 f + 256 < n
     total = (frames - 1) * HOP + WINDOW
     pad = (spectral.LEFT_PAD, max(0, total - spectral.LEFT_PAD - n))
@@ -107,129 +101,123 @@ def split_errors(errors: np.ndarray, chunk_frames: int, width: int) -> dict[str,
     return {
         "boundary": float(errors[boundary].mean()) if boundary.any() else None,
         "inside": float(errors[inside].mean()) if inside.any() else None,
-        "n_boundary": int(boundary.sum()), "n_inside": int(inside.sum()),
+        "n_boundary": int(boundary.sum()),
+        "n_inside": int(inside.sum()),
     }
 
 
 def decode_modes(ae: Any, audio: np.ndarray, sigma_cond: float, seed: int) -> dict[str, np.ndarray]:
     """Autoregressive and independent-chunk reconstructions [C, N] of native-rate audio [C, N]."""
-    import torch
-
-    model = ae.model
+    latent = ae.encode(audio)
     n = audio.shape[-1]
-    latents = model.encode(audio, model.sample_rate)  # [1, T, L, D]
-    out = {}
-    gen = torch.Generator().manual_seed(seed)
-    out["autoregressive"] = model.decode(latents, sigma_cond=sigma_cond, steps=ae.steps, length=n,
-                                         generator=gen)[0].cpu().numpy()
-    gen = torch.Generator().manual_seed(seed)
-    alone = latents[0][:, None]  # [T, 1, L, D]: every chunk its own one-chunk item
-    step = max(1, int(getattr(ae, "max_batch", 16)))
-    chunks = torch.cat([model.decode(alone[i : i + step], sigma_cond=sigma_cond, steps=ae.steps, generator=gen)
-                        for i in range(0, len(alone), step)])  # [T, C, chunk_samples]
-    out["independent"] = torch.cat(list(chunks), dim=-1)[..., :n].cpu().numpy()
-    return out
+    two_step = ae.decoding.replace(sigma_cond=sigma_cond, redecode_previous=True, independent_chunks=False)
+    return {
+        "autoregressive": ae.decode(latent, length=n, options=two_step, seed=seed),
+        "independent": ae.decode(
+            latent, length=n, options=two_step.replace(independent_chunks=True), seed=seed
+        ),
+    }
 
 
 # ----------------------------------------------------------------------------------------------- run
 
 
-def _aggregate(rows: list[dict[str, Any]], cfg: TablesConfig) -> dict[str, Any]:
+def _mean_ci(vals: np.ndarray, ev: EvalSettings) -> dict[str, Any]:
     from benchmarks.metrics.bootstrap import bootstrap_mean_ci
 
-    ev = cfg.eval
+    if not vals.size:
+        return {"value": None, "ci": None, "n": 0}
+    ci = bootstrap_mean_ci(vals, ev.n_boot, ev.seed, ev.ci_level)
+    return {
+        "value": float(vals.mean()),
+        "ci": [float(ci[0]), float(ci[1])] if ci is not None else None,
+        "n": int(vals.size),
+    }
+
+
+def aggregate(rows: list[dict[str, Any]], ev: EvalSettings) -> dict[str, Any]:
+    """Per mode: boundary, inside and paired difference over the clips that have both."""
     out: dict[str, Any] = {}
     for mode in MODES:
         stats: dict[str, Any] = {}
-        pairs = [(r[mode]["boundary"], r[mode]["inside"]) for r in rows
-                 if r[mode]["boundary"] is not None and r[mode]["inside"] is not None]
+        pairs = [
+            (r[mode]["boundary"], r[mode]["inside"])
+            for r in rows
+            if r[mode]["boundary"] is not None and r[mode]["inside"] is not None
+        ]
         for i, part in enumerate(("boundary", "inside")):
-            vals = np.array([p[i] for p in pairs], dtype=np.float64)
-            stats[part] = _mean_ci(vals, ev, bootstrap_mean_ci)
-        diff = np.array([b - i for b, i in pairs], dtype=np.float64)
-        stats["difference"] = _mean_ci(diff, ev, bootstrap_mean_ci)
+            stats[part] = _mean_ci(np.array([p[i] for p in pairs], dtype=np.float64), ev)
+        stats["difference"] = _mean_ci(np.array([b - i for b, i in pairs], dtype=np.float64), ev)
         stats["n_clips"] = len(pairs)
         out[mode] = stats
     return out
 
 
-def _mean_ci(vals: np.ndarray, ev: Any, boot: Any) -> dict[str, Any]:
-    if not vals.size:
-        return {"value": None, "ci": None, "n": 0}
-    ci = boot(vals, ev.n_boot, ev.seed, ev.ci_level)
-    return {"value": float(vals.mean()), "ci": [float(ci[0]), float(ci[1])] if ci is not None else None,
-            "n": int(vals.size)}
-
-
-def run_seams(cfg: TablesConfig, progress: bool = True, on_clip: ClipHook | None = None,
-              render: bool = True) -> RunSummary:
+def run(cfg: TablesConfig, st: SeamsSettings, opts: RunOptions) -> RunSummary:
     """Measure boundary vs inside errors of every configured Music2Latent2 model (resumable per clip)."""
     from baselines.harness import to_native
-    from benchmarks.experiment import clips_for
-    from m2l2.audio import load_audio
 
     t0 = time.time()
-    st: SeamsSettings = settings(SeamsSettings, cfg, "seams")
     specs = music2latent2_models(cfg, st.models)
     if not specs:
         return skip_summary("seams", "no Music2Latent2 model in the configuration")
     if st.sigma_cond is not None:
         specs = [dataclasses.replace(s, options={**s.options, "sigma_cond": st.sigma_cond}) for s in specs]
-    summary = RunSummary(name="seams")
-    built, summary.skipped_models = build_music2latent2(cfg, specs)
+    built, skipped = build_music2latent2(cfg, specs)
     if not built:
-        summary.notes.append("skipped: no runnable Music2Latent2 model")
-        summary.seconds = time.time() - t0
-        print("seams: skipped: no runnable Music2Latent2 model", flush=True)
+        summary = skip_summary("seams", "no runnable Music2Latent2 model")
+        summary.skipped_models = skipped
         return summary
+    summary = RunSummary(name="seams", skipped_models=skipped)
     clips = clips_for(cfg, st.max_clips)
-    out_dir = Path(cfg.output_dir).expanduser() / "seams"
-    rows_dir = out_dir / _slug(cfg.name)
-    existing = {(r.get("model"), r.get("clip")): r for r in read_rows(rows_dir)}
+    out_file = store.result_path(cfg.output_dir, "seams", cfg.name)
+    rows_dir = store.rows_dir(out_file)
+    existing = {(r.get("model"), r.get("clip")): r for r in store.read_rows(rows_dir)}
     models_out = []
     for spec, ae in built:
         identity = model_identity(spec, ae)
-        model_key = _sha(identity)
-        sigma = float(ae.sigma_cond)
+        model_key = store.key(identity)
+        sigma = float(ae.decoding.sigma_cond)
         rows = []
-        for clip in tqdm(clips, desc=f"{spec.label}: seams", unit="clip", disable=not progress):
-            key = _sha([SEAMS_VERSION, clip.hash, model_key, sigma, st.boundary_frames, cfg.eval.seed])
+        for clip in tqdm(clips, desc=f"{spec.label}: seams", unit="clip", disable=not opts.progress):
+            key = store.key([SEAMS_VERSION, clip.hash, model_key, sigma, st.boundary_frames, cfg.eval.seed])
             row = existing.get((spec.label, clip.id))
             if row is not None and row.get("key") == key:
                 summary.rows_reused += 1
                 rows.append(row)
                 continue
-            audio, sr = clip.item.load() if clip.item is not None else load_audio(clip.reference)
+            audio, sr = clip.load()
             native = to_native(ae, audio, sr)
             decoded = decode_modes(ae, native, sigma, cfg.eval.seed)
             row = {"model": spec.label, "clip": clip.id, "key": key}
             for mode, est in decoded.items():
-                row[mode] = split_errors(frame_lsd(native, est), ae.model.config.chunk_frames, st.boundary_frames)
-            append_row(rows_dir / "per_clip.jsonl", row)
+                row[mode] = split_errors(frame_lsd(native, est), ae.chunk_frames, st.boundary_frames)
+            store.append_row(rows_dir / "per_clip.jsonl", row)
             summary.rows_computed += 1
             rows.append(row)
-            if on_clip:
-                on_clip("seams", spec.label, clip.id)
-        models_out.append({
-            "label": spec.label, "name": spec.name, "identity": identity, "model_key": model_key,
-            "sigma_cond": sigma, "chunk_frames": ae.model.config.chunk_frames,
-            "chunk_seconds": ae.model.chunk_samples / ae.model.sample_rate,
-            "random_weights": is_random_weights(ae), "clips": len(rows), "modes": _aggregate(rows, cfg),
-        })
-    ds = cfg.dataset
+            if opts.on_clip:
+                opts.on_clip("seams", spec.label, clip.id)
+        models_out.append(
+            {
+                "label": spec.label,
+                "name": spec.name,
+                "identity": identity,
+                "model_key": model_key,
+                "sigma_cond": sigma,
+                "chunk_frames": ae.chunk_frames,
+                "chunk_seconds": ae.chunk_seconds,
+                "random_weights": is_random_weights(ae),
+                "clips": len(rows),
+                "modes": aggregate(rows, cfg.eval),
+            }
+        )
     result = {
-        "table": "seams", "config_name": cfg.name, "config": cfg.as_dict(), "config_file": cfg.source,
-        "dataset": {"name": ds.name, "split": ds.split, "clips": len(clips)},
+        **store.result_head("seams", cfg, len(clips), with_root=False),
         "settings": dataclasses.asdict(st),
         "measure": "log-spectral distance (dB) per STFT frame (window 2048, hop 512), floor 80 dB below peak",
-        "models": models_out, "skipped_models": summary.skipped_models,
+        "models": models_out,
+        "skipped_models": summary.skipped_models,
         "random_weights": sorted(m["label"] for m in models_out if m["random_weights"]),
         "provenance": provenance(models_out, {"seams": SEAMS_VERSION}),
     }
-    result_file = out_dir / f"{_slug(cfg.name)}.json"
-    from benchmarks.render import render_seams
-
-    finish_result(summary, result_file, result, render_seams if render else None,
-                  Path(cfg.output_dir).expanduser() / "tables")
-    summary.seconds = time.time() - t0
-    return summary
+    return finish(summary, out_file, result, t0)

@@ -82,8 +82,16 @@ def _validation_metric(y: np.ndarray, scores: np.ndarray, multilabel: bool) -> f
     return float(roc_auc_score(y[:, usable], scores[:, usable], average="macro"))
 
 
-def train_probe(x_train: np.ndarray, y_train: np.ndarray, x_valid: np.ndarray, y_valid: np.ndarray,
-                n_classes: int, multilabel: bool, seed: int = 0, cfg: ProbeConfig | None = None) -> ProbeResult:
+def train_probe(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_valid: np.ndarray,
+    y_valid: np.ndarray,
+    n_classes: int,
+    multilabel: bool,
+    seed: int = 0,
+    cfg: ProbeConfig | None = None,
+) -> ProbeResult:
     """Train one probe. y is [n] class indices (multi-class) or [n, n_classes] multi-hot (multi-label)."""
     cfg = cfg or ProbeConfig()
     before = torch.get_num_threads()
@@ -95,8 +103,16 @@ def train_probe(x_train: np.ndarray, y_train: np.ndarray, x_valid: np.ndarray, y
         torch.set_num_threads(before)
 
 
-def _train(x_train: np.ndarray, y_train: np.ndarray, x_valid: np.ndarray, y_valid: np.ndarray,
-           n_classes: int, multilabel: bool, seed: int, cfg: ProbeConfig) -> ProbeResult:
+def _train(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_valid: np.ndarray,
+    y_valid: np.ndarray,
+    n_classes: int,
+    multilabel: bool,
+    seed: int,
+    cfg: ProbeConfig,
+) -> ProbeResult:
     x_train = np.asarray(x_train, np.float32)
     x_valid = np.asarray(x_valid, np.float32)
     if len(x_train) == 0 or len(x_valid) == 0:
@@ -107,10 +123,16 @@ def _train(x_train: np.ndarray, y_train: np.ndarray, x_valid: np.ndarray, y_vali
     xt = torch.from_numpy((x_train - mean) / std)
     xv = torch.from_numpy((x_valid - mean) / std)
     if multilabel:
-        yt, yv = torch.from_numpy(np.asarray(y_train, np.float32)), torch.from_numpy(np.asarray(y_valid, np.float32))
+        yt, yv = (
+            torch.from_numpy(np.asarray(y_train, np.float32)),
+            torch.from_numpy(np.asarray(y_valid, np.float32)),
+        )
         loss_fn: nn.Module = nn.BCEWithLogitsLoss()
     else:
-        yt, yv = torch.from_numpy(np.asarray(y_train, np.int64)), torch.from_numpy(np.asarray(y_valid, np.int64))
+        yt, yv = (
+            torch.from_numpy(np.asarray(y_train, np.int64)),
+            torch.from_numpy(np.asarray(y_valid, np.int64)),
+        )
         loss_fn = nn.CrossEntropyLoss()
     gen = torch.Generator().manual_seed(int(seed))
     with torch.random.fork_rng(devices=[]):
@@ -142,8 +164,9 @@ def _train(x_train: np.ndarray, y_train: np.ndarray, x_valid: np.ndarray, y_vali
             val_loss = float(loss_fn(logits, yv) + penalty())
             probs = torch.sigmoid(logits) if multilabel else torch.softmax(logits, 1)
         metric = _validation_metric(yv.numpy(), probs.double().numpy(), multilabel)
-        result.history.append({"epoch": epoch, "train_loss": total / len(xt), "val_loss": val_loss,
-                               "val_metric": metric})
+        result.history.append(
+            {"epoch": epoch, "train_loss": total / len(xt), "val_loss": val_loss, "val_metric": metric}
+        )
         if np.isfinite(metric) and metric > best_metric:
             best_metric, best_state, result.best_epoch = metric, copy.deepcopy(net.state_dict()), epoch
         if val_loss < best_loss:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from m2l2.errors import M2L2Error
+from m2l2.io import atomic_path
 
 FEATURES_VERSION = "probe-features-v1"  # bump when the way a clip becomes one vector changes
 
@@ -45,15 +45,24 @@ class FeatureModelConfig:
         if (self.embedder is None) == (self.baseline is None):
             raise M2L2Error(f"model {self.label}: give exactly one of embedder: or baseline:")
         if self.kind not in ("representation", "autoencoder"):
-            raise M2L2Error(f"model {self.label}: kind must be representation or autoencoder, not {self.kind!r}")
+            raise M2L2Error(
+                f"model {self.label}: kind must be representation or autoencoder, not {self.kind!r}"
+            )
 
 
 class FeatureModel:
     """Turns one clip into one vector: [C, N] float32 at `sample_rate` with `channels` → [D]."""
 
-    def __init__(self, label: str, identity: dict[str, Any], sample_rate: int, channels: int,
-                 fn: Callable[[np.ndarray], np.ndarray], provenance: dict[str, Any] | None = None,
-                 many_fn: Callable[[list[np.ndarray]], list[np.ndarray]] | None = None):
+    def __init__(
+        self,
+        label: str,
+        identity: dict[str, Any],
+        sample_rate: int,
+        channels: int,
+        fn: Callable[[np.ndarray], np.ndarray],
+        provenance: dict[str, Any] | None = None,
+        many_fn: Callable[[list[np.ndarray]], list[np.ndarray]] | None = None,
+    ):
         self.label = label
         self.identity = identity
         self.sample_rate = sample_rate
@@ -64,8 +73,9 @@ class FeatureModel:
 
     @property
     def key(self) -> str:
-        return hashlib.sha256(json.dumps([FEATURES_VERSION, self.identity], sort_keys=True,
-                                         default=str).encode()).hexdigest()
+        return hashlib.sha256(
+            json.dumps([FEATURES_VERSION, self.identity], sort_keys=True, default=str).encode()
+        ).hexdigest()
 
     def embed_clip(self, audio: np.ndarray) -> np.ndarray:
         return self._check(self._fn(audio))
@@ -98,10 +108,21 @@ def build_feature_model(spec: FeatureModelConfig) -> tuple[FeatureModel | None, 
             return emb.embed(audio[0]).mean(0)
 
         many = _musicnn_many(emb) if hasattr(emb, "patches") and hasattr(emb, "net") else None
-        ident = {"embedder": spec.embedder, "options": spec.options, "identity": emb.identity(),
-                 "aggregate": "mean over frames"}
-        return FeatureModel(spec.label, ident, int(emb.sample_rate), 1, mean_embedding,
-                            {"weights": emb.identity()}, many_fn=many), None
+        ident = {
+            "embedder": spec.embedder,
+            "options": spec.options,
+            "identity": emb.identity(),
+            "aggregate": "mean over frames",
+        }
+        return FeatureModel(
+            spec.label,
+            ident,
+            int(emb.sample_rate),
+            1,
+            mean_embedding,
+            {"weights": emb.identity()},
+            many_fn=many,
+        ), None
     import baselines
 
     try:
@@ -114,11 +135,22 @@ def build_feature_model(spec: FeatureModelConfig) -> tuple[FeatureModel | None, 
     if untrained and not spec.allow_random:
         return None, f"has no pretrained weights ({ae.provenance.note or 'random init'}): never reported"
     prov = ae.provenance
-    ident = {"baseline": spec.baseline, "options": spec.options, "weights": prov.weights, "sha256": prov.sha256,
-             "pretrained": prov.pretrained, "aggregate": "adapter embed()"}
-    return FeatureModel(spec.label, ident, int(ae.sample_rate), int(ae.channels), ae.embed,
-                        {"weights": prov.weights, "sha256": prov.sha256, "note": prov.note,
-                         "pretrained": prov.pretrained}), None
+    ident = {
+        "baseline": spec.baseline,
+        "options": spec.options,
+        "weights": prov.weights,
+        "sha256": prov.sha256,
+        "pretrained": prov.pretrained,
+        "aggregate": "adapter embed()",
+    }
+    return FeatureModel(
+        spec.label,
+        ident,
+        int(ae.sample_rate),
+        int(ae.channels),
+        ae.embed,
+        {"weights": prov.weights, "sha256": prov.sha256, "note": prov.note, "pretrained": prov.pretrained},
+    ), None
 
 
 def _musicnn_many(emb: Any, batch: int = 32) -> Callable[[list[np.ndarray]], list[np.ndarray]]:
@@ -173,15 +205,18 @@ class FeatureCache:
 
     @staticmethod
     def put(path: Path, value: np.ndarray) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
-        with open(tmp, "wb") as f:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.save(f, value, allow_pickle=False)
-        tmp.replace(path)
 
 
-def extract_features(model: FeatureModel, items: Sequence[Any], cache_dir: str | Path, progress: bool = True,
-                     hashes: dict[str, str] | None = None, batch_clips: int = 16) -> tuple[np.ndarray, dict[str, int]]:
+def extract_features(
+    model: FeatureModel,
+    items: Sequence[Any],
+    cache_dir: str | Path,
+    progress: bool = True,
+    hashes: dict[str, str] | None = None,
+    batch_clips: int = 16,
+) -> tuple[np.ndarray, dict[str, int]]:
     """[len(items), D] float32 time-averaged embeddings (cached per item) and {"computed", "reused"} counts.
 
     `hashes` (item id → content hash) avoids re-hashing files when several models share the items. Up to
@@ -200,8 +235,14 @@ def extract_features(model: FeatureModel, items: Sequence[Any], cache_dir: str |
             stats["computed"] += 1
         pending.clear()
 
-    bar = tqdm(items, desc=f"{model.label}: features", unit="clip", disable=not progress, file=sys.stdout,
-               mininterval=1.0)
+    bar = tqdm(
+        items,
+        desc=f"{model.label}: features",
+        unit="clip",
+        disable=not progress,
+        file=sys.stdout,
+        mininterval=1.0,
+    )
     for it in bar:
         h = hashes.get(it.id) if hashes is not None else None
         if h is None:

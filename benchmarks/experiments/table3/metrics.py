@@ -11,8 +11,22 @@ from collections.abc import Sequence
 import numpy as np
 
 from benchmarks.datasets.base import PITCH_CLASSES
+from benchmarks.metrics import MetricSpec
 
 MODES = ("major", "minor")
+# How each probing score is shown (in %, one decimal) and that higher is better, declared once.
+PROBE_METRICS: dict[str, MetricSpec] = {
+    name: MetricSpec(name, title, title, True, 1)
+    for name, title in (
+        ("auc_roc", "AUC-ROC"),
+        ("auc_pr", "AUC-PR"),
+        ("key_weighted_micro", "weighted micro"),
+        ("key_weighted_macro", "weighted macro"),
+        ("accuracy", "accuracy"),
+        ("f1_micro", "F1 micro"),
+        ("f1_macro", "F1 macro"),
+    )
+}
 
 
 def parse_key(key: str) -> tuple[int, str]:

@@ -16,23 +16,16 @@ import os
 import platform
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.experiment import build_variant, clips_for, find_model, settings
-from benchmarks.pipeline import (
-    ClipHook,
-    RunSummary,
-    TablesConfig,
-    _sha,
-    _slug,
-    finish_result,
-    is_random_weights,
-    model_identity,
-    provenance,
-)
+from benchmarks import store
+from benchmarks.building import build_variant, is_random_weights, model_identity
+from benchmarks.config import TablesConfig, find_model
+from benchmarks.evalset import clips_for
+from benchmarks.experiments.base import RunOptions, RunSummary, finish
+from benchmarks.provenance import provenance
 from m2l2.errors import M2L2Error
 
 SPEED_VERSION = "speed-v2"  # v2: all rows timed in one run
@@ -51,23 +44,26 @@ class SpeedSettings:
             raise M2L2Error("speed.seconds must be > 0 and speed.repeats >= 1")
 
 
-def _audio(cfg: TablesConfig, seconds: float) -> tuple[np.ndarray, int, str]:
+def timed_audio(cfg: TablesConfig, seconds: float) -> tuple[np.ndarray, int, str]:
     """(audio [C, N], rate, content hash) of the first evaluation clip, tiled or cut to `seconds`."""
     from benchmarks.metrics.cache import array_content_hash
-    from m2l2.audio import load_audio
 
-    clip = clips_for(cfg, 1)[0]
-    audio, sr = clip.item.load() if clip.item is not None else load_audio(clip.reference)
+    audio, sr = clips_for(cfg, 1)[0].load()
     n = int(round(seconds * sr))
     audio = np.tile(audio, (1, -(-n // audio.shape[-1])))[:, :n].astype(np.float32)
     return audio, int(sr), array_content_hash(audio, sr)
 
 
-def _machine(device: str) -> dict[str, Any]:
+def machine_info(device: str) -> dict[str, Any]:
     import torch
 
-    info = {"host": platform.node(), "machine": platform.machine(), "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(), "device": device}
+    info = {
+        "host": platform.node(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": device,
+    }
     if device.startswith("cuda") and torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(torch.device(device))
     return info
@@ -86,38 +82,35 @@ def time_model(ae: Any, audio: np.ndarray, sr: int, repeats: int, device: str) -
     latent = ae.encode(native)
     enc_rtf, enc_mib = measure(lambda: ae.encode(native), seconds, dev, repeats)
     dec_rtf, dec_mib = measure(lambda: ae.decode(latent, length=native.shape[-1]), seconds, dev, repeats)
-    return {"encode_rtf": enc_rtf, "decode_rtf": dec_rtf, "encode_peak_mib": enc_mib, "decode_peak_mib": dec_mib,
-            "seconds": seconds}
+    return {
+        "encode_rtf": enc_rtf,
+        "decode_rtf": dec_rtf,
+        "encode_peak_mib": enc_mib,
+        "decode_peak_mib": dec_mib,
+        "seconds": seconds,
+    }
 
 
-def run_speed_table(cfg: TablesConfig, progress: bool = True, on_clip: ClipHook | None = None,
-                    render: bool = True) -> RunSummary:
+def run(cfg: TablesConfig, st: SpeedSettings, opts: RunOptions) -> RunSummary:
     """Time every runnable model of `cfg` (reusing rows measured earlier on this machine with these inputs)."""
-    import json
-
     import torch
     from tqdm import tqdm
 
     t0 = time.time()
-    st: SpeedSettings = settings(SpeedSettings, cfg, "speed")
     if st.threads:
         torch.set_num_threads(int(st.threads))
     summary = RunSummary(name="speed")
     specs = [find_model(cfg, label) for label in st.models] if st.models is not None else list(cfg.models)
-    audio, sr, audio_hash = _audio(cfg, st.seconds)
-    machine = _machine(st.device)
-    out_dir = Path(cfg.output_dir).expanduser() / "speed"
-    result_file = out_dir / f"{_slug(cfg.name)}.json"
-    previous: dict[str, Any] = {}
-    old_load = None
+    audio, sr, audio_hash = timed_audio(cfg, st.seconds)
+    machine = machine_info(st.device)
+    result_file = store.result_path(cfg.output_dir, "speed", cfg.name)
     load = [round(x, 2) for x in os.getloadavg()]  # at the start: what the timed rows competed with
-    if result_file.is_file():
-        try:
-            old = json.loads(result_file.read_text(encoding="utf-8"))
-            previous = {r["label"]: r for r in old["rows"]}
-            old_load = old.get("load_average_1_5_15_min")
-        except (json.JSONDecodeError, KeyError, TypeError):
-            previous, old_load = {}, None
+    old = store.read_previous(result_file) or {}
+    try:
+        previous = {r["label"]: r for r in old.get("rows", [])}
+        old_load = old.get("load_average_1_5_15_min")
+    except (KeyError, TypeError):
+        previous, old_load = {}, None
     models = []
     for spec in specs:
         if spec.name.startswith("music2latent2") and "device" not in spec.options:
@@ -127,7 +120,8 @@ def run_speed_table(cfg: TablesConfig, progress: bool = True, on_clip: ClipHook 
             summary.skipped_models[spec.label] = why or "unavailable"
             continue
         identity = model_identity(spec, ae)
-        models.append((spec, ae, identity, _sha([SPEED_VERSION, identity, dataclasses.asdict(st), audio_hash, machine])))
+        key = store.key([SPEED_VERSION, identity, dataclasses.asdict(st), audio_hash, machine])
+        models.append((spec, ae, identity, key))
     # Rows are comparable only when timed in one run: reuse them all, or time them all again.
     if models and all(previous.get(spec.label, {}).get("key") == key for spec, _, _, key in models):
         rows = [previous[spec.label] for spec, _, _, _ in models]
@@ -135,33 +129,46 @@ def run_speed_table(cfg: TablesConfig, progress: bool = True, on_clip: ClipHook 
         models = []
     else:
         rows = []
-    for spec, ae, identity, key in tqdm(models, desc="speed", unit="model", disable=not progress):
+    for spec, ae, identity, key in tqdm(models, desc="speed", unit="model", disable=not opts.progress):
         try:
             timing = time_model(ae, audio, sr, st.repeats, st.device)
         except (M2L2Error, RuntimeError, OSError) as e:
             summary.skipped_models[spec.label] = f"failed while timing: {type(e).__name__}: {e}"
             continue
         info = ae.info()
-        rows.append({"label": spec.label, "name": spec.name, "kind": spec.kind, "key": key,
-                     "compression_ratio": info["compression_ratio"], "stereo": info["stereo"],
-                     "random_weights": is_random_weights(ae), "identity": identity, **timing})
+        rows.append(
+            {
+                "label": spec.label,
+                "name": spec.name,
+                "kind": spec.kind,
+                "key": key,
+                "compression_ratio": info["compression_ratio"],
+                "stereo": info["stereo"],
+                "random_weights": is_random_weights(ae),
+                "identity": identity,
+                **timing,
+            }
+        )
         summary.rows_computed += 1
-        if on_clip:
-            on_clip("speed", spec.label, "timing")
+        if opts.on_clip:
+            opts.on_clip("speed", spec.label, "timing")
     if not summary.rows_computed and old_load is not None:
         load = old_load  # nothing was timed in this run: keep the conditions of the run that timed the rows
     result = {
-        "table": "speed", "config_name": cfg.name, "config": cfg.as_dict(), "config_file": cfg.source,
-        "settings": dataclasses.asdict(st), "audio": {"seconds": st.seconds, "sample_rate": sr,
-                                                      "channels": int(audio.shape[0]), "sha256": audio_hash,
-                                                      "source": f"first clip of {cfg.dataset.name}, tiled/cut"},
-        "machine": machine, "load_average_1_5_15_min": load, "rows": rows, "skipped_models": summary.skipped_models,
+        **store.result_head("speed", cfg),
+        "settings": dataclasses.asdict(st),
+        "audio": {
+            "seconds": st.seconds,
+            "sample_rate": sr,
+            "channels": int(audio.shape[0]),
+            "sha256": audio_hash,
+            "source": f"first clip of {cfg.dataset.name}, tiled/cut",
+        },
+        "machine": machine,
+        "load_average_1_5_15_min": load,
+        "rows": rows,
+        "skipped_models": summary.skipped_models,
         "random_weights": sorted(r["label"] for r in rows if r["random_weights"]),
         "provenance": provenance(rows, {"speed": SPEED_VERSION}),
     }
-    from benchmarks.render import render_speed
-
-    finish_result(summary, result_file, result, render_speed if render else None,
-                  Path(cfg.output_dir).expanduser() / "tables")
-    summary.seconds = time.time() - t0
-    return summary
+    return finish(summary, result_file, result, t0)

@@ -48,7 +48,9 @@ class Task:
             raise M2L2Error(f"task {self.name}: split must be 'given' or 'folds', not {self.split!r}")
         unknown = set(self.paper_columns) - set(TYPE_METRICS[self.type])
         if unknown:
-            raise M2L2Error(f"task {self.name}: paper_columns names metrics it does not report: {sorted(unknown)}")
+            raise M2L2Error(
+                f"task {self.name}: paper_columns names metrics it does not report: {sorted(unknown)}"
+            )
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -77,15 +79,21 @@ class TaskData:
         else:
             from benchmarks.datasets import load
 
-            by_id = {it.id: it.split for it in load(self.task.dataset, _root(self.task), None, fold=fold,
-                                                   **self.task.options)}
+            by_id = {
+                it.id: it.split
+                for it in load(self.task.dataset, _root(self.task), None, fold=fold, **self.task.options)
+            }
             names = [by_id.get(it.id) for it in self.items]
-        out = {s: np.array([i for i, n in enumerate(names) if n == s], dtype=np.int64)
-               for s in ("train", "valid", "test")}
+        out = {
+            s: np.array([i for i, n in enumerate(names) if n == s], dtype=np.int64)
+            for s in ("train", "valid", "test")
+        }
         empty = [s for s, idx in out.items() if not len(idx)]
         if empty:
-            raise M2L2Error(f"task {self.task.name}: split(s) {empty} have no items"
-                            + (f" in fold {fold}" if fold is not None else ""))
+            raise M2L2Error(
+                f"task {self.task.name}: split(s) {empty} have no items"
+                + (f" in fold {fold}" if fold is not None else "")
+            )
         return out
 
 
@@ -139,10 +147,10 @@ def task_available(task: Task) -> str | None:
     if task.when_exists and not Path(task.when_exists).expanduser().exists():
         return f"{task.when_exists} does not exist"
     if task.dataset.startswith("suite-"):
-        from benchmarks.suite import default_root
+        from benchmarks.datasets.suite import default_root
 
         root = _root(task) or Path(default_root())
-        part = task.dataset[len("suite-"):]
+        part = task.dataset[len("suite-") :]
         if not (root / part / "metadata.csv").is_file():
             return f"suite part '{part}' not built at {root} (`m2l2 data build --parts {part}`)"
     elif task.root is None or not _root(task).exists():  # type: ignore[union-attr]

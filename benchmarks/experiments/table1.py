@@ -8,23 +8,15 @@ is the same (same cache folder and keys). Result: `<output>/table1/<config>.json
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from benchmarks.experiment import (
-    build_variant,
-    context,
-    evaluate_point,
-    find_model,
-    finish,
-    result_header,
-    settings,
-    skip_summary,
-)
-from benchmarks.pipeline import ClipHook, RunSummary, TablesConfig, _slug
+from benchmarks import store
+from benchmarks.building import build_variant
+from benchmarks.config import TablesConfig, find_model
+from benchmarks.experiments.base import RunOptions, RunSummary, skip_summary
+from benchmarks.experiments.points import context, evaluate_point, write_points_result
 
 ABLATION_VERSION = "table1-v1"
 
@@ -37,11 +29,9 @@ class Table1Settings:
     max_clips: int | None = None
 
 
-def run_table1(cfg: TablesConfig, progress: bool = True, on_clip: ClipHook | None = None,
-               render: bool = True) -> RunSummary:
-    """Run (or resume) the ablation of `cfg` and render Table I."""
+def run(cfg: TablesConfig, st: Table1Settings, opts: RunOptions) -> RunSummary:
+    """Run (or resume) the ablation of `cfg`."""
     t0 = time.time()
-    st: Table1Settings = settings(Table1Settings, cfg, "table1")
     if not st.summary or not st.ordered:
         return skip_summary("table1", "table1.summary and table1.ordered (model labels) are not set")
     specs = {"summary": find_model(cfg, st.summary), "ordered": find_model(cfg, st.ordered)}
@@ -59,25 +49,21 @@ def run_table1(cfg: TablesConfig, progress: bool = True, on_clip: ClipHook | Non
         return s
     ratios = {role: round(ae.compression_ratio, 6) for role, ae in built.items()}
     if ratios["summary"] != ratios["ordered"]:
-        return skip_summary("table1", f"compression differs (summary {ratios['summary']}x, ordered "
-                                      f"{ratios['ordered']}x): the ablation compares equal compression only")
-    ctx = context(cfg, "table1", st.metrics or cfg.metrics, st.max_clips, progress, on_clip)
+        return skip_summary(
+            "table1",
+            f"compression differs (summary {ratios['summary']}x, ordered "
+            f"{ratios['ordered']}x): the ablation compares equal compression only",
+        )
+    ctx = context(cfg, "table1", st.metrics or cfg.metrics, st.max_clips, opts)
     if not ctx.metrics:
         return skip_summary("table1", "no FAD metric selected")
     previous = ctx.previous_points()
     points = []
     for role, spec in specs.items():
-        folder = ctx.cache / "recon" / _slug(cfg.name) / _slug(spec.label)  # same as Table II's: shared
+        folder = (
+            ctx.cache / "recon" / store.slug(cfg.name) / store.slug(spec.label)
+        )  # same as Table II's: shared
         points.append(evaluate_point(ctx, spec.label, spec, built[role], folder, previous, {"role": role}))
-    result = result_header(ctx, "table1", points, {"ablation": ABLATION_VERSION})
-    result["settings"] = dataclasses.asdict(st)
-    result["points"] = points
-    finish(ctx, result, _render, render)
+    write_points_result(ctx, "table1", points, {"ablation": ABLATION_VERSION}, st)
     ctx.summary.seconds = time.time() - t0
     return ctx.summary
-
-
-def _render(result_file: Path, out_dir: Path) -> list[Path]:
-    from benchmarks.render import render_table1
-
-    return render_table1(result_file, out_dir / "tables")

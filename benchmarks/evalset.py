@@ -1,0 +1,91 @@
+"""The evaluation set of a configuration: its clips, each with a content hash that keys every cached output."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from benchmarks.config import TablesConfig
+from m2l2.errors import M2L2Error
+from m2l2.io import AUDIO_SUFFIXES, is_audio_file
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Clip:
+    id: str
+    reference: Path  # the file metrics compare against
+    hash: str  # content hash of the reference audio
+    item: Any = None
+
+    def load(self) -> tuple[np.ndarray, int]:
+        """The clip's audio [C, N] and rate, as its dataset gives it."""
+        from m2l2.audio import load_audio
+
+        return self.item.load() if self.item is not None else load_audio(self.reference)
+
+
+def folder_items(root: Path) -> list[Any]:
+    """Every audio file under `root` as a dataset item (id: the relative path without suffix)."""
+    from benchmarks.datasets import Item
+
+    if not root.is_dir():
+        raise M2L2Error(f"dataset folder not found: {root}")
+    files = sorted(p for p in root.rglob("*") if is_audio_file(p))
+    if not files:
+        raise M2L2Error(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) under {root}")
+    return [Item(p.relative_to(root).with_suffix("").as_posix(), p, {}, "eval") for p in files]
+
+
+def load_clips(cfg: TablesConfig, cache: Path) -> list[Clip]:
+    """The evaluation clips, with content hashes (derived clips are written once into the cache)."""
+    from benchmarks.metrics.cache import array_content_hash, file_content_hash
+    from m2l2.audio import save_audio
+
+    ds = cfg.dataset
+    root = Path(ds.root).expanduser() if ds.root else None
+    if ds.name == "folder":
+        if root is None:
+            raise M2L2Error("dataset 'folder' needs root: the folder of audio files to evaluate on")
+        items = folder_items(root)
+    else:
+        if ds.name.startswith("suite-") and ds.build_suite:
+            from benchmarks.suite import ensure_built
+
+            log.info("default suite: checking parts %s (built when absent)", ", ".join(ds.build_suite))
+            ensure_built(root, parts=list(ds.build_suite))
+        from benchmarks.datasets import load
+
+        items = load(ds.name, root, split=ds.split)
+    items = sorted(items, key=lambda it: it.id)
+    if ds.max_clips is not None:
+        items = items[: ds.max_clips]
+    clips = []
+    for it in tqdm(items, desc="hashing clips", unit="clip", file=sys.stdout, mininterval=1.0):
+        if it.loader is None and it.path is not None:
+            clips.append(Clip(it.id, Path(it.path), file_content_hash(it.path), it))
+            continue
+        audio, sr = it.load()
+        content = array_content_hash(audio, sr)
+        ref = cache / "references" / f"{content[6:22]}.flac"
+        if not ref.is_file():
+            save_audio(ref, audio, sr)
+        clips.append(Clip(it.id, ref, content, it))
+    if len({c.id for c in clips}) != len(clips):
+        raise M2L2Error(f"{ds.name}: clip ids are not unique")
+    return clips
+
+
+def clips_for(cfg: TablesConfig, max_clips: int | None = None) -> list[Clip]:
+    """The first `max_clips` evaluation clips (all when None); an error when there are none."""
+    clips = load_clips(cfg, Path(cfg.cache_dir).expanduser())
+    if not clips:
+        raise M2L2Error(f"{cfg.dataset.name}: no clips to evaluate")
+    return clips[:max_clips] if max_clips is not None else clips

@@ -1,0 +1,104 @@
+"""Fig. 3: FAD of Music2Latent2's two-step decoding against the conditioning noise level σ_cond.
+
+Every Music2Latent2 checkpoint of the configuration (or the labels in `fig3.models`) decodes the evaluation
+set once per σ_cond value; each (model, σ_cond) point gets its set-level FAD per embedder with a bootstrap
+interval. One-step decoding (the previous chunk is not re-decoded, `redecode_previous=False`) at
+`fig3.one_step_sigma` is the reference line. Points are resumable and reused when unchanged
+(`benchmarks.experiments.points`). Result: `<output>/fig3/<config>.json`; figure: `<output>/figures/`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchmarks import store
+from benchmarks.config import TablesConfig
+from benchmarks.experiments.base import RunOptions, RunSummary, skip_summary
+from benchmarks.experiments.points import (
+    build_music2latent2,
+    context,
+    evaluate_point,
+    music2latent2_models,
+    write_points_result,
+)
+from m2l2.autoencoder import DEFAULT_SIGMA_COND
+from m2l2.errors import M2L2Error
+
+SWEEP_VERSION = "fig3-v1"
+
+
+@dataclass
+class Fig3Settings:
+    sigma_cond: list[float] = field(default_factory=lambda: [round(0.1 * i, 1) for i in range(11)])
+    models: list[str] | None = None  # labels from `models`; None: every music2latent2 entry
+    one_step: bool = True  # also decode without re-decoding the previous chunk (reference line)
+    one_step_sigma: float = DEFAULT_SIGMA_COND  # σ_cond of the conditioning context in one-step decoding
+    metrics: list[str] | None = None  # FAD metrics; None: the configuration's FAD metrics
+    max_clips: int | None = None  # the first N clips of the evaluation set (decoding is slow on CPU)
+
+    def __post_init__(self) -> None:
+        if not self.sigma_cond or any(not 0.0 <= float(s) <= 80.0 for s in self.sigma_cond):
+            raise M2L2Error(
+                f"fig3.sigma_cond must be a non-empty list of noise levels >= 0, got {self.sigma_cond}"
+            )
+        self.sigma_cond = [float(s) for s in self.sigma_cond]
+
+    def variants(self) -> list[tuple[str, dict[str, Any]]]:
+        """(mode, decoding options) of every curve point, two-step first, then the one-step reference."""
+        out = [("two-step", {"sigma_cond": s}) for s in self.sigma_cond]
+        if self.one_step:
+            out.append(("one-step", {"sigma_cond": self.one_step_sigma, "redecode_previous": False}))
+        return out
+
+
+def point_label(model: str, sigma: float, mode: str) -> str:
+    return f"{model} | {mode} | sigma_cond={sigma:.2f}"
+
+
+def run(cfg: TablesConfig, st: Fig3Settings, opts: RunOptions) -> RunSummary:
+    """Run (or resume) the σ_cond sweep of `cfg`; returns what was computed and skipped."""
+    t0 = time.time()
+    specs = music2latent2_models(cfg, st.models)
+    if not specs:
+        return skip_summary("fig3", "no Music2Latent2 model in the configuration")
+    built, skipped = build_music2latent2(
+        cfg, specs
+    )  # loaded once; the variants only change decoding settings
+    if not built:
+        s = skip_summary("fig3", "no runnable Music2Latent2 model")
+        s.skipped_models.update(skipped)
+        return s
+    ctx = context(cfg, "fig3", st.metrics or cfg.metrics, st.max_clips, opts)
+    ctx.summary.skipped_models.update(skipped)
+    if not ctx.metrics:
+        return skip_summary("fig3", "no FAD metric selected")
+    previous = ctx.previous_points()
+    points: list[dict[str, Any]] = []
+    for spec, ae in built:
+        for mode, decoding in st.variants():
+            sigma = decoding["sigma_cond"]
+            ae.decoding = ae.decoding.replace(
+                **{"redecode_previous": True, **decoding, "sigma_cond": float(sigma)}
+            )
+            variant = dataclasses.replace(
+                spec, options={**spec.options, **decoding}
+            )  # recorded: keys the cache
+            label = point_label(spec.label, sigma, mode)
+            folder = (
+                ctx.cache
+                / "recon"
+                / store.slug(cfg.name)
+                / "fig3"
+                / store.slug(spec.label)
+                / f"{mode}-{sigma:.3f}"
+            )
+            points.append(
+                evaluate_point(ctx, label, variant, ae, folder, previous, {"mode": mode, "sigma_cond": sigma})
+            )
+    ctx.summary.notes.append(f"{len(points)} (model, sigma_cond) points over {len(specs)} model(s)")
+    write_points_result(ctx, "fig3", points, {"sweep": SWEEP_VERSION}, st)
+    ctx.summary.seconds = time.time() - t0
+    return ctx.summary

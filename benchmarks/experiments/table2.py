@@ -1,0 +1,229 @@
+"""Table II (reconstruction): every configured autoencoder reconstructs the evaluation set, scored per clip
+(SI-SDR, ViSQOL) and per set (FADs), with provenance. Every step is resumable and skipped when its inputs
+are unchanged:
+
+* reconstructions are cached per clip (`benchmarks.experiments.scoring`);
+* per-clip metric rows are appended, one JSON line per clip, to `<output>/table2/<config>/per_clip*.jsonl`
+  and reused when their key (reconstruction key + metric settings + metric code version) matches, so an
+  interrupted run continues where it stopped;
+* a model's aggregates (means, bootstrap CIs, set-level FADs) are reused when the keys of all its rows, the
+  metric settings and the embedders' identities are unchanged.
+
+Shards (`shard=(i, n)`) reconstruct and score every n-th clip into their own JSONL file; a later run
+without a shard merges the rows, computes the set-level metrics and writes `<output>/table2/<config>.json`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from benchmarks import store
+from benchmarks.building import build_embedders, build_model, is_random_weights, model_identity
+from benchmarks.config import TablesConfig
+from benchmarks.evalset import Clip, load_clips
+from benchmarks.experiments.base import RunOptions, RunSummary, finish
+from benchmarks.experiments.scoring import (
+    AGG_VERSION,
+    RECON_VERSION,
+    recon_file,
+    reconstruct_clips,
+    score_model,
+)
+from benchmarks.metrics import PER_CLIP_METRICS
+from benchmarks.provenance import provenance
+from m2l2.errors import M2L2Error
+
+log = logging.getLogger(__name__)
+ROWS_VERSION = "rows-v1"  # bump when per-clip metric code changes (SI-SDR / ViSQOL conventions)
+
+
+def result_file(cfg: TablesConfig) -> Path:
+    return store.result_path(cfg.output_dir, "table2", cfg.name)
+
+
+def score_rows(
+    cfg: TablesConfig,
+    clips: list[Clip],
+    recon: dict[str, str],
+    folder: Path,
+    rows_file: Path,
+    existing: dict[str, dict[str, Any]],
+    summary: RunSummary,
+    opts: RunOptions,
+    label: str,
+) -> dict[str, dict[str, Any]]:
+    """Per-clip SI-SDR / ViSQOL rows for `clips`, appended as they are computed; returns clip → row."""
+    from benchmarks.metrics.evaluate import ClipPair, EvalConfig, evaluate_pairs
+
+    metrics = [m for m in cfg.metrics if m in PER_CLIP_METRICS]
+    settings = {"metrics": metrics, "ceiling": cfg.eval.sisdr_ceiling_db}
+    rows, pending = {}, []
+    for clip in clips:
+        key = store.key([ROWS_VERSION, recon[clip.id], settings])
+        row = existing.get(clip.id)
+        if row is not None and row.get("key") == key:
+            rows[clip.id] = row
+            summary.rows_reused += 1
+        else:
+            pending.append((clip, key))
+    if not metrics:
+        for clip, key in pending:
+            rows[clip.id] = {"model": label, "clip": clip.id, "key": key}
+        return rows
+    bar = tqdm(
+        total=len(pending),
+        desc=f"{label}: {'+'.join(metrics)}",
+        unit="clip",
+        disable=not opts.progress,
+        file=sys.stdout,
+    )
+    ecfg = EvalConfig(
+        n_boot=0,
+        seed=cfg.eval.seed,
+        visqol_workers=cfg.eval.visqol_workers,
+        sisdr_ceiling_db=cfg.eval.sisdr_ceiling_db,
+    )
+    batch_size = max(1, cfg.eval.batch)
+    for start in range(0, len(pending), batch_size):
+        batch = pending[start : start + batch_size]
+        pairs = [ClipPair(c.id, c.reference, recon_file(folder, c)) for c, _ in batch]
+        ev = evaluate_pairs(pairs, metrics, ecfg, progress=False)
+        for i, (clip, key) in enumerate(batch):
+            row: dict[str, Any] = {"model": label, "clip": clip.id, "key": key, "reasons": {}}
+            for m in metrics:
+                row[m] = store.json_number(ev.per_clip[m][i])
+                s = ev.summaries[m]
+                if row[m] is None:
+                    row["reasons"][m] = s.skipped.get(clip.id) or s.reason or "not computed"
+            store.append_row(rows_file, row)
+            rows[clip.id] = row
+            summary.rows_computed += 1
+            bar.update()
+            if opts.on_clip:
+                opts.on_clip("score", label, clip.id)
+    bar.close()
+    return rows
+
+
+def run(cfg: TablesConfig, settings: None = None, opts: RunOptions | None = None) -> RunSummary:
+    """Run Table II for `cfg` (see the module docstring); returns what was computed, reused and skipped."""
+    opts = opts or RunOptions()
+    t_start = time.time()
+    index, count = opts.shard
+    if not (count >= 1 and 0 <= index < count):
+        raise M2L2Error(f"bad shard {index}/{count}: use i/n with 0 <= i < n")
+    summary = RunSummary()
+    cache = Path(cfg.cache_dir).expanduser()
+    out_json = result_file(cfg)
+    rows_dir = store.rows_dir(out_json)
+    rows_file = rows_dir / ("per_clip.jsonl" if count == 1 else f"per_clip.shard-{index}-of-{count}.jsonl")
+    clips = load_clips(cfg, cache)
+    if not clips:
+        raise M2L2Error(f"{cfg.dataset.name}: no clips to evaluate")
+    mine = [c for i, c in enumerate(clips) if i % count == index]
+    log.info(
+        "%s: %d clips of %s%s",
+        cfg.name,
+        len(clips),
+        cfg.dataset.name,
+        f", shard {index}/{count}: {len(mine)} clips" if count > 1 else "",
+    )
+
+    old = store.read_previous(out_json) or {}
+    try:
+        previous = {m["label"]: m for m in old.get("models", [])}
+    except (KeyError, TypeError):
+        previous = {}
+    all_rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in store.read_rows(rows_dir):
+        all_rows[(row.get("model"), row.get("clip"))] = row  # later lines win
+
+    embedders: dict[str, Any] = {}
+    identities: dict[str, str] = {}
+    reasons: dict[str, str] = {}
+    if count == 1:
+        embedders, identities, reasons = build_embedders(cfg.metrics)
+        summary.not_computed.update(reasons)
+    models_out: list[dict[str, Any]] = []
+    used_rows: dict[str, dict[str, dict[str, Any]]] = {}
+    for spec in cfg.models:
+        ae, why = build_model(spec, cfg.allow_random)
+        if ae is None:
+            summary.skipped_models[spec.label] = why or "unavailable"
+            log.info("[%s] skipped: %s", spec.label, why)
+            continue
+        identity = model_identity(spec, ae)
+        model_key = store.key(identity)
+        folder = cache / "recon" / store.slug(cfg.name) / store.slug(spec.label)
+        recon = reconstruct_clips(
+            cfg, ae, model_key, mine, folder, summary, opts.progress, opts.on_clip, spec.label
+        )
+        existing = {clip: r for (label, clip), r in all_rows.items() if label == spec.label}
+        rows = score_rows(cfg, mine, recon, folder, rows_file, existing, summary, opts, spec.label)
+        if count > 1:
+            continue
+        used_rows[spec.label] = {c.id: rows[c.id] for c in clips}
+        agg_key = store.key(
+            [
+                AGG_VERSION,
+                [rows[c.id]["key"] for c in clips],
+                cfg.metrics,
+                dataclasses.asdict(cfg.eval),
+                identities,
+                reasons,
+            ]
+        )
+        prev = previous.get(spec.label)
+        if prev is not None and prev.get("aggregate_key") == agg_key:
+            models_out.append(prev)
+            summary.aggregates_reused += 1
+            continue
+        metrics, per_clip_fad = score_model(
+            cfg, cfg.metrics, clips, rows, folder, embedders, reasons, opts.progress
+        )
+        info = ae.info()
+        models_out.append(
+            {
+                "label": spec.label,
+                "name": spec.name,
+                "kind": spec.kind,
+                "options": spec.options,
+                "compression_ratio": info["compression_ratio"],
+                "stereo": info["stereo"],
+                "pretrained": info["pretrained"] and not is_random_weights(ae),
+                "identity": identity,
+                "model_key": model_key,
+                "aggregate_key": agg_key,
+                "clips": len(clips),
+                "metrics": metrics,
+                "per_clip_fad": per_clip_fad,
+            }
+        )
+        summary.aggregates_computed += 1
+    if count > 1:
+        summary.seconds = time.time() - t_start
+        log.info(
+            "shard %d/%d done: rows in %s; run without --shard to merge and render", index, count, rows_file
+        )
+        return summary
+    store.compact_rows(rows_dir, all_rows, used_rows)
+    result = {
+        **store.result_head("table2", cfg, len(clips)),
+        "metrics": cfg.metrics,
+        "embedders": identities,
+        "not_computed": reasons,
+        "models": models_out,
+        "skipped_models": summary.skipped_models,
+        "per_clip_rows": str(rows_dir / "per_clip*.jsonl"),
+        "provenance": provenance(
+            models_out, {"recon": RECON_VERSION, "rows": ROWS_VERSION, "aggregate": AGG_VERSION}
+        ),
+    }
+    return finish(summary, out_json, result, t_start, force=bool(summary.aggregates_computed))

@@ -1,0 +1,299 @@
+"""Table III end to end: models x tasks x (folds) x seeds, resumable, with provenance.
+
+* Features: one cached `.npy` per item and model (`benchmarks.experiments.table3.features`), so only new or changed
+  clips are embedded again.
+* Probe runs: one JSON line per (model, task, fold, seed) appended to `<output>/table3/<config>/runs.jsonl`,
+  reused when its key (probe code version, probe settings, task definition, the features' key, fold, seed)
+  is unchanged, so an interrupted run continues where it stopped.
+* Result: `<output>/table3/<config>.json` with mean ± std over runs per metric, and provenance; rendered into
+  `<output>/tables/table3_<config>.{md,tex,csv}` beside the paper's published Table III.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks import store
+from benchmarks.config import TablesConfig
+from benchmarks.experiments.base import RunOptions, finish
+from benchmarks.experiments.table3.config import Table3Config
+from benchmarks.experiments.table3.features import (
+    FeatureModel,
+    FeatureModelConfig,
+    build_feature_model,
+    extract_features,
+)
+from benchmarks.experiments.table3.mlp import PROBE_VERSION, train_probe
+from benchmarks.experiments.table3.tasks import TaskData, load_task, task_available
+from benchmarks.provenance import run_provenance
+from m2l2.errors import M2L2Error
+
+log = logging.getLogger(__name__)
+
+METRICS_VERSION = "probe-metrics-v1"  # bump when a metric's definition changes
+
+
+@dataclass
+class Table3Summary:
+    features_computed: int = 0
+    features_reused: int = 0
+    runs_computed: int = 0
+    runs_reused: int = 0
+    skipped_models: dict[str, str] = field(default_factory=dict)
+    skipped_tasks: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)  # "model / task: features|probes" → seconds
+    result_file: str | None = None
+    tables: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        lines = [
+            f"table3 summary ({self.seconds:.1f} s):",
+            f"  features: {self.features_computed} clips embedded, {self.features_reused} reused from cache",
+            f"  probe runs: {self.runs_computed} trained, {self.runs_reused} reused",
+        ]
+        lines += [f"  {n}" for n in self.notes]
+        lines += [f"  time {k}: {v:.1f} s" for k, v in self.timings.items() if v >= 0.05]
+        lines += [f"  skipped model {k}: {v}" for k, v in self.skipped_models.items()]
+        lines += [f"  skipped task {k}: {v}" for k, v in self.skipped_tasks.items()]
+        if self.result_file:
+            lines.append(f"  results: {self.result_file}")
+        lines += [f"  table: {t}" for t in self.tables]
+        return "\n".join(lines)
+
+    @property
+    def computed(self) -> int:
+        """Units of work done in this run (0: everything was reused)."""
+        return self.features_computed + self.runs_computed
+
+
+def score_run(data: TaskData, probs: np.ndarray, test: np.ndarray) -> dict[str, float]:
+    """Test metrics of one probe run (every test item scored)."""
+    from benchmarks.experiments.table3 import metrics as M
+
+    t = data.task
+    if t.type == "multilabel":
+        return M.tagging_scores(data.y[test], probs)
+    pred = probs.argmax(1)
+    if t.type == "key":
+        names = data.classes
+        return M.weighted_key_scores([names[i] for i in data.y[test]], [names[i] for i in pred])
+    return M.classification_scores(data.y[test], pred)
+
+
+def _read_runs(path: Path) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+                out[row["key"]] = row
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue  # a line cut by a killed run
+    return out
+
+
+def _aggregate(rows: list[dict[str, Any]], metrics: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for m in metrics:
+        vals = np.array([r["scores"][m] for r in rows if r["scores"].get(m) is not None], dtype=np.float64)
+        out[m] = {
+            "mean": float(vals.mean()) if vals.size else None,
+            "std": float(vals.std(ddof=1)) if vals.size > 1 else (0.0 if vals.size else None),
+            "n": int(vals.size),
+            "values": [round(float(v), 6) for v in vals],
+        }
+    return out
+
+
+def run(
+    tables: TablesConfig | None, cfg: Table3Config | None, opts: RunOptions | None = None
+) -> Table3Summary:
+    """Run every (model, task, fold, seed) of `cfg` not already in the run log and write the result file.
+
+    `cfg` is the `table3:` section of the tables configuration `tables` (which it already holds everything
+    of); without one nothing runs and the summary says so."""
+    opts = opts or RunOptions()
+    progress = opts.progress
+    t_start = time.time()
+    summary = Table3Summary()
+    if cfg is None:
+        summary.notes.append("no table3: section in this configuration (Table III not configured)")
+        return summary
+    cache = Path(cfg.cache_dir).expanduser() / "probing" / "features"
+    out_json = cfg.result_file
+    runs_file = store.rows_dir(out_json) / "runs.jsonl"
+    done = _read_runs(runs_file)
+    if cfg.build_suite and any(t.dataset.startswith("suite-") for t in cfg.tasks):
+        from benchmarks.suite import ensure_built
+
+        roots = {t.root for t in cfg.tasks if t.dataset.startswith("suite-")}
+        for root in roots:
+            ensure_built(Path(root).expanduser() if root else None, parts=list(cfg.build_suite))
+
+    models: dict[str, FeatureModel] = {}
+    model_specs: dict[str, FeatureModelConfig] = {}
+    for spec in cfg.models:
+        model, why = build_feature_model(spec)
+        if model is None:
+            summary.skipped_models[spec.label] = why or "unavailable"
+            log.info("[%s] skipped: %s", spec.label, why)
+        else:
+            models[spec.label], model_specs[spec.label] = model, spec
+    tasks_out: list[dict[str, Any]] = []
+    results: dict[str, dict[str, Any]] = {label: {} for label in models}
+    feature_info: dict[str, dict[str, Any]] = {label: {} for label in models}
+    for task in cfg.tasks:
+        why = task_available(task)
+        if why is None:
+            try:
+                data = load_task(task)
+            except M2L2Error as e:
+                why = str(e).splitlines()[0]
+        if why is not None:
+            summary.skipped_tasks[task.name] = why
+            log.info("[task %s] skipped: %s", task.name, why)
+            continue
+        partitions = {fold: data.splits(fold) for fold in task.partitions}
+        tasks_out.append(
+            {
+                "name": task.name,
+                "title": task.title,
+                "dataset": task.dataset,
+                "label": task.label,
+                "type": task.type,
+                "metrics": list(task.metrics),
+                "paper_columns": task.paper_columns,
+                "items": len(data.items),
+                "dropped_items": data.dropped,
+                "classes": len(data.classes),
+                "split": task.split,
+                "folds": task.folds if task.split == "folds" else None,
+                "split_sizes": {str(f): {k: len(v) for k, v in s.items()} for f, s in partitions.items()},
+            }
+        )
+        log.info(
+            "[task %s] %d items of %s, %d classes, %d split(s) x %d seeds",
+            task.name,
+            len(data.items),
+            task.dataset,
+            len(data.classes),
+            len(partitions),
+            len(cfg.seeds),
+        )
+        hashes: dict[str, str] = {}
+        for label, model in models.items():
+            t0 = time.perf_counter()
+            x, stats = extract_features(model, data.items, cache, progress=progress, hashes=hashes)
+            summary.timings[f"{label} / {task.name}: features"] = time.perf_counter() - t0
+            summary.features_computed += stats["computed"]
+            summary.features_reused += stats["reused"]
+            if cfg.export_dir:
+                from benchmarks.experiments.table3.export import export_mir_ref
+
+                export_mir_ref(
+                    Path(cfg.export_dir).expanduser(),
+                    task.dataset,
+                    label,
+                    data.items,
+                    x,
+                    identity=model.identity,
+                )
+            feature_key = store.key([model.key, [hashes[it.id] for it in data.items]])
+            feature_info[label][task.name] = {"dim": int(x.shape[1]), "items": int(x.shape[0])}
+            task_key = store.key(
+                [dataclasses.asdict(task), data.classes, hashlib.sha256(data.y.tobytes()).hexdigest()]
+            )
+            rows = []
+            t0 = time.perf_counter()
+            for fold, split in partitions.items():
+                for seed in cfg.seeds:
+                    key = store.key(
+                        [
+                            PROBE_VERSION,
+                            METRICS_VERSION,
+                            dataclasses.asdict(cfg.probe),
+                            task_key,
+                            feature_key,
+                            fold,
+                            seed,
+                        ]
+                    )
+                    row = done.get(key)
+                    if row is not None:
+                        summary.runs_reused += 1
+                        rows.append(row)
+                        continue
+                    tr, va, te = split["train"], split["valid"], split["test"]
+                    probe = train_probe(
+                        x[tr],
+                        data.y[tr],
+                        x[va],
+                        data.y[va],
+                        len(data.classes),
+                        task.type == "multilabel",
+                        seed=seed,
+                        cfg=cfg.probe,
+                    )
+                    probs = probe.predict_scores(x[te])
+                    if len(probs) != len(te):
+                        raise M2L2Error(
+                            f"{label}/{task.name}: {len(te)} test items but {len(probs)} predictions"
+                        )
+                    try:
+                        scores = score_run(data, probs, te)
+                    except ValueError as e:  # e.g. no tag with both classes among very few test items
+                        scores = {m: None for m in task.metrics} | {"error": str(e)}
+                    row = {
+                        "key": key,
+                        "model": label,
+                        "task": task.name,
+                        "fold": fold,
+                        "seed": seed,
+                        "scores": scores,
+                        "n_test": int(len(te)),
+                        "best_epoch": probe.best_epoch,
+                        "epochs_run": probe.epochs_run,
+                    }
+                    store.append_row(runs_file, row)
+                    done[key] = row
+                    rows.append(row)
+                    summary.runs_computed += 1
+            summary.timings[f"{label} / {task.name}: probes"] = time.perf_counter() - t0
+            results[label][task.name] = _aggregate(rows, task.metrics)
+    models_out = [
+        {
+            "label": label,
+            "kind": model_specs[label].kind,
+            "identity": m.identity,
+            "model_key": m.key,
+            "provenance": m.provenance,
+            "features": feature_info[label],
+            "results": results[label],
+        }
+        for label, m in models.items()
+    ]
+    result = {
+        "table": "table3",
+        "config_name": cfg.name,
+        "config": cfg.as_dict(),
+        "config_file": cfg.source,
+        "seeds": cfg.seeds,
+        "tasks": tasks_out,
+        "models": models_out,
+        "skipped_models": summary.skipped_models,
+        "skipped_tasks": summary.skipped_tasks,
+        "runs_file": str(runs_file),
+        "provenance": run_provenance({"probe": PROBE_VERSION, "metrics": METRICS_VERSION}),
+    }
+    return finish(summary, out_json, result, t_start, force=bool(summary.runs_computed))

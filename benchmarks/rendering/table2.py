@@ -1,0 +1,188 @@
+"""Table II from a result file, beside the paper's published rows.
+
+Conventions (as in the paper): per metric column, the best value is bold and the best learned autoencoder
+is underlined. Bold is chosen among the compared rows (the identity reference is excluded: it trivially wins
+every pair-wise metric); underline only among rows of kind "autoencoder". The measured block and the
+published block are ranked separately: they come from different datasets and are never compared.
+Metrics that were not computed show as "n/c" with the reason in a footnote; a metric the paper does not
+report shows as "–". Rows with random weights are never rendered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.metrics import METRICS
+from benchmarks.rendering.common import (
+    PAPER_FILE,
+    ci_level_pct,
+    compression_text,
+    dataset_title,
+    load_paper_tables,
+    mark_metric_columns,
+    metric_columns,
+    metric_heads,
+    summary_cell,
+    weights_text,
+)
+from benchmarks.rendering.latex import tex_escape
+from benchmarks.rendering.table import Block, Cell, Table, TableFile, cell_text
+from benchmarks.store import read_result
+
+
+@dataclass
+class Row:
+    block: str  # "measured" or "paper"
+    label: str
+    kind: str
+    compression: float | None
+    stereo: bool | None
+    cells: dict[str, Cell] = field(default_factory=dict)
+
+
+def build_rows(
+    result: dict[str, Any], paper: dict[str, Any] | None
+) -> tuple[list[Row], list[str], list[str]]:
+    """(rows, metric columns, footnotes) of Table II from a result dict and the published numbers."""
+    metrics = metric_columns(result["metrics"])
+    notes: list[str] = []
+    measured: list[Row] = []
+    for model in result["models"]:
+        if not model.get("pretrained", False):
+            continue  # random weights are never reported
+        row = Row(
+            "measured", model["label"], model["kind"], model.get("compression_ratio"), model.get("stereo")
+        )
+        row.cells = {
+            m: summary_cell(model["metrics"].get(m), m, notes, absent="not in this result file")
+            for m in metrics
+        }
+        measured.append(row)
+    mark_metric_columns([r.cells for r in measured], [r.kind for r in measured], metrics)
+    published: list[Row] = []
+    if paper is not None:
+        for p in paper["table2"]["rows"]:
+            row = Row(
+                "paper", p["model"], p.get("kind", "autoencoder"), p.get("compression"), p.get("stereo")
+            )
+            row.cells = {m: Cell(float(p[m])) if p.get(m) is not None else Cell(missing="–") for m in metrics}
+            published.append(row)
+        mark_metric_columns([r.cells for r in published], [r.kind for r in published], metrics)
+    return measured + published, metrics, notes
+
+
+def _stereo(row: Row) -> str:
+    return "–" if row.stereo is None else ("yes" if row.stereo else "no")
+
+
+def caption(result: dict[str, Any], paper: dict[str, Any] | None) -> str:
+    ds = result["dataset"]
+    parts = [
+        f"Table II (reconstruction), measured on {dataset_title(ds['name'])}: {ds['clips']} clips"
+        + (f" of split '{ds['split']}'" if ds.get("split") else "")
+        + f" (config '{result['config_name']}').",
+        f"SI-SDR and ViSQOL: mean over clips; FADs: one distance between the reference and reconstruction sets; "
+        f"[{ci_level_pct(result)}% bootstrap CI over clips].",
+    ]
+    emb = result.get("embedders") or {}
+    if emb:
+        parts.append("Embedders: " + "; ".join(f"{m} = {ident}" for m, ident in emb.items()) + ".")
+    weights = [
+        f"{m['label']}: {weights_text(m['identity']['provenance'])}"
+        for m in result["models"]
+        if m.get("pretrained", False)
+    ]
+    if weights:
+        parts.append("Weights: " + "; ".join(weights) + ".")
+    parts.append(
+        "Bold: best measured value per column (identity reference excluded); underlined: best learned "
+        "autoencoder"
+        + ("" if any(m["kind"] == "autoencoder" for m in result["models"]) else " (none measured here)")
+        + "."
+    )
+    if paper is not None:
+        parts.append(
+            f"Published rows: copied from {paper['source']}, measured on {paper['dataset']} by its "
+            "authors, ranked separately; not comparable with the measured rows."
+        )
+    for label, why in (result.get("skipped_models") or {}).items():
+        parts.append(f"Not run: {label} ({why}).")
+    return " ".join(parts)
+
+
+def table_file(result: dict[str, Any], paper: dict[str, Any] | None) -> TableFile:
+    rows, metrics, notes = build_rows(result, paper)
+    md_heads, tex_heads = metric_heads(metrics)
+    blocks: list[Block] = []
+    for block in ("measured", "paper"):
+        members = [r for r in rows if r.block == block]
+        if not members:
+            continue
+        title = "Measured (this run)" if block == "measured" else f"Published ({paper['dataset']}, paper)"
+        md = [
+            [
+                r.label,
+                compression_text(r.compression),
+                _stereo(r),
+                *[cell_text(r.cells[m], METRICS[m].digits, False) for m in metrics],
+            ]
+            for r in members
+        ]
+        tex = [
+            [
+                tex_escape(r.label),
+                compression_text(r.compression),
+                _stereo(r),
+                *[cell_text(r.cells[m], METRICS[m].digits, True) for m in metrics],
+            ]
+            for r in members
+        ]
+        blocks.append(Block(title, md, tex))
+    md_footer = [""] + [f"n/c^{i}: not computed — {text}" for i, text in enumerate(notes, 1)] if notes else []
+    table = Table(
+        caption(result, paper),
+        f"tab:table2-{result['config_name']}",
+        ["Model", "Compression", "Stereo", *md_heads],
+        ["Model", "Compression", "Stereo", *tex_heads],
+        blocks,
+        md_footer + ["", "– : not reported in the paper."],
+        [f"$^{i}$not computed: {tex_escape(t)}" for i, t in enumerate(notes, 1)],
+        wide=True,
+    )
+    header = ["block", "model", "kind", "compression_ratio", "stereo"]
+    for m in metrics:
+        header += [m, f"{m}_ci_low", f"{m}_ci_high", f"{m}_status"]
+    csv_rows = []
+    for r in rows:
+        line: list[Any] = [
+            r.block,
+            r.label,
+            r.kind,
+            "" if r.compression is None else f"{r.compression:.6g}",
+            "" if r.stereo is None else str(r.stereo).lower(),
+        ]
+        for m in metrics:
+            c = r.cells[m]
+            status = (
+                "ok"
+                if c.value is not None
+                else (f"not computed: {notes[c.note - 1]}" if c.note else "not reported")
+            )
+            line += [
+                "" if c.value is None else repr(round(c.value, 6)),
+                "" if c.ci is None else repr(round(c.ci[0], 6)),
+                "" if c.ci is None else repr(round(c.ci[1], 6)),
+                status,
+            ]
+        csv_rows.append(line)
+    return TableFile(f"table2_{result['config_name']}", [table], header, csv_rows)
+
+
+def render(
+    result_file: str | Path, output_dir: str | Path, paper_file: Path | None = PAPER_FILE
+) -> list[Path]:
+    """Write `<output_dir>/tables/table2_<config>.{md,tex,csv}`; returns the paths written."""
+    result = read_result(result_file)
+    return table_file(result, load_paper_tables(paper_file)).write(Path(output_dir) / "tables")
