@@ -134,8 +134,8 @@ class Context:
         return {p["label"]: p for p in read_rows(self.points_file.parent, self.points_file.name) if "label" in p}
 
 
-def clips_for(cfg: TablesConfig, max_clips: int | None) -> list[Clip]:
-    clips = load_clips(cfg, Path(cfg.cache_dir).expanduser())
+def clips_for(cfg: TablesConfig, max_clips: int | None, skipped: dict[str, str] | None = None) -> list[Clip]:
+    clips = load_clips(cfg, Path(cfg.cache_dir).expanduser(), skipped)
     if not clips:
         raise M2L2Error(f"{cfg.dataset.name}: no clips to evaluate")
     return clips[:max_clips] if max_clips is not None else clips
@@ -143,10 +143,12 @@ def clips_for(cfg: TablesConfig, max_clips: int | None) -> list[Clip]:
 
 def context(cfg: TablesConfig, name: str, metrics: list[str], max_clips: int | None, progress: bool,
             on_clip: ClipHook | None) -> Context:
-    clips = clips_for(cfg, max_clips)
+    skipped: dict[str, str] = {}
+    clips = clips_for(cfg, max_clips, skipped)
     fad = fad_metrics(metrics)
     embedders, identities, reasons = build_embedders(fad)
     summary = RunSummary(name=name)
+    summary.notes += [f"skipped clip {c}: {why}" for c, why in skipped.items()]
     summary.not_computed.update(reasons)
     print(f"{name} ({cfg.name}): {len(clips)} clips of {cfg.dataset.name}", flush=True)
     return Context(cfg, name, clips, fad, embedders, identities, reasons, summary, progress, on_clip)

@@ -261,10 +261,13 @@ def _folder_items(root: Path) -> list[Any]:
     return [Item(p.relative_to(root).with_suffix("").as_posix(), p, {}, "eval") for p in files]
 
 
-def load_clips(cfg: TablesConfig, cache: Path) -> list[Clip]:
-    """The evaluation clips, with content hashes (derived clips are written once into the cache)."""
+def load_clips(cfg: TablesConfig, cache: Path, skipped: dict[str, str] | None = None) -> list[Clip]:
+    """The evaluation clips, with content hashes (derived clips are written once into the cache).
+
+    A clip whose audio is unusable (unreadable, empty, NaN/Inf) is left out with a printed line, and its
+    reason goes into `skipped` (clip id → reason) when given."""
     from benchmarks.metrics.cache import array_content_hash, file_content_hash
-    from m2l2.audio import save_audio
+    from m2l2.audio import AudioError, audio_problem, save_audio
 
     ds = cfg.dataset
     root = Path(ds.root).expanduser() if ds.root else None
@@ -287,9 +290,17 @@ def load_clips(cfg: TablesConfig, cache: Path) -> list[Clip]:
     clips = []
     for it in tqdm(items, desc="hashing clips", unit="clip", file=sys.stdout, mininterval=1.0):
         if it.loader is None and it.path is not None:
+            problem = audio_problem(it.path)
+            if problem is not None:
+                _skip_clip(it.id, f"{Path(it.path).name}: {problem}", skipped)
+                continue
             clips.append(Clip(it.id, Path(it.path), file_content_hash(it.path), it))
             continue
-        audio, sr = it.load()
+        try:
+            audio, sr = it.load()
+        except AudioError as e:
+            _skip_clip(it.id, f"{e.path.name}: {e.reason}", skipped)
+            continue
         content = array_content_hash(audio, sr)
         ref = cache / "references" / f"{content[6:22]}.flac"
         if not ref.is_file():
@@ -298,6 +309,12 @@ def load_clips(cfg: TablesConfig, cache: Path) -> list[Clip]:
     if len({c.id for c in clips}) != len(clips):
         raise M2L2Error(f"{ds.name}: clip ids are not unique")
     return clips
+
+
+def _skip_clip(clip: str, why: str, skipped: dict[str, str] | None) -> None:
+    print(f"warning: skipped clip {clip}: {why}", file=sys.stderr, flush=True)
+    if skipped is not None:
+        skipped[clip] = why
 
 
 # ----------------------------------------------------------------------------------------------- summary
@@ -605,7 +622,9 @@ def run(cfg: TablesConfig, shard: tuple[int, int] = (0, 1), progress: bool = Tru
     out_json = result_path(cfg)
     rows_dir = out_json.with_suffix("")
     rows_file = rows_dir / ("per_clip.jsonl" if count == 1 else f"per_clip.shard-{index}-of-{count}.jsonl")
-    clips = load_clips(cfg, cache)
+    skipped_clips: dict[str, str] = {}
+    clips = load_clips(cfg, cache, skipped_clips)
+    summary.notes += [f"skipped clip {c}: {why}" for c, why in skipped_clips.items()]
     if not clips:
         raise M2L2Error(f"{cfg.dataset.name}: no clips to evaluate")
     mine = [c for i, c in enumerate(clips) if i % count == index]
@@ -679,6 +698,7 @@ def run(cfg: TablesConfig, shard: tuple[int, int] = (0, 1), progress: bool = Tru
         "not_computed": reasons,
         "models": models_out,
         "skipped_models": summary.skipped_models,
+        "skipped_clips": skipped_clips,
         "per_clip_rows": str(rows_dir / "per_clip*.jsonl"),
         "provenance": provenance(models_out, {"recon": RECON_VERSION, "rows": ROWS_VERSION, "aggregate": AGG_VERSION}),
     }

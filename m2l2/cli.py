@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from m2l2.errors import M2L2Error
 
@@ -34,6 +35,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings about the user's input as one `warning:` line; others in Python's usual form."""
+    from m2l2.audio import AudioWarning
+
+    if issubclass(category, AudioWarning):
+        print(f"warning: {message}", file=file or sys.stderr)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
+_python_show_warning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -41,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():  # restores the caller's warning display on return
+            warnings.showwarning = _show_warning
+            return int(args.func(args) or 0)
     except M2L2Error as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
