@@ -28,19 +28,15 @@ def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
 
 
 def convert_channels(audio: np.ndarray, channels: int) -> np.ndarray:
-    """[C, N] → [channels, N]: fewer channels by averaging to mono (then repeating), more by repeating mono.
+    """[C, N] → [channels, N]: mono is the average of the channels, other counts repeat that mono.
 
     Averaging is the only down-mix that needs no channel layout; for more than two channels it loses the
     spatial image, so `load_audio` warns when it does that to a file.
     """
     if audio.shape[0] == channels:
         return audio
-    if audio.shape[0] > channels:
-        mono = audio.mean(axis=0, keepdims=True)
-        return mono if channels == 1 else np.repeat(mono, channels, axis=0)
-    if audio.shape[0] == 1:
-        return np.repeat(audio, channels, axis=0)
-    raise M2L2Error(f"cannot convert {audio.shape[0]} channels to {channels}")
+    mono = audio if audio.shape[0] == 1 else audio.mean(axis=0, keepdims=True)
+    return mono if channels == 1 else np.repeat(mono, channels, axis=0)
 
 
 class AudioError(M2L2Error):
