@@ -65,7 +65,7 @@ def _cmd_reconstruct(args: argparse.Namespace) -> int:
     ae = baselines.get(args.name)
     if not ae.pretrained and not args.allow_random:
         raise M2L2Error(f"{ae.name} has no pretrained weights ({ae.provenance.note}); pass --allow-random to run it anyway")
-    audio, sr = load_audio(args.input)
+    audio, sr = load_audio(args.input, max_channels=2)  # more channels: averaged, with a warning
     out = baselines.reconstruct(ae, audio, sr)
     save_audio(args.output, out, sr)
     print(f"{ae!r}: wrote {args.output}")

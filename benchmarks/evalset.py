@@ -44,10 +44,13 @@ def folder_items(root: Path) -> list[Any]:
     return [Item(p.relative_to(root).with_suffix("").as_posix(), p, {}, "eval") for p in files]
 
 
-def load_clips(cfg: TablesConfig, cache: Path) -> list[Clip]:
-    """The evaluation clips, with content hashes (derived clips are written once into the cache)."""
+def load_clips(cfg: TablesConfig, cache: Path, skipped: dict[str, str] | None = None) -> list[Clip]:
+    """The evaluation clips, with content hashes (derived clips are written once into the cache).
+
+    A clip whose audio is unusable (unreadable, empty, NaN/Inf) is left out with a logged warning, and its
+    reason goes into `skipped` (clip id → reason) when given."""
     from benchmarks.metrics.cache import array_content_hash, file_content_hash
-    from m2l2.audio import save_audio
+    from m2l2.audio import AudioError, audio_problem, save_audio
 
     ds = cfg.dataset
     root = Path(ds.root).expanduser() if ds.root else None
@@ -70,9 +73,17 @@ def load_clips(cfg: TablesConfig, cache: Path) -> list[Clip]:
     clips = []
     for it in tqdm(items, desc="hashing clips", unit="clip", file=sys.stdout, mininterval=1.0):
         if it.loader is None and it.path is not None:
+            problem = audio_problem(it.path)
+            if problem is not None:
+                skip_clip(it.id, f"{Path(it.path).name}: {problem}", skipped)
+                continue
             clips.append(Clip(it.id, Path(it.path), file_content_hash(it.path), it))
             continue
-        audio, sr = it.load()
+        try:
+            audio, sr = it.load()
+        except AudioError as e:
+            skip_clip(it.id, f"{e.path.name}: {e.reason}", skipped)
+            continue
         content = array_content_hash(audio, sr)
         ref = cache / "references" / f"{content[6:22]}.flac"
         if not ref.is_file():
@@ -83,9 +94,17 @@ def load_clips(cfg: TablesConfig, cache: Path) -> list[Clip]:
     return clips
 
 
-def clips_for(cfg: TablesConfig, max_clips: int | None = None) -> list[Clip]:
+def skip_clip(clip: str, why: str, skipped: dict[str, str] | None) -> None:
+    log.warning("warning: skipped clip %s: %s", clip, why)
+    if skipped is not None:
+        skipped[clip] = why
+
+
+def clips_for(
+    cfg: TablesConfig, max_clips: int | None = None, skipped: dict[str, str] | None = None
+) -> list[Clip]:
     """The first `max_clips` evaluation clips (all when None); an error when there are none."""
-    clips = load_clips(cfg, Path(cfg.cache_dir).expanduser())
+    clips = load_clips(cfg, Path(cfg.cache_dir).expanduser(), skipped)
     if not clips:
         raise M2L2Error(f"{cfg.dataset.name}: no clips to evaluate")
     return clips[:max_clips] if max_clips is not None else clips

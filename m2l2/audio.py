@@ -1,7 +1,13 @@
-"""Audio I/O: decode to float32 [C, N] at a requested rate and channel count (soundfile, PyAV fallback; soxr)."""
+"""Audio I/O: the one reader every entry point uses (soundfile, PyAV fallback; soxr), and the writer.
+
+The reader checks what it decoded, so a corrupt, empty or NaN-holding file is an `AudioError` naming the
+file and the reason (CLI: one line, exit 2; batch work: a recorded skip) and never silently scored.
+"""
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,36 +28,71 @@ def resample(audio: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
 
 
 def convert_channels(audio: np.ndarray, channels: int) -> np.ndarray:
-    """[C, N] → [channels, N]: mono by averaging, more channels by repeating mono."""
+    """[C, N] → [channels, N]: mono is the average of the channels, other counts repeat that mono.
+
+    Averaging is the only down-mix that needs no channel layout; for more than two channels it loses the
+    spatial image, so `load_audio` warns when it does that to a file.
+    """
     if audio.shape[0] == channels:
         return audio
-    if channels == 1:
-        return audio.mean(axis=0, keepdims=True)
-    if audio.shape[0] == 1:
-        return np.repeat(audio, channels, axis=0)
-    raise M2L2Error(f"cannot convert {audio.shape[0]} channels to {channels}")
+    mono = audio if audio.shape[0] == 1 else audio.mean(axis=0, keepdims=True)
+    return mono if channels == 1 else np.repeat(mono, channels, axis=0)
+
+
+class AudioError(M2L2Error):
+    """A file that cannot be used as audio. `path` and `reason` let batch work record it as a skip."""
+
+    def __init__(self, path: str | Path, reason: str, message: str | None = None) -> None:
+        self.path, self.reason = Path(path), reason
+        super().__init__(message or f"cannot use {path} as audio: {reason}")
+
+
+class AudioWarning(UserWarning):
+    """A usable file whose result is degraded (e.g. many channels averaged to mono)."""
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    frames: int
+    sample_rate: int
+    channels: int
+
+
+def audio_info(path: str | Path) -> AudioInfo | None:
+    """Header of a file soundfile reads (and can seek in); None for other formats (decoded by PyAV)."""
+    try:
+        i = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        return None
+    return AudioInfo(int(i.frames), int(i.samplerate), int(i.channels))
+
+
+def _unreadable(path: Path, detail: str) -> AudioError:
+    detail = " ".join(str(detail).replace(f": '{path}'", "").split())[:200]
+    return AudioError(path, f"unreadable: not audio that soundfile or FFmpeg can decode ({detail})")
 
 
 def _decode_with_pyav(path: Path) -> tuple[np.ndarray, int]:
     try:
         import av
     except ImportError as e:
-        raise M2L2Error(
-            f"cannot decode {path}: soundfile does not read this format and PyAV is not installed "
-            "(pip install av)"
+        raise AudioError(
+            path, "unreadable: soundfile does not read this format and PyAV is not installed (pip install av)"
         ) from e
     try:
         return _pyav_read(av, path)
-    except av.error.FFmpegError as e:
-        raise M2L2Error(f"cannot decode {path}: not a readable audio file ({e})") from e
+    except (av.error.FFmpegError, ValueError) as e:
+        raise _unreadable(path, e) from e
 
 
 def _pyav_read(av, path: Path) -> tuple[np.ndarray, int]:
     chunks = []
     with av.open(str(path)) as container:
         if not container.streams.audio:
-            raise M2L2Error(f"{path} has no audio stream")
+            raise AudioError(path, "unreadable: no audio stream")
         stream = container.streams.audio[0]
+        if stream.codec_context.channels == 0:
+            raise AudioError(path, "zero channels (a corrupt file, or not audio)")
         rate = stream.codec_context.sample_rate
         resampler = av.AudioResampler(format="fltp", layout=stream.codec_context.layout.name, rate=rate)
         for frame in container.decode(stream):
@@ -60,27 +101,78 @@ def _pyav_read(av, path: Path) -> tuple[np.ndarray, int]:
         for out in resampler.resample(None):
             chunks.append(out.to_ndarray())
     if not chunks:
-        raise M2L2Error(f"{path} holds no audio")
+        raise AudioError(path, "empty: no samples")
     return np.concatenate(chunks, axis=1).astype(np.float32), int(rate)
 
 
+def _check(path: Path, audio: np.ndarray) -> None:
+    """The checks every read passes: at least one channel and one sample, every sample finite."""
+    if audio.ndim != 2 or audio.shape[0] == 0:
+        raise AudioError(path, "zero channels")
+    if audio.shape[1] == 0:
+        raise AudioError(path, "empty: no samples")
+    finite = np.isfinite(audio)
+    if not finite.all():
+        nan = int(np.isnan(audio).sum())
+        raise AudioError(
+            path, f"non-finite samples ({nan} NaN, {audio.size - int(finite.sum()) - nan} Inf of {audio.size})"
+        )
+
+
 def load_audio(
-    path: str | Path, sample_rate: int | None = None, channels: int | None = None
+    path: str | Path,
+    sample_rate: int | None = None,
+    channels: int | None = None,
+    *,
+    max_channels: int | None = None,
+    start: int = 0,
+    frames: int | None = None,
 ) -> tuple[np.ndarray, int]:
-    """Read a file as float32 [C, N]; resample to `sample_rate` and convert to `channels` when given."""
+    """THE audio reader: a file as checked float32 [C, N], or an `AudioError` naming the file and why.
+
+    `start`/`frames` select native-rate frames (soundfile seeks; PyAV decodes the whole file). Then the
+    audio is converted to `channels` (or down-mixed to at most `max_channels`) and resampled to
+    `sample_rate`. Zero channels, no samples and NaN/Inf samples are errors; averaging more than two
+    channels into fewer is allowed with an `AudioWarning`.
+    """
     path = Path(path)
     if not path.is_file():
-        raise M2L2Error(f"audio file not found: {path}")
+        raise AudioError(path, "file not found", f"audio file not found: {path}")
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        data, rate = sf.read(
+            str(path), start=start, frames=-1 if frames is None else frames, dtype="float32", always_2d=True
+        )
         audio = np.ascontiguousarray(data.T)
     except (sf.LibsndfileError, RuntimeError, TypeError):
         audio, rate = _decode_with_pyav(path)
+        audio = audio[:, start : None if frames is None else start + frames]
+    _check(path, audio)
+    target = channels if channels is not None else max_channels
+    if target is not None and audio.shape[0] > max(target, 2):
+        to = "mono" if target == 1 else f"mono, copied to {target} channels"
+        warnings.warn(
+            f"{path}: {audio.shape[0]} channels averaged to {to} (the spatial image is lost)",
+            AudioWarning,
+            stacklevel=2,
+        )
     if channels is not None:
         audio = convert_channels(audio, channels)
+    elif max_channels is not None and audio.shape[0] > max_channels:
+        audio = convert_channels(audio, max_channels)
     if sample_rate is not None and sample_rate != rate:
         audio, rate = resample(audio, rate, sample_rate), sample_rate
     return audio.astype(np.float32, copy=False), int(rate)
+
+
+def audio_problem(path: str | Path) -> str | None:
+    """Why `path` cannot be used as audio (the `AudioError` reason), or None when it reads and is finite."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AudioWarning)
+            load_audio(path)
+    except AudioError as e:
+        return e.reason
+    return None
 
 
 def save_audio(path: str | Path, audio: np.ndarray, sample_rate: int) -> None:

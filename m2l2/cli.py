@@ -6,6 +6,7 @@ import argparse
 import importlib
 import logging
 import sys
+import warnings
 
 from m2l2.errors import M2L2Error
 
@@ -46,6 +47,19 @@ def configure_logging(level: int = logging.INFO) -> None:
         logger.setLevel(level)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings about the user's input as one `warning:` line; others in Python's usual form."""
+    from m2l2.audio import AudioWarning
+
+    if issubclass(category, AudioWarning):
+        print(f"warning: {message}", file=file or sys.stderr)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
+_python_show_warning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     configure_logging()
     parser = build_parser()
@@ -54,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():  # restores the caller's warning display on return
+            warnings.showwarning = _show_warning
+            return int(args.func(args) or 0)
     except M2L2Error as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

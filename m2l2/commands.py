@@ -75,7 +75,7 @@ def register(subparsers) -> None:
 def _read(path: str, model):
     from m2l2.audio import load_audio
 
-    audio, sr = load_audio(path)
+    audio, sr = load_audio(path, channels=model.channels)
     return torch.from_numpy(audio), sr
 
 

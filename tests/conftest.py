@@ -1,12 +1,19 @@
-"""Fixtures shared by the test modules: test audio clips and micro Music2Latent2 checkpoints."""
+"""Fixtures shared by the test modules (test audio clips, micro Music2Latent2 checkpoints), and tests/ on
+the import path so test modules import their shared helpers as `helpers_m2l2` (never as `tests.…`:
+see tests/helpers_m2l2.py)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
 
 # A micro Music2Latent2 (chunks of 8192 samples, 0.19 s): fast enough for end-to-end runs on CPU.
 MICRO = [

@@ -7,30 +7,13 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers_m2l2 import micro
 
 import m2l2
 from m2l2 import edm, spectral
 from m2l2.config import ModelConfig, load_config
 from m2l2.errors import M2L2Error
 from m2l2.model import chunk_causal_mask
-
-# A very small model so that property tests run in a fraction of a second.
-MICRO = [
-    "model.level_channels=[8, 16, 32, 32]",
-    "model.level_blocks=[1, 1, 1, 1]",
-    "model.down_factors=[[4, 1], [4, 4], [4, 4]]",
-    "model.dim=32",
-    "model.depth=2",
-    "model.heads=2",
-    "model.norm_groups=4",
-    "model.noise_channels=32",
-]
-
-
-def micro(name: str = "tiny", extra: tuple[str, ...] = ()) -> m2l2.Music2Latent2:
-    torch.manual_seed(0)
-    return m2l2.build(name, [*MICRO, *extra])
-
 
 # --- representation -----------------------------------------------------------------------------
 

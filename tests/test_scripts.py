@@ -10,10 +10,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from helpers_m2l2 import micro
 
 from benchmarks.metrics.sisdr import si_sdr
 from m2l2 import spectral
-from tests.test_model import micro
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from helpers_m2l2 import SR, ToyModel, make_data, toy_loss, toy_trainer, write_tone
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -26,83 +27,6 @@ from m2l2.errors import M2L2Error
 from m2l2.training.config import DataFolder, TrainConfig
 from m2l2.training.data import AudioCropDataset, pick_channels, rms
 from m2l2.training.trainer import EMA, Trainer, lr_at
-
-SR = 44_100
-
-
-# --- helpers shared with the other training tests (imported from here) ---------------------------
-
-
-class Denoiser(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv1d(1, 8, 9, padding=4)
-        self.conv2 = nn.Conv1d(8, 1, 9, padding=4)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv2(torch.nn.functional.silu(self.conv1(x)))
-
-
-class ToyModel(nn.Module):
-    """A denoiser small enough that a training step takes milliseconds."""
-
-    channels = 1
-    train_samples = 256
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.net = Denoiser()
-        self.register_buffer("calls", torch.zeros((), dtype=torch.long))
-
-
-def toy_loss(model: nn.Module, audio: torch.Tensor, step: int, total_steps: int):
-    noise = torch.randn_like(audio) * 0.3  # uses the global torch RNG, like the consistency loss
-    out = model.net(audio + noise)
-    model.calls += 1
-    return ((out - audio) ** 2).mean(), {"noise_std": float(noise.std())}
-
-
-def write_tone(path, seconds=0.5, sr=SR, channels=1, amp=0.3, freq=440.0, seed=0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * sr)) / sr
-    x = amp * np.sin(2 * np.pi * freq * t)[None] + 0.01 * rng.standard_normal((channels, t.size))
-    if channels == 2:
-        x[1] *= -1.0
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), x.T.astype(np.float32), sr)
-    return path
-
-
-def make_data(root):
-    """Two folders: music-like tones (one at 22.05 kHz, one stereo) and a folder with silence."""
-    write_tone(root / "a" / "one.wav", freq=220)
-    write_tone(root / "a" / "two.flac", freq=330, sr=22_050)
-    write_tone(root / "a" / "sub" / "three.wav", channels=2, freq=550)
-    write_tone(root / "b" / "four.wav", freq=880)
-    sf.write(str(root / "b" / "silent.wav"), np.zeros(SR // 2, dtype=np.float32), SR)
-    return root
-
-
-def toy_trainer(tmp_path, data_root, run="run", **overrides):
-    settings = dict(
-        batch_size=4,
-        lr=1e-2,
-        warmup_steps=3,
-        total_steps=10,
-        ema_decay=0.9,
-        grad_clip=1.0,
-        data=[str(data_root / "a"), str(data_root / "b")],
-        num_workers=0,
-        log_every=1,
-        checkpoint_every=0,
-        checkpoint_minutes=0,
-        progress=False,
-        seed=3,
-    )
-    settings.update(overrides)
-    torch.manual_seed(0)
-    return Trainer(ToyModel(), TrainConfig.from_dict(settings), tmp_path / run, loss_fn=toy_loss)
-
 
 # --- config ------------------------------------------------------------------------------------
 

@@ -8,8 +8,8 @@ import socket
 import pytest
 import torch
 import torch.multiprocessing as mp
+from helpers_m2l2 import ToyModel, make_data, toy_loss
 from safetensors.torch import load_file, save_file
-from test_training import ToyModel, make_data, toy_loss
 
 from m2l2.checkpoint import list_checkpoints, load_checkpoint
 from m2l2.training.config import TrainConfig

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from helpers_m2l2 import make_data, toy_trainer, write_tone
 
 from m2l2.checkpoint import export_inference, list_checkpoints, read_inference_weights
 from m2l2.training.recon import (
@@ -16,7 +17,6 @@ from m2l2.training.recon import (
     dynamics_correlation,
     si_sdr,
 )
-from tests.test_training import make_data, toy_trainer
 
 # `tiny` shrunk so that encode → decode of a short clip takes well under a second on one core.
 MICRO = {
@@ -114,8 +114,6 @@ def test_train_cli_init_from_exported_weights(tmp_path):
 
     from m2l2.errors import M2L2Error
     from m2l2.training.cli import register
-    from tests.test_training import write_tone
-
     write_tone(tmp_path / "data" / "a.wav", seconds=1.0)
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())

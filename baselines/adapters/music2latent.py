@@ -52,7 +52,8 @@ def _numpy_globals() -> list:
         from numpy._core.multiarray import scalar
     except ImportError:  # NumPy 1.x
         from numpy.core.multiarray import scalar
-    dtype_classes = [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType")]
+    dtypes = getattr(np, "dtypes", None)  # NumPy >= 1.25; 1.24 has no dtype classes to allow
+    dtype_classes = [getattr(dtypes, n) for n in dir(dtypes) if n.endswith("DType")] if dtypes else []
     return [(scalar, "numpy.core.multiarray.scalar"), scalar, np.dtype, *dtype_classes, _codecs.encode]
 
 

@@ -73,10 +73,10 @@ def _load_laion_clap(
 ) -> Callable[[np.ndarray], np.ndarray]:
     try:
         import laion_clap
-    except ImportError as e:
+    except Exception as e:  # ImportError; also RuntimeError/OSError from a torchvision built for another torch
         raise M2L2Error(
-            "fad-clap needs the optional `laion-clap` package (pip install 'm2l2[clap]'; it requires numpy<2): "
-            f"{e}"
+            "fad-clap needs the optional `laion-clap` package (pip install 'm2l2[clap]'; it requires numpy<2 "
+            f"and a torchvision built for your torch): {type(e).__name__}: {e}"
         ) from e
     model = laion_clap.CLAP_Module(enable_fusion=False, amodel=checkpoint.audio_model, device=device)
     try:

@@ -92,10 +92,12 @@ class Context:
 def context(
     cfg: TablesConfig, name: str, metrics: list[str], max_clips: int | None, opts: RunOptions
 ) -> Context:
-    clips = clips_for(cfg, max_clips)
+    skipped: dict[str, str] = {}
+    clips = clips_for(cfg, max_clips, skipped)
     fad = [m for m in metrics if m not in PER_CLIP_METRICS]
     embedders, identities, reasons = build_embedders(fad)
     summary = RunSummary(name=name)
+    summary.notes += [f"skipped clip {c}: {why}" for c, why in skipped.items()]
     summary.not_computed.update(reasons)
     log.info("%s (%s): %d clips of %s", name, cfg.name, len(clips), cfg.dataset.name)
     return Context(cfg, name, clips, fad, embedders, identities, reasons, summary, opts)

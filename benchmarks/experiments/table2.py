@@ -124,7 +124,9 @@ def run(cfg: TablesConfig, settings: None = None, opts: RunOptions | None = None
     out_json = result_file(cfg)
     rows_dir = store.rows_dir(out_json)
     rows_file = rows_dir / ("per_clip.jsonl" if count == 1 else f"per_clip.shard-{index}-of-{count}.jsonl")
-    clips = load_clips(cfg, cache)
+    skipped_clips: dict[str, str] = {}
+    clips = load_clips(cfg, cache, skipped_clips)
+    summary.notes += [f"skipped clip {c}: {why}" for c, why in skipped_clips.items()]
     if not clips:
         raise M2L2Error(f"{cfg.dataset.name}: no clips to evaluate")
     mine = [c for i, c in enumerate(clips) if i % count == index]
@@ -221,6 +223,8 @@ def run(cfg: TablesConfig, settings: None = None, opts: RunOptions | None = None
         "not_computed": reasons,
         "models": models_out,
         "skipped_models": summary.skipped_models,
+        # only when some were skipped, so result files of clean runs stay as they were
+        **({"skipped_clips": skipped_clips} if skipped_clips else {}),
         "per_clip_rows": str(rows_dir / "per_clip*.jsonl"),
         "provenance": provenance(
             models_out, {"recon": RECON_VERSION, "rows": ROWS_VERSION, "aggregate": AGG_VERSION}

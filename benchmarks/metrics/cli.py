@@ -80,6 +80,8 @@ def run(args) -> int:
         embedder_options=options,
     )
     result = evaluate_pairs(pairs, args.metrics, config, progress=not args.no_progress)
+    for clip, why in result.provenance["unusable_clips"].items():
+        print(f"warning: skipped clip {clip}: {why}", file=sys.stderr)
     result.provenance.update(
         reference_dir=str(args.reference_dir),
         estimate_dir=str(args.estimate_dir),

@@ -37,7 +37,7 @@ from benchmarks.metrics.visqol import VisqolJob, visqol_many, visqol_unavailable
 from benchmarks.metrics.visqol import to_mono as _to_mono
 from benchmarks.provenance import installed_versions
 from benchmarks.store import json_number
-from m2l2.audio import load_audio, resample
+from m2l2.audio import audio_problem, load_audio, resample
 from m2l2.errors import M2L2Error
 from m2l2.io import AUDIO_SUFFIXES, write_text
 
@@ -342,6 +342,38 @@ def _fad(
     return per_clip, summary
 
 
+def source_problem(source: Source) -> str | None:
+    """Why `source` cannot be scored (unreadable, zero channels, empty, NaN/Inf samples), or None."""
+    if not isinstance(source, tuple):
+        return audio_problem(source)
+    audio = np.asarray(source[0])
+    if audio.size == 0:
+        return "empty: no samples"
+    if not np.isfinite(audio).all():
+        return "non-finite samples"
+    return None
+
+
+def screen_pairs(pairs: Sequence[ClipPair]) -> tuple[list[ClipPair], dict[str, str]]:
+    """(pairs whose reference and estimate are usable audio, clip → why each other pair is skipped).
+
+    Every file is decoded once more here; the price of never scoring a corrupt or NaN-holding file."""
+    usable, unusable = [], {}
+    for pair in pairs:
+        for side, source in (("reference", pair.reference), ("estimate", pair.estimate)):
+            problem = source_problem(source)
+            if problem is not None:
+                unusable[pair.clip] = f"{side} {_name(source)}: {problem}"
+                break
+        else:
+            usable.append(pair)
+    return usable, unusable
+
+
+def _name(source: Source) -> str:
+    return "(array)" if isinstance(source, tuple) else Path(source).name
+
+
 def evaluate_pairs(
     pairs: Sequence[ClipPair],
     metrics: str | Sequence[str],
@@ -353,6 +385,8 @@ def evaluate_pairs(
 
     `embedders` maps FAD metric names to ready embedders (otherwise they are built from the registry with
     `config.embedder_options`); a FAD metric whose embedder cannot be built is reported as not computed.
+    A pair whose reference or estimate is not usable audio gets no value and its reason in every
+    metric's `skipped` (and in the provenance's `unusable_clips`); the others are scored as usual.
     """
     config = config or EvalConfig()
     names = parse_metrics(metrics)
@@ -361,15 +395,18 @@ def evaluate_pairs(
         raise M2L2Error("no (reference, estimate) pairs to evaluate")
     if len({p.clip for p in pairs}) != len(pairs):
         raise M2L2Error("clip identifiers must be unique")
+    usable, unusable = screen_pairs(pairs)
     cache = EmbeddingCache(config.cache_dir)
     per_clip: dict[str, list[float | None]] = {}
     summaries: dict[str, MetricSummary] = {}
     identities: dict[str, str] = {}
     for name in names:
-        if name == "sisdr":
-            per_clip[name], summaries[name] = _sisdr(pairs, config, progress)
+        if not usable:
+            per_clip[name], summaries[name] = [], _not_computed(name, "no clip has usable audio (see skipped)")
+        elif name == "sisdr":
+            per_clip[name], summaries[name] = _sisdr(usable, config, progress)
         elif name == "visqol":
-            per_clip[name], summaries[name] = _visqol(pairs, config, progress)
+            per_clip[name], summaries[name] = _visqol(usable, config, progress)
         else:
             try:
                 embedder = (embedders or {}).get(name) or get_embedder(
@@ -377,21 +414,28 @@ def evaluate_pairs(
                 )
             except WeightsMissingError as e:
                 per_clip[name], summaries[name] = (
-                    [None] * len(pairs),
+                    [None] * len(usable),
                     _not_computed(name, f"weights missing: {e.filename}"),
                 )
                 continue
             except M2L2Error as e:
                 per_clip[name], summaries[name] = (
-                    [None] * len(pairs),
+                    [None] * len(usable),
                     _not_computed(name, f"unavailable: {str(e).splitlines()[0]}"),
                 )
                 continue
             identities[name] = embedder.identity()
-            per_clip[name], summaries[name] = _fad(name, pairs, embedder, cache, config, progress)
+            per_clip[name], summaries[name] = _fad(name, usable, embedder, cache, config, progress)
+    # Clips with unusable audio: no value, and the reason in every metric's skipped list.
+    values = {p.clip: i for i, p in enumerate(usable)}
+    for name in names:
+        got = per_clip[name]
+        per_clip[name] = [got[values[p.clip]] if p.clip in values else None for p in pairs]
+        summaries[name].skipped = {**unusable, **summaries[name].skipped}
     provenance = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "clips": len(pairs),
+        "unusable_clips": unusable,
         "config": asdict(config),
         "embedders": identities,
         "versions": installed_versions(METRIC_PACKAGES),

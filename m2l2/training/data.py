@@ -10,20 +10,20 @@ DistributedSampler: ranks never see the same draw, and the stream does not depen
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from m2l2.audio import load_audio, resample
+from m2l2.audio import AudioError, AudioWarning, audio_info, load_audio, resample
 from m2l2.errors import M2L2Error
+from m2l2.io import AUDIO_SUFFIXES, is_audio_file
 from m2l2.training.config import DataFolder
 
 SAMPLE_RATE = 44_100
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".opus", ".oga")
 _MARGIN = 64  # extra input samples read on each side of a crop that is resampled (filter edge effects)
 
 
@@ -32,7 +32,7 @@ def list_audio_files(folder: str | Path) -> list[Path]:
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise M2L2Error(f"data folder not found: {folder}")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+    files = sorted(p for p in folder.rglob("*") if is_audio_file(p))
     if not files:
         raise M2L2Error(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) in data folder {folder}")
     return files
@@ -43,7 +43,11 @@ def rms(x: np.ndarray) -> float:
 
 
 class CropReader:
-    """Reads a crop of a file at 44.1 kHz without decoding the whole file where soundfile can seek."""
+    """Reads a crop of a file at 44.1 kHz without decoding the whole file where soundfile can seek.
+
+    Every read goes through `m2l2.audio.load_audio`, so a corrupt file or a crop holding NaN/Inf raises
+    `AudioError` (the dataset skips it) instead of reaching the model.
+    """
 
     def __init__(self) -> None:
         self._info: dict[Path, tuple[int, int, int] | None] = {}
@@ -51,13 +55,8 @@ class CropReader:
     def info(self, path: Path) -> tuple[int, int, int] | None:
         """(frames, sample rate, channels), or None where soundfile cannot read the file."""
         if path not in self._info:
-            try:
-                i = sf.info(str(path))
-                self._info[path] = (
-                    (int(i.frames), int(i.samplerate), int(i.channels)) if i.frames > 0 else None
-                )
-            except (sf.LibsndfileError, RuntimeError, TypeError):
-                self._info[path] = None
+            i = audio_info(path)
+            self._info[path] = (i.frames, i.sample_rate, i.channels) if i is not None and i.frames > 0 else None
         return self._info[path]
 
     def read(self, path: Path, length: int, rng: np.random.Generator) -> np.ndarray:
@@ -69,15 +68,13 @@ class CropReader:
         frames, sr, _ = info
         if sr == SAMPLE_RATE:
             start = int(rng.integers(0, max(frames - length, 0) + 1))
-            data, _ = sf.read(str(path), start=start, frames=length, dtype="float32", always_2d=True)
-            return _pad(np.ascontiguousarray(data.T), length)
+            audio, _ = load_audio(path, start=start, frames=length)
+            return _pad(audio, length)
         need = math.ceil(length * sr / SAMPLE_RATE)
         start = int(rng.integers(0, max(frames - need, 0) + 1))
         lo = max(start - _MARGIN, 0)
-        data, _ = sf.read(
-            str(path), start=lo, frames=need + (start - lo) + _MARGIN, dtype="float32", always_2d=True
-        )
-        audio = resample(np.ascontiguousarray(data.T), sr, SAMPLE_RATE)
+        data, _ = load_audio(path, start=lo, frames=need + (start - lo) + _MARGIN)
+        audio = resample(data, sr, SAMPLE_RATE)
         skip = round((start - lo) * SAMPLE_RATE / sr)
         return _pad(audio[:, skip : skip + length], length)
 
@@ -141,6 +138,7 @@ class AudioCropDataset(IterableDataset):
         self.rms_threshold = float(rms_threshold)
         self.max_quiet_retries = int(max_quiet_retries)
         self.reader = CropReader()
+        self.skipped: dict[str, str] = {}  # file → why its last crop was skipped (also warned once per file)
 
     def global_index(self, local_index: int) -> int:
         """Position in the run's global stream of the `local_index`-th micro-batch of this rank."""
@@ -155,17 +153,28 @@ class AudioCropDataset(IterableDataset):
         return torch.from_numpy(out)
 
     def sample(self, rng: np.random.Generator) -> np.ndarray:
-        """One crop [channels, crop_samples], redrawn while its RMS is below the threshold."""
+        """One crop [channels, crop_samples], redrawn while its RMS is below the threshold or it cannot be
+        used (unreadable file, NaN/Inf samples: skipped with a warning). The draws depend only on `rng`."""
         for _ in range(self.max_quiet_retries):
             folder = int(rng.choice(len(self.files), p=self.weights))
             path = self.files[folder][int(rng.integers(len(self.files[folder])))]
-            crop = pick_channels(self.reader.read(path, self.crop_samples, rng), self.channels, rng)
+            try:
+                crop = pick_channels(self.reader.read(path, self.crop_samples, rng), self.channels, rng)
+            except AudioError as e:
+                self._skip(path, e.reason)
+                continue
             if rms(crop) >= self.rms_threshold:
                 return crop
+        bad = f" ({len(self.skipped)} files skipped as unusable, e.g. {next(iter(self.skipped))})" if self.skipped else ""
         raise M2L2Error(
-            f"{self.max_quiet_retries} crops in a row were quieter than RMS {self.rms_threshold}: "
-            "is the data silent? Lower train.rms_threshold or check the folders."
+            f"{self.max_quiet_retries} crops in a row were quieter than RMS {self.rms_threshold} or unusable{bad}: "
+            "is the data silent or corrupt? Lower train.rms_threshold or check the folders."
         )
+
+    def _skip(self, path: Path, reason: str) -> None:
+        if str(path) not in self.skipped:
+            warnings.warn(f"training data: skipped a crop of {path}: {reason}", AudioWarning, stacklevel=2)
+        self.skipped[str(path)] = reason
 
     def __iter__(self) -> Iterator[torch.Tensor]:
         info = get_worker_info()

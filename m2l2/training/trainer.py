@@ -49,7 +49,8 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 
 def step_seed(seed: int, rank: int, step: int) -> int:
     """Seed of the torch RNG for one optimizer step on one rank (noise levels, noise, dropout)."""
-    return int(np.random.SeedSequence([seed, rank, step]).generate_state(1, np.uint64)[0] >> 1)
+    # Shift the Python int: NumPy 1.x has no `np.uint64 >> int` (its type promotion gives no common type).
+    return int(np.random.SeedSequence([seed, rank, step]).generate_state(1, np.uint64)[0]) >> 1
 
 
 class EMA:
