@@ -110,3 +110,34 @@ def toy_trainer(tmp_path, data_root, run="run", **overrides):
     settings.update(overrides)
     torch.manual_seed(0)
     return Trainer(ToyModel(), TrainConfig.from_dict(settings), tmp_path / run, loss_fn=toy_loss)
+
+
+# `tiny` shrunk so that encode → decode of a short clip takes well under a second on one core.
+MICRO_MODEL = {
+    "channels": 1,
+    "chunk_frames": 16,
+    "level_channels": [8, 16, 32],
+    "level_blocks": [0, 1, 1],
+    "down_factors": [[4, 2], [4, 2]],
+    "dim": 32,
+    "depth": 1,
+    "heads": 2,
+    "mlp_mult": 2,
+    "norm_groups": 8,
+    "num_latents": 4,
+    "latent_dim": 16,
+}
+
+# A micro YAML configuration for the CLI tests (`m2l2 encode/reconstruct/train -c micro.yaml`).
+MICRO_YAML = """
+base: tiny
+model:
+  level_channels: [8, 16, 32, 32]
+  level_blocks: [1, 1, 1, 1]
+  down_factors: [[4, 1], [4, 4], [4, 4]]
+  dim: 32
+  depth: 1
+  heads: 2
+  norm_groups: 4
+  noise_channels: 32
+"""

@@ -15,24 +15,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from helpers_m2l2 import MICRO_YAML
 
 from m2l2.audio import AudioError, AudioWarning, load_audio
 from m2l2.cli import main
 from m2l2.errors import M2L2Error
 
 SR = 44_100
-MICRO_YAML = """
-base: tiny
-model:
-  level_channels: [8, 16, 32, 32]
-  level_blocks: [1, 1, 1, 1]
-  down_factors: [[4, 1], [4, 4], [4, 4]]
-  dim: 32
-  depth: 1
-  heads: 2
-  norm_groups: 4
-  noise_channels: 32
-"""
 
 
 def tone(n: int, sr: int = SR, channels: int = 1, seed: int = 0) -> np.ndarray:

@@ -6,22 +6,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from helpers_m2l2 import MICRO_YAML
 
 from m2l2.cli import main
 from m2l2.latent_file import load_latents
-
-MICRO_YAML = """
-base: tiny
-model:
-  level_channels: [8, 16, 32, 32]
-  level_blocks: [1, 1, 1, 1]
-  down_factors: [[4, 1], [4, 4], [4, 4]]
-  dim: 32
-  depth: 1
-  heads: 2
-  norm_groups: 4
-  noise_channels: 32
-"""
 
 
 @pytest.fixture()

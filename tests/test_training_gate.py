@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from helpers_m2l2 import MICRO_MODEL
 
 import m2l2
 from m2l2 import spectral
@@ -21,22 +22,6 @@ from m2l2.config import load_config
 from m2l2.training.config import TrainConfig
 from m2l2.training.recon import memorisation_scores
 from m2l2.training.trainer import Trainer
-
-MICRO = {
-    "channels": 1,
-    "chunk_frames": 16,
-    "level_channels": [8, 16, 32],
-    "level_blocks": [0, 1, 1],
-    "down_factors": [[4, 2], [4, 2]],
-    "dim": 32,
-    "depth": 1,
-    "heads": 2,
-    "mlp_mult": 2,
-    "norm_groups": 8,
-    "num_latents": 4,
-    "latent_dim": 16,
-    "magnitude_head": True,
-}
 
 
 def phrase(samples: int, sr: int = spectral.SAMPLE_RATE) -> np.ndarray:
@@ -52,7 +37,7 @@ def phrase(samples: int, sr: int = spectral.SAMPLE_RATE) -> np.ndarray:
 
 def train_micro(tmp_path, steps: int, overrides: dict) -> tuple[m2l2.Music2Latent2, np.ndarray]:
     torch.manual_seed(0)
-    model = m2l2.build(MICRO)
+    model = m2l2.build({**MICRO_MODEL, "magnitude_head": True})
     crop = phrase(model.train_samples)
     (tmp_path / "data").mkdir()
     sf.write(tmp_path / "data" / "crop.wav", crop, spectral.SAMPLE_RATE, subtype="FLOAT")

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from helpers_m2l2 import make_data, toy_trainer, write_tone
+from helpers_m2l2 import MICRO_MODEL, make_data, toy_trainer, write_tone
 
 from m2l2.checkpoint import export_inference, list_checkpoints, read_inference_weights
 from m2l2.training.recon import (
@@ -17,22 +17,6 @@ from m2l2.training.recon import (
     dynamics_correlation,
     si_sdr,
 )
-
-# `tiny` shrunk so that encode → decode of a short clip takes well under a second on one core.
-MICRO = {
-    "channels": 1,
-    "chunk_frames": 16,
-    "level_channels": [8, 16, 32],
-    "level_blocks": [0, 1, 1],
-    "down_factors": [[4, 2], [4, 2]],
-    "dim": 32,
-    "depth": 1,
-    "heads": 2,
-    "mlp_mult": 2,
-    "norm_groups": 8,
-    "num_latents": 4,
-    "latent_dim": 16,
-}
 
 
 def test_si_sdr_and_band_error_closed_forms():
@@ -69,7 +53,7 @@ def test_probe_logs_ema_reconstruction_and_restores_weights(tmp_path):
     m2l2 = pytest.importorskip("m2l2")
     data = make_data(tmp_path / "data")
     torch.manual_seed(0)
-    model = m2l2.build(MICRO)
+    model = m2l2.build(MICRO_MODEL)
     tr = toy_trainer(tmp_path, data, val_data=str(data / "a"), recon_clips=2, recon_seconds=0.3)
     tr.model, tr.ema = model, type(tr.ema)(model, 0.9)
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -117,7 +101,7 @@ def test_train_cli_init_from_exported_weights(tmp_path):
     write_tone(tmp_path / "data" / "a.wav", seconds=1.0)
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
-    micro = [f"model.{k}={json.dumps(v)}" for k, v in MICRO.items()]
+    micro = [f"model.{k}={json.dumps(v)}" for k, v in MICRO_MODEL.items()]
     common = ["train", "tiny", "--set", *micro, f"train.data={tmp_path / 'data'}", "train.batch_size=1",
               "train.total_steps=4", "train.num_workers=0", "train.checkpoint_minutes=0", "train.log_every=1",
               "train.progress=false"]
