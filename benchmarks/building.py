@@ -1,4 +1,4 @@
-"""Building what a configuration names: autoencoders (with their identity for cache keys) and FAD embedders."""
+"""Building what a configuration names: autoencoders (with their identity for cache keys) and FAD/KAD embedders."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.config import ModelSpec
-from benchmarks.metrics import PER_CLIP_METRICS
+from benchmarks.metrics import PER_CLIP_METRICS, embedder_key
 from m2l2.errors import M2L2Error
 
 
@@ -54,20 +54,26 @@ def build_variant(spec: ModelSpec, allow_random: bool) -> tuple[Any | None, str 
 
 
 def build_embedders(metrics: list[str]) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
-    """(ready embedders, identities, not-computed reasons) for the FAD metrics of a run."""
+    """(ready embedders, identities, not-computed reasons) keyed by the set-level metrics (FAD, KAD) of a
+    run; the FAD and KAD of one embedder share one instance (built, or found missing, once)."""
     from benchmarks.embedders import WeightsMissingError, get_embedder
 
     ready, identities, reasons = {}, {}, {}
+    built: dict[str, Any] = {}
+    failed: dict[str, str] = {}
     for name in metrics:
         if name in PER_CLIP_METRICS:
             continue
-        try:
-            emb = get_embedder(name)
-        except WeightsMissingError as e:
-            reasons[name] = f"weights missing: {e.filename}"
+        key = embedder_key(name)
+        if key not in built and key not in failed:
+            try:
+                built[key] = get_embedder(key)
+            except WeightsMissingError as e:
+                failed[key] = f"weights missing: {e.filename}"
+            except M2L2Error as e:
+                failed[key] = f"unavailable: {str(e).splitlines()[0]}"
+        if key in failed:
+            reasons[name] = failed[key]
             continue
-        except M2L2Error as e:
-            reasons[name] = f"unavailable: {str(e).splitlines()[0]}"
-            continue
-        ready[name], identities[name] = emb, emb.identity()
+        ready[name], identities[name] = built[key], built[key].identity()
     return ready, identities, reasons

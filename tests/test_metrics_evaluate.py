@@ -222,3 +222,89 @@ def test_cli_table_and_errors(folders, no_weights, capsys):
         "sisdr" in table and "not computed (weights missing: music_audioset_epoch_15_esc_90.14.pt)" in table
     )
     assert main(["metrics", str(folders[0]), str(folders[0] / "nope"), "--metrics", "sisdr"]) == 2
+
+
+def _noise_pairs(n=4, sr=44100, seconds=0.5):
+    """White-noise references (every mel band far above the 1e-5 clamp) and their half-amplitude copies."""
+    rng = np.random.default_rng(3)
+    out = []
+    for i in range(n):
+        ref = (300.0 * rng.standard_normal((1, int(sr * seconds)))).astype(np.float64)  # no band near 1e-5
+        out.append(ClipPair(f"n{i}", (ref, sr), (0.5 * ref, sr)))
+    return out
+
+
+def test_mel_distance_of_a_gain_is_its_log_ratio_per_scale():
+    # log10|0.5 X| - log10|X| = log10 0.5 in every mel band that covers an FFT bin; the narrowest bands of
+    # the long windows cover none (both sides clamp to 1e-5, difference 0). So the distance is
+    # log10 2 · Σ over the 7 scales of the fraction of bands with a nonzero filter.
+    from benchmarks.metrics.spectral_distance import DAC_MEL, mel_filterbank
+
+    covered = [
+        (mel_filterbank(44100, w, m).max(axis=1) > 0).mean()
+        for w, m in zip(DAC_MEL.window_lengths, DAC_MEL.n_mels)
+    ]
+    assert 6.5 < sum(covered) <= 7
+    result = evaluate_pairs(
+        _noise_pairs(), "mel-distance,stft-distance", EvalConfig(n_boot=100), progress=False
+    )
+    mel = result.summaries["mel-distance"]
+    assert mel.status == "ok" and mel.n == 4
+    assert result.per_clip["mel-distance"] == pytest.approx([np.log10(2.0) * sum(covered)] * 4, rel=1e-9)
+    assert mel.details["sample_rate"] == 44100 and mel.details["n_mels"] == [5, 10, 20, 40, 80, 160, 320]
+    stft = result.summaries["stft-distance"]
+    assert stft.status == "ok" and stft.ci[0] <= stft.value <= stft.ci[1]
+    assert stft.value > 2 * 2 * np.log10(2.0)  # log-power term of 2 scales (4·log10 2) plus a magnitude term
+    same = evaluate_pairs(
+        [ClipPair(p.clip, p.reference, p.reference) for p in _noise_pairs(2)], "stft-distance", progress=False
+    )
+    assert same.summaries["stft-distance"].value == 0.0
+
+
+def test_kad_shares_the_fad_embedder_and_cache(tmp_path, no_weights):
+    from benchmarks.metrics.evaluate import embed_sources
+    from benchmarks.metrics.kad import kad_with_ci
+
+    pairs = _pairs()
+    toy = CountingEmbedder()
+    config = EvalConfig(n_boot=200, fad_n_boot=10, cache_dir=str(tmp_path / "cache"))
+    result = evaluate_pairs(
+        pairs, "fad-musicnn,kad-musicnn,kad-vggish", config, embedders={"fad-musicnn": toy}, progress=False
+    )
+    assert toy.calls == 12  # 6 references + 6 estimates, embedded once for both metrics
+    kad = result.summaries["kad-musicnn"]
+    assert kad.status == "ok" and kad.details["cache_hits"] == 12
+    ref = embed_sources(toy, [p.reference for p in pairs], EmbeddingCache(None))
+    est = embed_sources(toy, [p.estimate for p in pairs], EmbeddingCache(None))
+    direct = kad_with_ci(ref, est, 200, 0, 0.95)
+    assert kad.value == pytest.approx(direct.score) and kad.ci == pytest.approx(direct.ci)
+    assert kad.details["bandwidth"] == pytest.approx(direct.bandwidth)
+    assert kad.details["bandwidth_rule"].startswith("median pairwise Euclidean distance of the reference")
+    assert np.isfinite(kad.value) and kad.ci is not None and kad.ci[0] <= kad.ci[1]
+    assert result.per_clip["kad-musicnn"] == [None] * 6
+    vgg = result.summaries["kad-vggish"]
+    assert vgg.status == "not computed" and vgg.reason == "weights missing: vggish-10086976.pth"
+    assert result.provenance["embedders"] == {"fad-musicnn": "toy|v1", "kad-musicnn": "toy|v1"}
+
+
+def test_cli_new_metrics(folders, no_weights, capsys):
+    code = main(
+        [
+            "metrics",
+            *map(str, folders),
+            "--metrics",
+            "mel-distance,stft-distance,kad-clap",
+            "--json",
+            "--bootstrap",
+            "50",
+            "--no-progress",
+            "--cache-dir",
+            "none",
+        ]
+    )
+    assert code == 0
+    aggregates = json.loads(capsys.readouterr().out)
+    for m in ("mel-distance", "stft-distance"):
+        assert aggregates[m]["status"] == "ok" and aggregates[m]["n"] == 4 and aggregates[m]["value"] > 0
+        assert aggregates[m]["ci"][0] <= aggregates[m]["value"] <= aggregates[m]["ci"][1]
+    assert aggregates["kad-clap"]["reason"] == "weights missing: music_audioset_epoch_15_esc_90.14.pt"

@@ -260,3 +260,71 @@ def test_cli_rerun_of_table2_with_nothing_changed_succeeds(tmp_path, tone_clips,
     assert main(args) == 0
     assert main(args) == 0  # everything reused: still a success
     assert "table2  up to date (everything reused)" in capsys.readouterr().out
+
+
+class ToyEmbedder:
+    """A cheap deterministic embedder (absolute frames through a fixed projection), registered as MusiCNN."""
+
+    name, sample_rate = "toy", 8000
+
+    def __init__(self, **_):
+        self.proj = np.random.default_rng(0).standard_normal((400, 8)).astype(np.float32)
+
+    def identity(self) -> str:
+        return "toy|v1"
+
+    def embed(self, audio):
+        n = audio.shape[0] // 400
+        return np.abs(audio[: n * 400].reshape(n, 400)) @ self.proj
+
+
+def test_table2_with_kad_and_spectral_distances(tmp_path, tone_clips, monkeypatch):
+    from benchmarks import embedders
+
+    monkeypatch.setitem(embedders.EMBEDDERS, "fad-musicnn", ToyEmbedder)
+    monkeypatch.setenv("M2L2_WEIGHTS_DIR", str(tmp_path / "no-weights"))
+    clips = tone_clips(tmp_path / "clips", 3, 1.0, 22050, stereo=True)
+    new = ["mel-distance", "stft-distance", "kad-musicnn", "kad-vggish"]
+    cfg = config_from_dict({
+        "name": "mini", "dataset": {"name": "folder", "root": str(clips), "split": None},
+        "cache_dir": str(tmp_path / "cache"), "output_dir": str(tmp_path / "out"),
+        "models": [{"name": "identity", "label": "Identity", "kind": "reference",
+                    "options": {"channels": 2, "sample_rate": 22050}},
+                   {"name": "opus-11kbps", "label": "Opus 11 kbps", "kind": "codec"},
+                   {"name": "opus-6kbps", "label": "Opus 6 kbps", "kind": "codec"}],
+        "metrics": ["sisdr", "fad-musicnn", *new], "eval": {"n_boot": 50, "fad_n_boot": 5, "batch": 2}})
+    run(cfg, progress=False)
+    result = json.loads(result_path(cfg).read_text())
+    models = {m["label"]: m["metrics"] for m in result["models"]}
+    for label, metrics in models.items():
+        for m in ("mel-distance", "stft-distance", "kad-musicnn"):
+            assert metrics[m]["status"] == "ok" and np.isfinite(metrics[m]["value"]), (label, m)
+            assert metrics[m]["ci"] is not None
+        assert metrics["kad-vggish"]["reason"] == "weights missing: vggish-10086976.pth"
+    assert models["Identity"]["mel-distance"]["value"] < models["Opus 11 kbps"]["mel-distance"]["value"]
+    assert models["Opus 11 kbps"]["mel-distance"]["value"] < models["Opus 6 kbps"]["mel-distance"]["value"]
+    assert abs(models["Identity"]["kad-musicnn"]["value"]) < models["Opus 6 kbps"]["kad-musicnn"]["value"]
+    assert models["Opus 6 kbps"]["kad-musicnn"]["details"]["bandwidth"] > 0
+
+    md = _tables(cfg)["table2_mini.md"]
+    for head in ("Mel dist. ↓", "STFT dist. ↓", "KAD_musicnn ↓", "KAD_vggish ↓"):
+        assert head in md
+    assert "median pairwise distance of the reference set" in md and "5, 10, 20, 40, 80, 160, 320" in md
+    lines = {line.split(" | ")[0].strip("| "): line for line in md.splitlines() if line.startswith("| ")}
+    col = lines["Model"].split(" | ").index("Mel dist. ↓")
+    mel = {label: lines[label].split(" | ")[col] for label in ("Opus 11 kbps", "Opus 6 kbps")}
+    assert mel["Opus 11 kbps"].startswith("**") and "**" not in mel["Opus 6 kbps"]  # lower is better
+    assert "kad-vggish: weights missing: vggish-10086976.pth" in md
+
+
+def test_committed_table2_result_renders_and_lacks_new_metrics_as_not_computed():
+    committed = Path(__file__).resolve().parent.parent / "results" / "table2" / "default.json"
+    if not committed.is_file():
+        pytest.skip("no committed Table II result")
+    result = json.loads(committed.read_text())
+    plain = table2.table_file(result, load_paper_tables()).markdown()
+    assert "KAD" not in plain and "Mel dist." not in plain  # old files render as before
+    result["metrics"] = [*result["metrics"], "kad-clap", "mel-distance"]  # a config that lists new columns
+    md = table2.table_file(result, load_paper_tables()).markdown()
+    assert "KAD_clap ↓" in md and "Mel dist. ↓" in md
+    assert "kad-clap: not in this result file" in md and "mel-distance: not in this result file" in md

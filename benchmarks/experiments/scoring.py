@@ -2,7 +2,7 @@
 
 A reconstruction `<folder>/<clip>.flac` is reused when its sidecar key (hash of the clip's audio, the
 model's identity, the channel mode, the seed) matches; the sidecar is written after the audio, so it marks
-completion. Scores: mean and bootstrap CI of per-clip metrics over rows, and set-level FADs.
+completion. Scores: mean and bootstrap CI of per-clip metrics over rows, and set-level FADs and KADs.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def reconstruct_clips(
 def row_summary(metric: str, rows: list[dict[str, Any]], settings: EvalSettings) -> dict[str, Any]:
     """Mean and bootstrap CI of a per-clip metric over the rows (same conventions as evaluate_pairs)."""
     from benchmarks.metrics.bootstrap import bootstrap_mean_ci
-    from benchmarks.metrics.evaluate import NOT_COMPUTED, MetricSummary
+    from benchmarks.metrics.evaluate import NOT_COMPUTED, SPECTRAL_SPECS, MetricSummary, spectral_details
 
     values = [store.read_number(r.get(metric)) for r in rows]
     valid = np.array([v for v in values if v is not None], dtype=np.float64)
@@ -93,6 +93,8 @@ def row_summary(metric: str, rows: list[dict[str, Any]], settings: EvalSettings)
             "ceiling_db": settings.sisdr_ceiling_db,
         }
         valid = np.minimum(valid, settings.sisdr_ceiling_db)
+    elif metric in SPECTRAL_SPECS:
+        details = spectral_details(metric)
     else:
         details = {"unit": "MOS-LQO"}
     ci = bootstrap_mean_ci(valid, settings.n_boot, settings.seed, settings.ci_level)
@@ -138,7 +140,8 @@ def score_model(
             out[m] = row_summary(m, ordered, cfg.eval)
         elif fad_results is not None and m in fad_results.summaries:
             out[m] = fad_results.summaries[m].to_dict()
-            per_clip[m] = [store.json_number(v) for v in fad_results.per_clip[m]]
+            if not m.startswith("kad-"):  # per-song FAD; KAD is set-level only
+                per_clip[m] = [store.json_number(v) for v in fad_results.per_clip[m]]
         else:
             out[m] = MetricSummary(m, "not computed", reason=reasons.get(m, "unavailable")).to_dict()
     return out, per_clip

@@ -17,6 +17,7 @@ from benchmarks.building import build_variant
 from benchmarks.config import TablesConfig, find_model
 from benchmarks.experiments.base import RunOptions, RunSummary, skip_summary
 from benchmarks.experiments.points import context, evaluate_point, write_points_result
+from benchmarks.metrics import FAD_METRICS
 
 ABLATION_VERSION = "table1-v1"
 
@@ -54,7 +55,8 @@ def run(cfg: TablesConfig, st: Table1Settings, opts: RunOptions) -> RunSummary:
             f"compression differs (summary {ratios['summary']}x, ordered "
             f"{ratios['ordered']}x): the ablation compares equal compression only",
         )
-    ctx = context(cfg, "table1", st.metrics or cfg.metrics, st.max_clips, opts)
+    fads = [m for m in cfg.metrics if m in FAD_METRICS]  # KAD columns are Table II's, not this experiment's
+    ctx = context(cfg, "table1", st.metrics or fads, st.max_clips, opts)
     if not ctx.metrics:
         return skip_summary("table1", "no FAD metric selected")
     previous = ctx.previous_points()

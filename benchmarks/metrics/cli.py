@@ -1,4 +1,7 @@
-"""`m2l2 metrics REF_DIR EST_DIR`: score reconstructions against references, files paired by relative path."""
+"""`m2l2 metrics REF_DIR EST_DIR`: score reconstructions against references, files paired by relative path.
+
+Options of set-level metrics are keyed by embedder ("fad-clap"), so `kad-clap` gets the same device and
+checkpoint as `fad-clap` and both share one embedder and its cached embeddings."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.embedders.clap import CHECKPOINTS, DEFAULT_CHECKPOINT
+from benchmarks.metrics import METRICS
 from benchmarks.metrics.evaluate import EvalConfig, evaluate_pairs, pairs_from_dirs
 from m2l2.errors import M2L2Error
 
@@ -17,10 +21,11 @@ DEFAULT_METRICS = "sisdr,visqol,fad-vggish,fad-clap"
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "metrics",
-        help="SI-SDR, ViSQOL and FAD of reconstructions against references",
+        help="SI-SDR, ViSQOL, mel/STFT distances, FAD and KAD of reconstructions against references",
         description="Score every file of EST_DIR against the file with the same relative path (any audio "
         "extension) in REF_DIR. Prints aggregates with bootstrap confidence intervals over clips; metrics "
-        "whose weights or packages are missing are shown as 'not computed', never as a number.",
+        "whose weights or packages are missing are shown as 'not computed', never as a number. Metrics: "
+        f"{', '.join(METRICS)} (kad-X uses fad-X's embedder and embedding cache).",
     )
     p.add_argument("reference_dir", metavar="REF_DIR")
     p.add_argument("estimate_dir", metavar="EST_DIR")
@@ -38,7 +43,9 @@ def register(subparsers) -> None:
     )
     p.add_argument("--clap-checkpoint", choices=sorted(CHECKPOINTS), default=DEFAULT_CHECKPOINT)
     p.add_argument("--weights-dir", help="folder holding weights files (sets M2L2_WEIGHTS_DIR)")
-    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates for SI-SDR/ViSQOL CIs")
+    p.add_argument(
+        "--bootstrap", type=int, default=1000, help="bootstrap replicates for per-clip metrics' and KAD's CIs"
+    )
     p.add_argument("--fad-bootstrap", type=int, default=200, help="bootstrap replicates for FAD CIs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=None, help="ViSQOL processes (default: all cores)")

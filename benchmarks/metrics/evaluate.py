@@ -1,5 +1,9 @@
 """One function that computes every requested metric for (reference, reconstruction) pairs.
 
+Per clip: SI-SDR, ViSQOL, DAC's multi-scale mel and STFT distances. Per set, from one embedder's cached
+embeddings: FAD (with FAD-inf and per-song FAD) and KAD (same embeddings and cache as the FAD of the same
+embedder; one embedder instance serves both).
+
 `evaluate_pairs` returns an `Evaluation`: a per-clip table and, per metric, a `MetricSummary` with the
 aggregate, a bootstrap confidence interval over clips, skipped clips and provenance. A metric that cannot
 be computed on this machine (weights or optional package missing) gets status "not computed" and a reason,
@@ -22,7 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmarks.embedders import Embedder, WeightsMissingError, available_embedders, get_embedder
-from benchmarks.metrics import PER_CLIP_METRICS
+from benchmarks.metrics import METRICS, PER_CLIP_METRICS, embedder_key
 from benchmarks.metrics.bootstrap import bootstrap_mean_ci
 from benchmarks.metrics.cache import EmbeddingCache, array_content_hash, file_content_hash
 from benchmarks.metrics.frechet import (
@@ -32,7 +36,9 @@ from benchmarks.metrics.frechet import (
     frechet_distance,
     per_clip_fad,
 )
+from benchmarks.metrics.kad import kad_with_ci
 from benchmarks.metrics.sisdr import si_sdr
+from benchmarks.metrics.spectral_distance import DAC_MEL, DAC_STFT, MultiScaleSpec, spectral_distance
 from benchmarks.metrics.visqol import VisqolJob, visqol_many, visqol_unavailable
 from benchmarks.metrics.visqol import to_mono as _to_mono
 from benchmarks.provenance import installed_versions
@@ -43,6 +49,8 @@ from m2l2.io import AUDIO_SUFFIXES, write_text
 
 BASE_METRICS = PER_CLIP_METRICS  # declared with the other metric specs
 NOT_COMPUTED = "not computed"
+SPECTRAL_SPECS: dict[str, MultiScaleSpec] = {"mel-distance": DAC_MEL, "stft-distance": DAC_STFT}
+SPECTRAL_RATE = 44100  # DAC reports mel-44k / stft-44k: both signals are compared at 44.1 kHz
 METRIC_PACKAGES = ("m2l2", "numpy", "scipy", "torch", "soxr", "visqol-python", "laion-clap")  # in provenance
 
 Source = Path | tuple[np.ndarray, int]  # a file, or in-memory [C, N] / [N] audio with its rate
@@ -136,6 +144,8 @@ class Evaluation:
             notes = []
             if s.skipped:
                 notes.append(f"{len(s.skipped)} skipped")
+            if s.details.get("bandwidth") is not None:
+                notes.append(f"bandwidth {s.details['bandwidth']:.4g} (reference median)")
             if "fad_inf" in s.details and s.details["fad_inf"] is not None:
                 notes.append(f"FAD-inf {s.details['fad_inf']['score']:.3f}")
             if s.details.get("n_infinite"):
@@ -181,7 +191,7 @@ def pairs_from_dirs(
 
 def parse_metrics(text: str | Sequence[str]) -> list[str]:
     names = [m.strip().lower() for m in (text.split(",") if isinstance(text, str) else text) if m.strip()]
-    known = [*BASE_METRICS, *available_embedders()]
+    known = [*METRICS, *(e for e in available_embedders() if e not in METRICS)]
     for m in names:
         if m not in known:
             raise M2L2Error(f"unknown metric {m!r}; known: {', '.join(known)}")
@@ -267,6 +277,51 @@ def _visqol(
         },
     )
     return values, summary
+
+
+def _spectral(
+    metric: str, pairs: list[ClipPair], config: EvalConfig, progress: bool
+) -> tuple[list[float | None], MetricSummary]:
+    """DAC's multi-scale mel or STFT distance per clip at 44.1 kHz (see spectral_distance), mean and CI."""
+    spec = SPECTRAL_SPECS[metric]
+    values: list[float | None] = []
+    skipped: dict[str, str] = {}
+    for pair in tqdm(pairs, desc=metric, unit="clip", disable=not progress):
+        ref, _ = _load(pair.reference, sample_rate=SPECTRAL_RATE)
+        est, _ = _load(pair.estimate, sample_rate=SPECTRAL_RATE)
+        try:
+            values.append(spectral_distance(ref, est, SPECTRAL_RATE, spec).value)
+        except M2L2Error as e:
+            values.append(None)
+            skipped[pair.clip] = str(e)
+    valid = np.array([v for v in values if v is not None], dtype=np.float64)
+    summary = MetricSummary(
+        metric,
+        "ok" if valid.size else NOT_COMPUTED,
+        reason=None if valid.size else "every clip is too short",
+        value=float(valid.mean()) if valid.size else None,
+        ci=bootstrap_mean_ci(valid, config.n_boot, config.seed, config.ci_level),
+        n=int(valid.size),
+        skipped=skipped,
+        details=spectral_details(metric),
+    )
+    return values, summary
+
+
+def spectral_details(metric: str) -> dict[str, Any]:
+    """The settings of a spectral distance, for the provenance of its numbers."""
+    spec = SPECTRAL_SPECS[metric]
+    return {
+        "unit": "log10 magnitude (DAC loss units)",
+        "sample_rate": SPECTRAL_RATE,
+        "window_lengths": list(spec.window_lengths),
+        "n_mels": list(spec.n_mels) if spec.n_mels else None,
+        "hop": "window/4",
+        "pow": spec.pow,
+        "log_weight": spec.log_weight,
+        "mag_weight": spec.mag_weight,
+        "clamp_eps": spec.clamp_eps,
+    }
 
 
 def embed_sources(
@@ -374,6 +429,43 @@ def _name(source: Source) -> str:
     return "(array)" if isinstance(source, tuple) else Path(source).name
 
 
+def _kad(
+    metric: str,
+    pairs: list[ClipPair],
+    embedder: Embedder,
+    cache: EmbeddingCache,
+    config: EvalConfig,
+    progress: bool,
+) -> tuple[list[float | None], MetricSummary]:
+    """KAD (×100) of the sets, bandwidth = median pairwise distance of the reference frames, paired
+    bootstrap over clips with `config.n_boot` replicates (each is three quadratic forms: cheap)."""
+    hits0, misses0 = cache.hits, cache.misses
+    ref = embed_sources(embedder, [p.reference for p in pairs], cache, progress, f"{metric} reference")
+    est = embed_sources(embedder, [p.estimate for p in pairs], cache, progress, f"{metric} estimate")
+    try:
+        result = kad_with_ci(ref, est, config.n_boot, config.seed, config.ci_level)
+    except ValueError as e:
+        return [None] * len(pairs), _not_computed(metric, str(e).splitlines()[0])
+    summary = MetricSummary(
+        metric,
+        "ok",
+        value=result.score,
+        ci=result.ci,
+        n=len(pairs),
+        details={
+            "embedder": embedder.identity(),
+            "bandwidth": result.bandwidth,
+            "bandwidth_rule": "median pairwise Euclidean distance of the reference frames",
+            "kernel": "Gaussian RBF, unbiased MMD^2, x100",
+            "frames_reference": result.n_reference_frames,
+            "frames_estimate": result.n_estimate_frames,
+            "cache_hits": cache.hits - hits0,
+            "cache_misses": cache.misses - misses0,
+        },
+    )
+    return [None] * len(pairs), summary
+
+
 def evaluate_pairs(
     pairs: Sequence[ClipPair],
     metrics: str | Sequence[str],
@@ -381,10 +473,11 @@ def evaluate_pairs(
     embedders: dict[str, Embedder] | None = None,
     progress: bool = True,
 ) -> Evaluation:
-    """Compute `metrics` ("sisdr", "visqol", "fad-vggish", "fad-clap", "fad-musicnn") over `pairs`.
+    """Compute `metrics` (names of `benchmarks.metrics.METRICS`) over `pairs`.
 
-    `embedders` maps FAD metric names to ready embedders (otherwise they are built from the registry with
-    `config.embedder_options`); a FAD metric whose embedder cannot be built is reported as not computed.
+    `embedders` maps set-level metric names (or embedder keys such as "fad-clap") to ready embedders;
+    otherwise they are built from the registry with `config.embedder_options` (keyed the same way), once
+    per embedder. A set-level metric whose embedder cannot be built is reported as not computed.
     A pair whose reference or estimate is not usable audio gets no value and its reason in every
     metric's `skipped` (and in the provenance's `unusable_clips`); the others are scored as usual.
     """
@@ -400,18 +493,26 @@ def evaluate_pairs(
     per_clip: dict[str, list[float | None]] = {}
     summaries: dict[str, MetricSummary] = {}
     identities: dict[str, str] = {}
+    built: dict[str, Embedder] = {}  # embedder key → instance, shared by the FAD and KAD of one embedder
     for name in names:
+        key = embedder_key(name)
         if not usable:
             per_clip[name], summaries[name] = [], _not_computed(name, "no clip has usable audio (see skipped)")
         elif name == "sisdr":
             per_clip[name], summaries[name] = _sisdr(usable, config, progress)
         elif name == "visqol":
             per_clip[name], summaries[name] = _visqol(usable, config, progress)
+        elif name in SPECTRAL_SPECS:
+            per_clip[name], summaries[name] = _spectral(name, usable, config, progress)
         else:
             try:
-                embedder = (embedders or {}).get(name) or get_embedder(
-                    name, **config.embedder_options.get(name, {})
-                )
+                embedder = (embedders or {}).get(name) or (embedders or {}).get(key) or built.get(key)
+                if embedder is None:
+                    options = {
+                        **config.embedder_options.get(key, {}),
+                        **config.embedder_options.get(name, {}),
+                    }
+                    embedder = built[key] = get_embedder(key, **options)
             except WeightsMissingError as e:
                 per_clip[name], summaries[name] = (
                     [None] * len(usable),
@@ -425,7 +526,8 @@ def evaluate_pairs(
                 )
                 continue
             identities[name] = embedder.identity()
-            per_clip[name], summaries[name] = _fad(name, usable, embedder, cache, config, progress)
+            score = _kad if name.startswith("kad-") else _fad
+            per_clip[name], summaries[name] = score(name, usable, embedder, cache, config, progress)
     # Clips with unusable audio: no value, and the reason in every metric's skipped list.
     values = {p.clip: i for i, p in enumerate(usable)}
     for name in names:

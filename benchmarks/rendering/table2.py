@@ -77,6 +77,36 @@ def _stereo(row: Row) -> str:
     return "–" if row.stereo is None else ("yes" if row.stereo else "no")
 
 
+KAD_CAPTION = (
+    "KAD: kernel audio distance (unbiased MMD² with a Gaussian RBF kernel, ×100, on the FAD embedder's "
+    "frames); bandwidth = median pairwise distance of the reference set's embeddings, so every row of a "
+    "column is scored with the same kernel (kadtk's code takes it from the evaluated set although its README "
+    "says reference); can be slightly negative for near-identical sets and is reported as is; CI from paired "
+    "clip resamples with that bandwidth fixed."
+)
+MEL_CAPTION = (
+    "Mel dist.: DAC's multi-scale mel distance at 44.1 kHz (mean over clips): L1 of log10 magnitude mel "
+    "spectrograms, windows 32–2048 samples (hop 1/4) with 5, 10, 20, 40, 80, 160, 320 Slaney mel bands, "
+    "clamp 1e-5, summed over the 7 scales (DAC's training/evaluation configuration)."
+)
+STFT_CAPTION = (
+    "STFT dist.: DAC's multi-scale STFT distance at 44.1 kHz (mean over clips): windows 2048 and 512 (hop "
+    "1/4), L1 of log10 power plus L1 of magnitude (unnormalised STFT), summed over scales."
+)
+
+
+def metric_sentences(metrics: list[str]) -> list[str]:
+    """Caption sentences that define the KAD and spectral-distance columns a result has (none otherwise)."""
+    out = []
+    if any(m.startswith("kad-") for m in metrics):
+        out.append(KAD_CAPTION)
+    if "mel-distance" in metrics:
+        out.append(MEL_CAPTION)
+    if "stft-distance" in metrics:
+        out.append(STFT_CAPTION)
+    return out
+
+
 def caption(result: dict[str, Any], paper: dict[str, Any] | None) -> str:
     ds = result["dataset"]
     parts = [
@@ -85,6 +115,7 @@ def caption(result: dict[str, Any], paper: dict[str, Any] | None) -> str:
         + f" (config '{result['config_name']}').",
         f"SI-SDR and ViSQOL: mean over clips; FADs: one distance between the reference and reconstruction sets; "
         f"[{ci_level_pct(result)}% bootstrap CI over clips].",
+        *metric_sentences(result["metrics"]),
     ]
     emb = result.get("embedders") or {}
     if emb:
