@@ -69,6 +69,24 @@ def register(subparsers) -> None:
         "--render-only", action="store_true", help="re-render tables and figures from existing results"
     )
     p.set_defaults(func=_cmd_tables)
+    _register_results(subparsers)
+
+
+def _register_results(subparsers) -> None:
+    p = subparsers.add_parser(
+        "results",
+        help="the results of `m2l2 tables` as one tidy table (CSV/Parquet)",
+        description="Every result of a configuration, one row per (experiment, model, clip or point, metric) "
+        "with provenance columns, as read by benchmarks.results.load.",
+    )
+    sub = p.add_subparsers(dest="results_command", metavar="ACTION", required=True)
+    e = sub.add_parser("export", help="write the tidy table as CSV or Parquet")
+    e.add_argument("--format", choices=("csv", "parquet"), default="csv", help="default: csv")
+    e.add_argument("--config", default=None, help="YAML file or shipped name; default: default")
+    e.add_argument(
+        "--out", default=None, help="output file; default: <output_dir>/tables/results_<config>.<format>"
+    )
+    e.set_defaults(func=_cmd_results_export)
 
 
 def torchrun_shard() -> tuple[int, int] | None:
@@ -155,4 +173,18 @@ def _cmd_tables(args) -> int:
         return 1
     if wanted == ["table2"] and shard[1] == 1 and "files written" not in outcome.get("table2", ""):
         raise M2L2Error(f"no table was written: {outcome.get('table2', 'Table II did not run')}")
+    return 0
+
+
+def _cmd_results_export(args) -> int:
+    from pathlib import Path
+
+    from benchmarks import results, store
+    from benchmarks.config import load_config
+
+    cfg = load_config(args.config)
+    df = results.load(cfg)
+    out = args.out or Path(cfg.output_dir) / "tables" / f"results_{store.slug(cfg.name)}.{args.format}"
+    path = results.export(df, out, args.format)
+    print(f"{path}: {len(df)} rows, {df['experiment'].nunique()} experiments")
     return 0

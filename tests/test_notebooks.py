@@ -45,3 +45,13 @@ def test_add_a_baseline_notebook_runs_table2_with_the_new_codec():
     nb = _execute("add_a_baseline.ipynb")
     text = _outputs(nb)
     assert "compression ratio: 8.0" in text and "mu-law decimator (toy)" in text
+
+
+@pytest.mark.slow
+def test_results_dataframe_notebook_plots_from_the_dataframe():
+    pytest.importorskip("pandas", reason="pip install pandas")
+    nb = _execute("results_dataframe.ipynb")
+    text = _outputs(nb)
+    assert "rows:" in text and "lowest two-step FAD" in text
+    images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert len(images) == 2, "the notebook should draw the Fig. 3 curve and the per-clip SI-SDR spread"
