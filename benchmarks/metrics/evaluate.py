@@ -351,6 +351,16 @@ def embed_sources(
     return out
 
 
+def embed_pairs(
+    metric: str, pairs: list[ClipPair], embedder: Embedder, cache: EmbeddingCache, progress: bool
+) -> tuple[list[np.ndarray], list[np.ndarray], tuple[int, int]]:
+    """Reference and estimate embeddings of `pairs`, and the cache's (hits, misses) before them."""
+    before = (cache.hits, cache.misses)
+    ref = embed_sources(embedder, [p.reference for p in pairs], cache, progress, f"{metric} reference")
+    est = embed_sources(embedder, [p.estimate for p in pairs], cache, progress, f"{metric} estimate")
+    return ref, est, before
+
+
 def _fad(
     metric: str,
     pairs: list[ClipPair],
@@ -359,9 +369,7 @@ def _fad(
     config: EvalConfig,
     progress: bool,
 ) -> tuple[list[float | None], MetricSummary]:
-    hits0, misses0 = cache.hits, cache.misses
-    ref = embed_sources(embedder, [p.reference for p in pairs], cache, progress, f"{metric} reference")
-    est = embed_sources(embedder, [p.estimate for p in pairs], cache, progress, f"{metric} estimate")
+    ref, est, (hits0, misses0) = embed_pairs(metric, pairs, embedder, cache, progress)
     ref_x, est_x = np.concatenate(ref), np.concatenate(est)
     if ref_x.shape[0] < 2 or est_x.shape[0] < 2:
         return [None] * len(pairs), _not_computed(metric, "fewer than two embedding frames in a set")
@@ -439,9 +447,7 @@ def _kad(
 ) -> tuple[list[float | None], MetricSummary]:
     """KAD (×100) of the sets, bandwidth = median pairwise distance of the reference frames, paired
     bootstrap over clips with `config.n_boot` replicates (each is three quadratic forms: cheap)."""
-    hits0, misses0 = cache.hits, cache.misses
-    ref = embed_sources(embedder, [p.reference for p in pairs], cache, progress, f"{metric} reference")
-    est = embed_sources(embedder, [p.estimate for p in pairs], cache, progress, f"{metric} estimate")
+    ref, est, (hits0, misses0) = embed_pairs(metric, pairs, embedder, cache, progress)
     try:
         result = kad_with_ci(ref, est, config.n_boot, config.seed, config.ci_level)
     except ValueError as e:
