@@ -23,6 +23,7 @@ def main() -> None:
     p.add_argument("--config", default="tiny")
     p.add_argument("--seconds", type=float, nargs="*", default=[30.0, 600.0])
     p.add_argument("--max-batch", type=int, default=8)
+    p.add_argument("--modes", nargs="*", default=["autoregressive", "parallel"])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = p.parse_args()
     dev = torch.device(args.device)
@@ -33,7 +34,7 @@ def main() -> None:
     for seconds in args.seconds:
         chunks = max(1, round(seconds * model.chunk_rate))
         lat = torch.rand(1, chunks, *model.config.latent_shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
-        for mode in ("autoregressive", "parallel"):
+        for mode in args.modes:
             start = time.perf_counter()
             with peak_memory(dev) as peak:
                 model.decode(lat.to(dev), generator=torch.Generator().manual_seed(0), mode=mode,

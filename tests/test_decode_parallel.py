@@ -14,7 +14,7 @@ def _random_head(model):
     output conv so that decoding depends on the context and the tests below can fail."""
     torch.manual_seed(1)
     for p in model.consistency.head[-1].parameters():
-        p.data.normal_(0, 0.05)
+        p.data.normal_(0, 0.5)  # large enough that the left neighbour's effect is well above float error
     return model
 
 
@@ -58,11 +58,13 @@ def test_more_chunks_keep_chunks_0_and_1_and_differ_later(setup):
         ar = _dec(model, lat, redecode_previous=redecode)
         par = _dec(model, lat, mode="parallel", redecode_previous=redecode)
         if not redecode:  # autoregressive two-step decoding re-decodes chunk 1 with chunk 2: only one-step agrees
+            # (one-step modes differ from chunk 2 on only at second order: by the context effect on chunk 1's
+            # context, too small to assert here)
             assert torch.allclose(ar[..., :n], par[..., :n], atol=1e-5)
-        else:
+        else:  # chunk t ≥ 1: re-decoded from its context-conditioned version vs conditioned on the first version
             m = model.chunk_samples - 768
             assert torch.allclose(ar[..., :m], par[..., :m], atol=1e-5)
-        assert not torch.allclose(ar[..., n:], par[..., n:], atol=1e-4)
+            assert not torch.allclose(ar[..., m + 2048 :], par[..., m + 2048 :], atol=1e-4)
 
 
 @torch.no_grad()
