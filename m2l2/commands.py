@@ -35,6 +35,10 @@ def _decode_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sigma-cond", type=float, default=DEFAULT_SIGMA_COND, help="noise level of the re-decoded previous chunk")
     p.add_argument("--steps", type=int, default=1, help="consistency sampling steps per chunk")
     p.add_argument("--seed", type=int, default=0, help="seed of the decoding noise")
+    p.add_argument("--mode", choices=["autoregressive", "parallel"], default="autoregressive",
+                   help="autoregressive (the paper) or parallel: all chunks at once, then each with its left "
+                        "neighbour (not in the paper)")
+    p.add_argument("--max-batch", type=int, default=8, help="chunks per batch in parallel mode")
 
 
 def register(subparsers) -> None:
@@ -69,6 +73,8 @@ def register(subparsers) -> None:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--no-upstream", action="store_true", help="skip upstream Music2Latent")
     p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--mode", choices=["autoregressive", "parallel"], default="autoregressive",
+                   help="Music2Latent2's decoding mode")
     p.set_defaults(func=cmd_speed)
 
 
@@ -101,7 +107,7 @@ def _decode_to_file(model, latents, length, args) -> None:
 
     gen = torch.Generator().manual_seed(args.seed)
     wave = model.decode(latents, sigma_cond=args.sigma_cond, steps=args.steps, length=length, generator=gen,
-                        progress=True)
+                        progress=True, mode=args.mode, max_batch=args.max_batch)
     save_audio(args.output, wave[0].cpu().numpy(), model.sample_rate)
 
 
@@ -154,5 +160,6 @@ def cmd_info(args) -> int:
 def cmd_speed(args) -> int:
     from m2l2.speed import run_speed
 
-    run_speed(args.config, args.seconds, args.device, upstream=not args.no_upstream, repeats=args.repeats)
+    run_speed(args.config, args.seconds, args.device, upstream=not args.no_upstream, repeats=args.repeats,
+              mode=args.mode)
     return 0

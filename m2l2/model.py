@@ -181,9 +181,13 @@ class ConsistencyModel(nn.Module):
         nn.init.zeros_(self.head[-1].weight)  # upstream: F starts at 0, so f(x, σ) = c_skip(σ)·x at step 0
         nn.init.zeros_(self.head[-1].bias)
 
-    def forward(self, x: torch.Tensor, sigma: torch.Tensor, cross: list[torch.Tensor]) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, sigma: torch.Tensor, cross: list[torch.Tensor], last_only: bool = False
+    ) -> torch.Tensor:
         """x: [B, n, 2C, 1024, frames] noisy chunks (n = 1 or 2, oldest first); sigma: [B, n]; cross: per
-        level [B·n, C_l, F_l, T_l] (chunk-major within each batch item). Returns the denoised chunks."""
+        level [B·n, C_l, F_l, T_l] (chunk-major within each batch item). Returns the denoised chunks, or with
+        `last_only` only the newest one [B, 1, ...] (the older chunks then skip the de-patchifier: the
+        attention is causal, so the newest chunk's output is the same)."""
         cfg = self.cfg
         b, n = x.shape[:2]
         flat_x, flat_s = x.flatten(0, 1), sigma.flatten().to(x.dtype)
@@ -196,9 +200,15 @@ class ConsistencyModel(nn.Module):
         token_cond = emb.reshape(b, n, 1, -1).expand(b, n, p, -1).reshape(b, n * p, -1)
         mask = chunk_causal_mask(n, p, x.device) if n > 1 else None
         tokens = self.transformer(tokens, token_cond, mask).reshape(b * n, p, -1)
+        if last_only and n > 1:
+            def last(t: torch.Tensor) -> torch.Tensor:
+                return t.unflatten(0, (b, n))[:, -1]
+
+            tokens, emb, skips, flat_x, flat_s = last(tokens), last(emb), [last(k) for k in skips], last(flat_x), last(flat_s)
+            n = 1
         feats = self.depatchifier(tokens_to_grid(tokens, cfg.token_freqs, cfg.token_times), emb, skips)
         out = self.head(feats[0])
         s = flat_s[:, None, None, None]
         denoised = edm.c_skip(s) * flat_x + edm.c_out(s) * out
-        return denoised.reshape(x.shape)
+        return denoised.reshape(b, n, *x.shape[2:])
 

@@ -1,20 +1,22 @@
 """Encode/decode real-time factors and peak memory of Music2Latent2 (random weights) and, in the same run,
 of upstream Music2Latent's network built directly from the `music2latent` package (no download).
 
-RTF = seconds of compute per second of audio (lower is faster). Peak memory: CUDA peak allocation on GPU,
-peak resident-set growth of this process on CPU (sampled every 2 ms).
+RTF = seconds of compute per second of audio (lower is faster). Peak memory: CUDA peak allocation on GPU;
+on CPU the peak of torch's allocator, of Python/NumPy allocations and of resident-set growth (`peak_memory`).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable
 from contextlib import contextmanager
 
 import torch
 
 SR = 44100
+_CPU = torch.autograd.DeviceType.CPU
 
 
 def _rss_bytes() -> int:
@@ -22,9 +24,26 @@ def _rss_bytes() -> int:
         return int(f.read().split()[1]) * 4096
 
 
+def _torch_cpu_peak(prof) -> int:
+    """Peak of the running sum of torch CPU-allocator events (allocations positive, frees negative)."""
+    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]" and e.device_type() == _CPU]
+    peak = live = 0
+    for e in sorted(events, key=lambda e: e.start_ns()):
+        live += e.nbytes()
+        peak = max(peak, live)
+    return peak
+
+
 @contextmanager
 def peak_memory(device: torch.device):
-    """Yields a dict whose "bytes" holds the peak memory growth of the block once it exits."""
+    """Yields a dict whose "bytes" holds the peak memory growth of the block once it exits.
+
+    CUDA: peak allocation above the start. CPU: the largest of three accounts, none of which can miss an
+    allocation the way resident-set growth alone does (the allocator reuses memory it already holds):
+    torch's CPU allocator (every allocation and free, through `torch.profiler`), Python/NumPy allocations
+    (`tracemalloc`), and resident-set growth sampled every 2 ms (memory of other native libraries).
+    Tracking slows the block down: time it separately.
+    """
     result = {"bytes": 0}
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -34,45 +53,56 @@ def peak_memory(device: torch.device):
         torch.cuda.synchronize(device)
         result["bytes"] = torch.cuda.max_memory_allocated(device) - base
         return
-    base, peak, stop = _rss_bytes(), [0], threading.Event()
+    prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True)
+    tracing = tracemalloc.is_tracing()
+    if not tracing:
+        tracemalloc.start()
+    with prof:  # started first, so that the profiler's own buffers are not counted as the block's RSS growth
+        tracemalloc.reset_peak()
+        py_base = tracemalloc.get_traced_memory()[0]
+        base, peak, stop = _rss_bytes(), [0], threading.Event()
 
-    def sample():
-        while not stop.is_set():
-            peak[0] = max(peak[0], _rss_bytes())
-            time.sleep(0.002)
+        def sample():
+            while not stop.is_set():
+                peak[0] = max(peak[0], _rss_bytes())
+                time.sleep(0.002)
 
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
-        yield result
-    finally:
-        stop.set()
-        thread.join()
-        result["bytes"] = max(peak[0], _rss_bytes()) - base
+        thread = threading.Thread(target=sample, daemon=True)
+        thread.start()
+        try:
+            yield result
+        finally:
+            stop.set()
+            thread.join()
+            rss = max(peak[0], _rss_bytes()) - base
+            py_peak = tracemalloc.get_traced_memory()[1] - py_base
+    if not tracing:
+        tracemalloc.stop()
+    result["bytes"] = max(_torch_cpu_peak(prof), py_peak, rss)
 
 
 def measure(fn: Callable[[], object], seconds: float, device: torch.device, repeats: int) -> tuple[float, float]:
-    """(RTF, peak MiB) of `fn`, best of `repeats` after one warm-up call."""
+    """(RTF, peak MiB) of `fn`: best time of `repeats` after one warm-up call, memory of one more call
+    (memory tracking would distort the timing)."""
     fn()
-    best, mem = float("inf"), 0.0
+    best = float("inf")
     for _ in range(repeats):
-        with peak_memory(device) as peak:
-            start = time.perf_counter()
-            fn()
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            elapsed = time.perf_counter() - start
-        best = min(best, elapsed)
-        mem = max(mem, peak["bytes"] / 2**20)
-    return best / seconds, mem
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        best = min(best, time.perf_counter() - start)
+    with peak_memory(device) as peak:
+        fn()
+    return best / seconds, peak["bytes"] / 2**20
 
 
-def _m2l2_fns(config: str, audio: torch.Tensor, device: torch.device):
+def _m2l2_fns(config: str, audio: torch.Tensor, device: torch.device, mode: str = "autoregressive"):
     import m2l2
 
     model = m2l2.build(config).to(device)
     latents = model.encode(audio)
-    return (lambda: model.encode(audio)), (lambda: model.decode(latents, length=audio.shape[-1]))
+    return (lambda: model.encode(audio)), (lambda: model.decode(latents, length=audio.shape[-1], mode=mode))
 
 
 def _upstream_fns(audio: torch.Tensor, device: torch.device):
@@ -97,14 +127,16 @@ def _upstream_fns(audio: torch.Tensor, device: torch.device):
     return encode, decode
 
 
-def run_speed(config: str, seconds_list: list[float], device: str, upstream: bool = True, repeats: int = 1) -> list[dict]:
+def run_speed(config: str, seconds_list: list[float], device: str, upstream: bool = True, repeats: int = 1,
+              mode: str = "autoregressive") -> list[dict]:
     dev = torch.device(device)
     rows = []
     print(f"device: {dev} ({torch.cuda.get_device_name(dev) if dev.type == 'cuda' else f'{torch.get_num_threads()} CPU threads'})")
     print(f"{'model':28s} {'audio s':>8s} {'enc RTF':>9s} {'dec RTF':>9s} {'enc MiB':>9s} {'dec MiB':>9s}")
     for seconds in seconds_list:
         audio = torch.randn(1, 1, int(seconds * SR), generator=torch.Generator().manual_seed(0)).to(dev) * 0.1
-        candidates = [(f"Music2Latent2 ({config})", lambda a=audio: _m2l2_fns(config, a, dev))]
+        label = config if mode == "autoregressive" else f"{config}, {mode}"
+        candidates = [(f"Music2Latent2 ({label})", lambda a=audio: _m2l2_fns(config, a, dev, mode))]
         if upstream:
             candidates.append(("Music2Latent (upstream)", lambda a=audio: _upstream_fns(a, dev)))
         for name, make in candidates:

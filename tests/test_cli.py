@@ -36,6 +36,9 @@ def test_encode_decode_round_trip(tmp_path, micro_yaml, clip):
     assert main(["decode", str(lat), str(out), "--untrained", micro_yaml, "--sigma-cond", "0.2"]) == 0
     audio, sr = sf.read(out)
     assert sr == 44_100 and audio.shape == (88_200,)  # mono model, length of the input at 44.1 kHz
+    par = tmp_path / "par.wav"
+    assert main(["decode", str(lat), str(par), "--untrained", micro_yaml, "--mode", "parallel", "--max-batch", "2"]) == 0
+    assert sf.read(par)[0].shape == (88_200,)
 
 
 def test_reconstruct_and_info(tmp_path, micro_yaml, clip, capsys):

@@ -373,3 +373,28 @@ def test_magnitude_head_adds_its_weighted_loss_and_trains_the_encoder():
     assert model.encoder.to_latent.weight.grad.abs().sum() > 0
     assert m2l2.build("paper").decoder.magnitude_head is None  # the paper has no such head
 
+
+
+@torch.no_grad()
+def test_channels_last_and_one_step_shortcut_keep_outputs():
+    # speed options must not change the maths: channels-last convolutions, and one-step decoding skipping
+    # the unused re-decode of the previous chunk (`last_only`), equal the plain computation within float error
+    model = micro()
+    torch.manual_seed(1)
+    for p in model.consistency.head[-1].parameters():  # a fresh head outputs 0: make decoding depend on F
+        p.data.normal_(0, 0.05)
+    x = torch.randn(1, 1, 3 * model.chunk_samples) * 0.1
+    lat = model.encode(x)
+    dec = model.decode(lat, generator=torch.Generator().manual_seed(0))
+    one = model.decode(lat, generator=torch.Generator().manual_seed(0), redecode_previous=False)
+    pair = torch.randn(1, 2, 2, 1024, 64)
+    sig = torch.tensor([[0.4, 2.0]])
+    cross = model.decoder(lat[0, :2])
+    full = model.consistency(pair, sig, cross)
+    assert torch.allclose(model.consistency(pair, sig, cross, last_only=True)[:, 0], full[:, 1], atol=1e-5)
+    model.to(memory_format=torch.channels_last)
+    assert torch.allclose(model.encode(x), lat, atol=1e-5)
+    assert torch.allclose(model.decode(lat, generator=torch.Generator().manual_seed(0)), dec, atol=1e-5)
+    assert torch.allclose(
+        model.decode(lat, generator=torch.Generator().manual_seed(0), redecode_previous=False), one, atol=1e-5
+    )

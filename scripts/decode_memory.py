@@ -1,0 +1,48 @@
+"""Peak memory of Music2Latent2 decoding for 30 s and 10 min of audio, autoregressive vs parallel mode.
+
+`PYTHONPATH=$PWD python scripts/decode_memory.py [--config tiny] [--seconds 30 600] [--max-batch 8]`
+
+Random weights (memory does not depend on them). Peak memory as `m2l2.speed.peak_memory` measures it
+(torch's CPU allocator, Python allocations and RSS growth; CUDA peak allocation on a GPU). The output
+waveform itself (4 bytes per sample) is part of the peak: it is printed alongside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+import m2l2
+from m2l2.speed import peak_memory
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--config", default="tiny")
+    p.add_argument("--seconds", type=float, nargs="*", default=[30.0, 600.0])
+    p.add_argument("--max-batch", type=int, default=8)
+    p.add_argument("--modes", nargs="*", default=["autoregressive", "parallel"])
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = p.parse_args()
+    dev = torch.device(args.device)
+    torch.manual_seed(0)
+    model = m2l2.build(args.config).to(dev).eval()
+    print(f"config {args.config}, device {dev}, {torch.get_num_threads()} threads, max_batch {args.max_batch}")
+    print(f"{'audio s':>8s} {'chunks':>7s} {'mode':>15s} {'peak MiB':>9s} {'output MiB':>11s} {'wall s':>8s}")
+    for seconds in args.seconds:
+        chunks = max(1, round(seconds * model.chunk_rate))
+        lat = torch.rand(1, chunks, *model.config.latent_shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
+        for mode in args.modes:
+            start = time.perf_counter()
+            with peak_memory(dev) as peak:
+                model.decode(lat.to(dev), generator=torch.Generator().manual_seed(0), mode=mode,
+                             max_batch=args.max_batch)
+            wall = time.perf_counter() - start
+            out_mib = chunks * model.chunk_samples * model.channels * 4 / 2**20
+            print(f"{seconds:8.0f} {chunks:7d} {mode:>15s} {peak['bytes'] / 2**20:9.0f} {out_mib:11.1f} {wall:8.1f}")
+
+
+if __name__ == "__main__":
+    main()
