@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers_m2l2 import micro
 
 from m2l2.errors import M2L2Error
-from tests.test_model import micro
 
 
 def _random_head(model):

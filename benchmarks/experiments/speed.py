@@ -28,7 +28,7 @@ from benchmarks.experiments.base import RunOptions, RunSummary, finish
 from benchmarks.provenance import provenance
 from m2l2.errors import M2L2Error
 
-SPEED_VERSION = "speed-v2"  # v2: all rows timed in one run
+SPEED_VERSION = "speed-v3"  # v2: all rows timed in one run; v3: CPU peak memory from allocator events (never 0)
 
 
 @dataclass
