@@ -30,10 +30,9 @@ from m2l2.training.recon import memorisation_scores as score
 
 
 def suite_train_folder() -> Path:
-    import os
+    from benchmarks.datasets.suite import default_root
 
-    root = Path(os.environ.get("M2L2_DATA_DIR", Path.home() / ".cache/m2l2/suite"))
-    folder = root / "music" / "train"
+    folder = default_root() / "music" / "train"
     if not folder.is_dir():
         sys.exit(f"{folder} not found: build the suite first (m2l2 data build --parts music)")
     return folder
@@ -97,9 +96,10 @@ def train(config: str, overrides: list[str], data: Path, steps: int, run_dir: Pa
             *overrides,
         ],
     )
-    torch.manual_seed(TrainConfig.from_dict(cfg["train"]).seed)  # the initial weights of `m2l2 train`
+    train_cfg = TrainConfig.from_dict(cfg["train"])
+    torch.manual_seed(train_cfg.seed)  # the initial weights of `m2l2 train`
     model = m2l2.build(cfg["model"])
-    trainer = Trainer(model, TrainConfig.from_dict(cfg["train"]), run_dir, config={"model": model.config.to_dict()})
+    trainer = Trainer(model, train_cfg, run_dir, config={"model": model.config.to_dict()})
     trainer.fit(resume=(run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()))
     return model, trainer
 
@@ -119,13 +119,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from m2l2.autoencoder import Music2Latent2
 
     if args.gate == "split":
         train_dir, dev_dir = link_split(args.out)
         print(f"{train_dir}: {len(list(train_dir.iterdir()))} clips; {dev_dir}: {len(list(dev_dir.iterdir()))} clips")
         return 0
-    length = spectral.frames_to_samples(2 * 64)
+    from m2l2.config import ModelConfig, load_config
+
+    chunk_frames = ModelConfig.from_dict(load_config(args.config, args.overrides)["model"]).chunk_frames
+    length = spectral.frames_to_samples(2 * chunk_frames)  # the model's training length
     count = args.crops if args.gate == "2" else 1
     data = args.out / "data"
     paths = sorted(data.glob("*.wav")) if args.gate == "rescore" else write_crops(suite_train_folder(), count, length, data)
@@ -144,7 +146,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     start = time.time()
     model, trainer = train(args.config, args.overrides, data, args.steps, args.out / "run")
-    assert isinstance(model, Music2Latent2)
     seconds = time.time() - start
     result = {"gate": args.gate, "config": args.config, "overrides": args.overrides, "steps": args.steps,
               "crops": [p_.name for p_ in paths], "train_seconds": seconds}

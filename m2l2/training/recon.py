@@ -129,11 +129,16 @@ class ReconstructionProbe:
 PROBE_SIGMAS = (0.01, 0.1, 0.5, 2.0, 10.0, 80.0)
 
 
+def training_chunks(model, clip: np.ndarray) -> torch.Tensor:
+    """The two chunks [2, 2C, F, frames] of a training crop [C, N], on the STFT grid training uses."""
+    x = torch.from_numpy(clip)[None].float().to(model.device)
+    return split_chunks(spectral.to_spec(x), model.config.chunk_frames)[0]
+
+
 @torch.no_grad()
 def denoise_errors(model, clip: np.ndarray, seed: int = 0) -> dict[str, float]:
     """Relative error ‖f(x + σn, σ) − x‖ / ‖x‖ of the consistency model on the clip's first chunk."""
-    x = torch.from_numpy(clip)[None].float().to(model.device)
-    chunk = split_chunks(spectral.to_spec(x), model.config.chunk_frames)[:, 0]  # [1, 2C, F, frames]
+    chunk = training_chunks(model, clip)[:1]  # [1, 2C, F, frames]
     cross = model.decoder(model.encoder(chunk))
     gen = torch.Generator().manual_seed(seed)
     noise = torch.randn(chunk.shape, generator=gen).to(model.device)
@@ -148,9 +153,7 @@ def encode_as_trained(model, clip: np.ndarray) -> tuple[torch.Tensor, np.ndarray
     """Latents of a training crop on the STFT grid it was trained on, and the part of the crop that
     `decode` returns for them. `encode` pads by LEFT_PAD samples (1.5 hops), which puts the frames
     elsewhere: a model that memorised one crop is only asked to reproduce what it saw."""
-    x = torch.from_numpy(clip)[None].float().to(model.device)
-    chunks = split_chunks(spectral.to_spec(x), model.config.chunk_frames)[0]  # [2, 2C, F, frames]
-    latents = model.encoder(chunks)[None]
+    latents = model.encoder(training_chunks(model, clip))[None]
     return latents, clip[:, spectral.LEFT_PAD :]
 
 
