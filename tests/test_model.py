@@ -347,6 +347,27 @@ def test_delta_t_start_of_one_is_denoising_against_the_clean_input():
     assert torch.allclose(loss, expected, rtol=1e-4)
 
 
+def test_anchor_fraction_trains_that_share_of_chunks_against_the_clean_input():
+    # The mixed objective: anchored chunks get σ_lo = σ_min (Δt = 1), the others σ(t − Δt) of the schedule.
+    from m2l2.consistency import training_loss
+
+    model = micro().eval()
+    audio = torch.randn(12, 1, model.train_samples) * 0.1
+    seen = []
+    model.consistency.register_forward_pre_hook(lambda _module, args: seen.append(args[1].detach().clone()))
+    for fraction in (0.0, 0.5, 1.0):
+        seen.clear()
+        with torch.no_grad():
+            training_loss(model, audio, 0, 10, torch.Generator().manual_seed(0), delta_t_range=(0.01, 0.01),
+                          magnitude_weight=0.0, anchor_fraction=fraction)
+        s_hi, s_lo = seen
+        expected_lo = edm.sigma_of_t((edm.t_of_sigma(s_hi) - 0.01).clamp_min(0.0))
+        anchored = torch.isclose(s_lo, torch.full_like(s_lo, edm.SIGMA_MIN)) & ~torch.isclose(expected_lo, s_lo)
+        share = anchored.float().mean().item()
+        assert torch.all(anchored | torch.isclose(s_lo, expected_lo, rtol=1e-3))
+        assert abs(share - fraction) < 0.2, (fraction, share)  # 24 chunks, fixed seed
+
+
 def test_magnitude_of_the_representation_is_the_compressed_stft_magnitude():
     from m2l2 import spectral
 

@@ -87,6 +87,7 @@ class TrainConfig:
     delta_t_end: float = 0.001  # Δt at total_steps; upstream 0.001
     loss_weighting: str = "delta_sigma"  # "delta_sigma" (upstream 1/Δσ) or "f_space" (see edm.consistency_weight)
     t_max_fraction: float = 0.0  # share of noise indices set to t = 1, σ_max (0: upstream's lognormal only)
+    anchor_fraction: float = 0.0  # share of chunks trained at Δt = 1 (teacher: the clean chunk) whatever the schedule
     magnitude_weight: float = 1.0  # weight of the magnitude-head loss (models with model.magnitude_head only)
     grad_clip: float = 0.0  # max global grad norm; 0 (upstream) disables clipping (the norm is still logged)
     precision: str = "fp32"  # "fp32" | "bf16" | "fp16" (autocast; fp16 on GPU only, with a grad scaler)
@@ -136,8 +137,9 @@ class TrainConfig:
 
         if self.loss_weighting not in WEIGHTINGS:
             raise M2L2Error(f"train.loss_weighting must be one of {WEIGHTINGS}, got {self.loss_weighting!r}")
-        if not 0.0 <= self.t_max_fraction <= 1.0:
-            raise M2L2Error(f"train.t_max_fraction must be in [0, 1], got {self.t_max_fraction}")
+        for name in ("t_max_fraction", "anchor_fraction"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise M2L2Error(f"train.{name} must be in [0, 1], got {getattr(self, name)}")
         if self.magnitude_weight < 0:
             raise M2L2Error(f"train.magnitude_weight must be >= 0, got {self.magnitude_weight}")
         if not 0.0 < self.delta_t_end <= self.delta_t_start <= 1.0:

@@ -124,6 +124,7 @@ def default_loss_fn(cfg: TrainConfig) -> LossFn:
         delta_t_range=(cfg.delta_t_start, cfg.delta_t_end),
         magnitude_weight=cfg.magnitude_weight,
         t_max_fraction=cfg.t_max_fraction,
+        anchor_fraction=cfg.anchor_fraction,
         weighting=cfg.loss_weighting,
     )
 
