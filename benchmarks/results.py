@@ -77,8 +77,14 @@ def _per_clip_fad(entry: dict[str, Any], clip_ids: list[str] | None) -> list[dic
         ids = clip_ids if clip_ids is not None and len(clip_ids) == len(values) else None
         for i, v in enumerate(values):
             out.append(
-                {"level": "clip", "metric": metric, "value": _number(v), "clip_index": i,
-                 "clip": ids[i] if ids else None, "status": "ok" if v is not None else "not computed"}
+                {
+                    "level": "clip",
+                    "metric": metric,
+                    "value": _number(v),
+                    "clip_index": i,
+                    "clip": ids[i] if ids else None,
+                    "status": "ok" if v is not None else "not computed",
+                }
             )
     return out
 
@@ -98,9 +104,16 @@ def _table2(result: dict[str, Any], folder: Path) -> list[dict[str, Any]]:
             for metric in sorted(set(r) - ROW_KEYS):
                 reason = (r.get("reasons") or {}).get(metric)
                 rows.append(
-                    {**base, "level": "clip", "clip": r["clip"], "clip_index": i, "metric": metric,
-                     "value": _number(r[metric]), "status": "ok" if r[metric] is not None else "not computed",
-                     "reason": reason}
+                    {
+                        **base,
+                        "level": "clip",
+                        "clip": r["clip"],
+                        "clip_index": i,
+                        "metric": metric,
+                        "value": _number(r[metric]),
+                        "status": "ok" if r[metric] is not None else "not computed",
+                        "reason": reason,
+                    }
                 )
         # compact_rows writes a model's rows in the evaluation set's order, the order of per_clip_fad
         ids = [r["clip"] for r in clip_rows]
@@ -130,8 +143,15 @@ def _seams(result: dict[str, Any], folder: Path) -> list[dict[str, Any]]:
         for mode, parts in m.get("modes", {}).items():
             for part in ("boundary", "inside", "difference"):
                 if part in parts:
-                    rows.append({"model": m["label"], "variant": mode, "sigma_cond": _number(m.get("sigma_cond")),
-                                 "level": "summary", **_summary_row(f"lsd-{part}", parts[part])})
+                    rows.append(
+                        {
+                            "model": m["label"],
+                            "variant": mode,
+                            "sigma_cond": _number(m.get("sigma_cond")),
+                            "level": "summary",
+                            **_summary_row(f"lsd-{part}", parts[part]),
+                        }
+                    )
     index: dict[str, int] = {}
     for r in store.read_rows(folder):
         if r.get("model") not in labels:
@@ -139,9 +159,19 @@ def _seams(result: dict[str, Any], folder: Path) -> list[dict[str, Any]]:
         i = index[r["model"]] = index.get(r["model"], -1) + 1
         for mode in sorted(set(r) - ROW_KEYS):
             for part in ("boundary", "inside"):
-                rows.append({"model": r["model"], "variant": mode, "level": "clip", "clip": r["clip"],
-                             "clip_index": i, "metric": f"lsd-{part}", "value": _number(r[mode].get(part)),
-                             "n": r[mode].get(f"n_{part}"), "status": "ok"})
+                rows.append(
+                    {
+                        "model": r["model"],
+                        "variant": mode,
+                        "level": "clip",
+                        "clip": r["clip"],
+                        "clip_index": i,
+                        "metric": f"lsd-{part}",
+                        "value": _number(r[mode].get(part)),
+                        "n": r[mode].get(f"n_{part}"),
+                        "status": "ok",
+                    }
+                )
     return rows
 
 
@@ -151,16 +181,35 @@ def _table3(result: dict[str, Any], folder: Path) -> list[dict[str, Any]]:
     for m in result.get("models", []):
         for task, by_metric in m.get("results", {}).items():
             for metric, s in by_metric.items():
-                rows.append({"model": m["label"], "task": task, "level": "summary", "metric": metric,
-                             "value": _number(s.get("mean")), "std": _number(s.get("std")), "n": s.get("n"),
-                             "status": "ok"})
+                rows.append(
+                    {
+                        "model": m["label"],
+                        "task": task,
+                        "level": "summary",
+                        "metric": metric,
+                        "value": _number(s.get("mean")),
+                        "std": _number(s.get("std")),
+                        "n": s.get("n"),
+                        "status": "ok",
+                    }
+                )
     for r in store.read_rows(folder, "runs*.jsonl"):
         if r.get("model") not in labels:
             continue
         for metric, v in sorted((r.get("scores") or {}).items()):
-            rows.append({"model": r["model"], "task": r.get("task"), "seed": r.get("seed"), "fold": r.get("fold"),
-                         "level": "run", "metric": metric, "value": _number(v), "n": r.get("n_test"),
-                         "status": "ok"})
+            rows.append(
+                {
+                    "model": r["model"],
+                    "task": r.get("task"),
+                    "seed": r.get("seed"),
+                    "fold": r.get("fold"),
+                    "level": "run",
+                    "metric": metric,
+                    "value": _number(v),
+                    "n": r.get("n_test"),
+                    "status": "ok",
+                }
+            )
     return rows
 
 
@@ -173,8 +222,14 @@ def _speed(result: dict[str, Any], folder: Path) -> list[dict[str, Any]]:
     ]
 
 
-READERS = {"table2": _table2, "table1": _points, "fig3": _points, "seams": _seams, "table3": _table3,
-           "speed": _speed}
+READERS = {
+    "table2": _table2,
+    "table1": _points,
+    "fig3": _points,
+    "seams": _seams,
+    "table3": _table3,
+    "speed": _speed,
+}
 
 
 def _provenance(result: dict[str, Any], path: Path) -> dict[str, Any]:
@@ -238,7 +293,9 @@ def export(df: Any, out: str | Path, fmt: str) -> Path:
         try:
             import pyarrow  # noqa: F401
         except ImportError:
-            raise M2L2Error("parquet export needs pyarrow: pip install pyarrow (or use --format csv)") from None
+            raise M2L2Error(
+                "parquet export needs pyarrow: pip install pyarrow (or use --format csv)"
+            ) from None
         df.to_parquet(out, index=False)
     else:
         raise M2L2Error(f"unknown format {fmt!r}; choose csv or parquet")

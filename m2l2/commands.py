@@ -42,25 +42,18 @@ def _decode_args(p: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("encode", help="audio file → latent file (.safetensors)")
-    p.add_argument("input")
-    p.add_argument("output")
-    _add_model_args(p)
-    p.set_defaults(func=cmd_encode)
-
-    p = subparsers.add_parser("decode", help="latent file → audio file")
-    p.add_argument("input")
-    p.add_argument("output")
-    _add_model_args(p)
-    _decode_args(p)
-    p.set_defaults(func=cmd_decode)
-
-    p = subparsers.add_parser("reconstruct", help="audio file → encode → decode → audio file")
-    p.add_argument("input")
-    p.add_argument("output")
-    _add_model_args(p)
-    _decode_args(p)
-    p.set_defaults(func=cmd_reconstruct)
+    for name, help_text, func, decodes in (
+        ("encode", "audio file → latent file (.safetensors)", cmd_encode, False),
+        ("decode", "latent file → audio file", cmd_decode, True),
+        ("reconstruct", "audio file → encode → decode → audio file", cmd_reconstruct, True),
+    ):
+        p = subparsers.add_parser(name, help=help_text)
+        p.add_argument("input")
+        p.add_argument("output")
+        _add_model_args(p)
+        if decodes:
+            _decode_args(p)
+        p.set_defaults(func=func)
 
     p = subparsers.add_parser("info", help="parameter counts, compression ratio and latent rate")
     p.add_argument("target", help="configuration name, YAML file or checkpoint")

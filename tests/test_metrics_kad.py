@@ -15,7 +15,6 @@ from scipy.spatial.distance import cdist, pdist
 from benchmarks.metrics.kad import (
     SCALE,
     bootstrap_from_sums,
-    bootstrap_kad_ci,
     kad,
     kad_from_sums,
     kad_with_ci,
@@ -188,8 +187,8 @@ def test_bootstrap_ci_is_seeded_and_brackets_the_estimate():
     assert lo < result.score < hi
     assert abs((lo + hi) / 2 - result.score) < 0.2 * (hi - lo)
     assert result.score == pytest.approx(kad(np.concatenate(ref), np.concatenate(est)), rel=1e-12)
-    assert bootstrap_kad_ci(ref, est, n_boot=300, seed=0) == result.ci
-    assert bootstrap_kad_ci(ref, est, n_boot=300, seed=1) != result.ci
+    assert kad_with_ci(ref, est, n_boot=300, seed=0).ci == result.ci
+    assert kad_with_ci(ref, est, n_boot=300, seed=1).ci != result.ci
     assert (result.n_reference_frames, result.n_estimate_frames) == (1200, 1200)
     assert bootstrap_from_sums(kernel_sums(ref[:1], est[:1]), n_boot=10) is None  # one clip: no interval
 
@@ -201,6 +200,6 @@ def test_errors_say_what_is_wrong():
     with pytest.raises(ValueError, match="sizes differ"):
         kad(np.eye(4), np.eye(5))
     with pytest.raises(ValueError, match="paired"):
-        bootstrap_kad_ci([np.eye(3)] * 2, [np.eye(3)] * 3)
+        kad_with_ci([np.eye(3)] * 2, [np.eye(3)] * 3)
     with pytest.raises(ValueError, match=r"\[F>=2, D\]"):
         kad(np.ones(5), np.ones(5))

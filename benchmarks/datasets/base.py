@@ -84,6 +84,16 @@ def require_file(path: Path, dataset: str, layout: str) -> Path:
     return path
 
 
+def require_audio(items: list, dataset: str, layout: str) -> None:
+    """Raise, naming one missing file and the expected layout, when any item's audio file is absent."""
+    missing = [it for it in items if not it.path.is_file()]
+    if missing:
+        raise M2L2Error(
+            f"{dataset}: {len(missing)} of {len(items)} audio files are missing, e.g. {missing[0].path}. "
+            f"Expected layout:\n{layout}"
+        )
+
+
 def check_split(split: str | None, allowed: tuple[str, ...], dataset: str) -> None:
     if split is not None and split not in allowed:
         raise M2L2Error(f"{dataset}: unknown split {split!r}; choose one of {', '.join(allowed)}")

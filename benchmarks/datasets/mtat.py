@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.datasets.base import SPLITS, Item, check_split, require_file
+from benchmarks.datasets.base import SPLITS, Item, check_split, require_audio, require_file
 from m2l2.errors import M2L2Error
 
 ANNOTATIONS = "annotations_final.csv"
@@ -112,12 +112,7 @@ def load(
         present = [t for t in vocab if r[t].strip() == "1"]
         items.append(Item(r["clip_id"].strip(), _audio_path(root, mp3), {"tags": present}, item_split))
     if check_audio:
-        missing = [it for it in items if not it.path.is_file()]
-        if missing:
-            raise M2L2Error(
-                f"MagnaTagATune: {len(missing)} of {len(items)} audio files are missing, e.g. {missing[0].path}. "
-                f"Expected layout:\n{LAYOUT}"
-            )
+        require_audio(items, "MagnaTagATune", LAYOUT)
     return items
 
 

@@ -14,6 +14,7 @@ from benchmarks.datasets.base import (
     check_split,
     normalize_pitch_class,
     read_csv_rows,
+    require_audio,
     require_file,
 )
 from m2l2.errors import M2L2Error
@@ -65,10 +66,5 @@ def load(root: str | Path, split: str | None = None, fold: int = 0, check_audio:
         path = root / "audio" / r["Path"].strip()
         items.append(Item(Path(r["Path"]).stem, path, labels, item_split))
     if check_audio:
-        missing = [it for it in items if not it.path.is_file()]
-        if missing:
-            raise M2L2Error(
-                f"TinySOL: {len(missing)} of {len(items)} audio files are missing, e.g. "
-                f"{missing[0].path}. Expected layout:\n{LAYOUT}"
-            )
+        require_audio(items, "TinySOL", LAYOUT)
     return items

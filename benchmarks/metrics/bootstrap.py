@@ -7,6 +7,12 @@ from collections.abc import Callable
 import numpy as np
 
 
+def require_paired(reference_clips: list, estimate_clips: list) -> None:
+    """Set-level bootstraps resample (reference, estimate) clip pairs jointly: the lists must pair up."""
+    if len(reference_clips) != len(estimate_clips):
+        raise ValueError("reference and estimate clip lists must be paired")
+
+
 def resample_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
     """[n_boot, n] clip indices drawn with replacement from a seeded generator."""
     rng = np.random.default_rng(seed)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
-from benchmarks.metrics.bootstrap import bootstrap_ci
+from benchmarks.metrics.bootstrap import bootstrap_ci, require_paired
 
 
 @dataclass(frozen=True)
@@ -161,8 +161,7 @@ def bootstrap_fad_ci(
     level: float = 0.95,
 ) -> tuple[float, float] | None:
     """Percentile CI of the set FAD, resampling (reference, estimate) clip pairs jointly with replacement."""
-    if len(reference_clips) != len(estimate_clips):
-        raise ValueError("reference and estimate clip lists must be paired")
+    require_paired(reference_clips, estimate_clips)
     ref_x = np.concatenate(reference_clips).astype(np.float64)
     est_x = np.concatenate(estimate_clips).astype(np.float64)
     ref_owner = np.repeat(np.arange(len(reference_clips)), [len(c) for c in reference_clips])

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.spatial.distance
 
-from benchmarks.metrics.bootstrap import bootstrap_ci
+from benchmarks.metrics.bootstrap import bootstrap_ci, require_paired
 
 SCALE = 100.0  # the KAD paper's and kadtk's SCALE_FACTOR
 BLOCK = 1024  # tile side: three float64 tiles of 8 MiB each
@@ -211,20 +211,6 @@ def bootstrap_from_sums(
     return bootstrap_ci(n, statistic, n_boot, seed, level)
 
 
-def bootstrap_kad_ci(
-    reference_clips: list[np.ndarray],
-    estimate_clips: list[np.ndarray],
-    n_boot: int = 1000,
-    seed: int = 0,
-    level: float = 0.95,
-    bandwidth: float | None = None,
-) -> tuple[float, float] | None:
-    """Percentile CI of the set KAD, resampling (reference, estimate) clip pairs jointly with replacement."""
-    if len(reference_clips) != len(estimate_clips):
-        raise ValueError("reference and estimate clip lists must be paired")
-    return bootstrap_from_sums(kernel_sums(reference_clips, estimate_clips, bandwidth), n_boot, seed, level)
-
-
 @dataclass(frozen=True)
 class KadResult:
     """KAD of a paired clip set with its CI and the bandwidth used (for the provenance)."""
@@ -245,8 +231,7 @@ def kad_with_ci(
     bandwidth: float | None = None,
 ) -> KadResult:
     """KAD and its bootstrap CI from one pass over the frames (what a table row needs)."""
-    if len(reference_clips) != len(estimate_clips):
-        raise ValueError("reference and estimate clip lists must be paired")
+    require_paired(reference_clips, estimate_clips)
     sums = kernel_sums(reference_clips, estimate_clips, bandwidth)
     return KadResult(
         kad_from_sums(sums),

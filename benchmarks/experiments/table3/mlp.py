@@ -11,6 +11,7 @@ with training statistics, and every run is seeded (mir_ref sets no seed).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from dataclasses import dataclass, field
 
@@ -82,6 +83,18 @@ def _validation_metric(y: np.ndarray, scores: np.ndarray, multilabel: bool) -> f
     return float(roc_auc_score(y[:, usable], scores[:, usable], average="macro"))
 
 
+@contextlib.contextmanager
+def _torch_threads(threads: int | None):
+    """Run with `threads` intra-op threads (unchanged when None/0) and restore the previous count."""
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def train_probe(
     x_train: np.ndarray,
     y_train: np.ndarray,
@@ -94,91 +107,75 @@ def train_probe(
 ) -> ProbeResult:
     """Train one probe. y is [n] class indices (multi-class) or [n, n_classes] multi-hot (multi-label)."""
     cfg = cfg or ProbeConfig()
-    before = torch.get_num_threads()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    try:
-        return _train(x_train, y_train, x_valid, y_valid, n_classes, multilabel, seed, cfg)
-    finally:
-        torch.set_num_threads(before)
-
-
-def _train(
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    x_valid: np.ndarray,
-    y_valid: np.ndarray,
-    n_classes: int,
-    multilabel: bool,
-    seed: int,
-    cfg: ProbeConfig,
-) -> ProbeResult:
-    x_train = np.asarray(x_train, np.float32)
-    x_valid = np.asarray(x_valid, np.float32)
-    if len(x_train) == 0 or len(x_valid) == 0:
-        raise M2L2Error("the probe needs training and validation items")
-    mean = x_train.mean(0) if cfg.standardize else np.zeros(x_train.shape[1], np.float32)
-    std = x_train.std(0) if cfg.standardize else np.ones(x_train.shape[1], np.float32)
-    std = np.where(std > 1e-8, std, 1.0).astype(np.float32)
-    xt = torch.from_numpy((x_train - mean) / std)
-    xv = torch.from_numpy((x_valid - mean) / std)
-    if multilabel:
-        yt, yv = (
-            torch.from_numpy(np.asarray(y_train, np.float32)),
-            torch.from_numpy(np.asarray(y_valid, np.float32)),
-        )
-        loss_fn: nn.Module = nn.BCEWithLogitsLoss()
-    else:
-        yt, yv = (
-            torch.from_numpy(np.asarray(y_train, np.int64)),
-            torch.from_numpy(np.asarray(y_valid, np.int64)),
-        )
-        loss_fn = nn.CrossEntropyLoss()
-    gen = torch.Generator().manual_seed(int(seed))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
-        net = build_mlp(xt.shape[1], n_classes, cfg.hidden)
-    kernels = [m.weight for m in net.modules() if isinstance(m, nn.Linear)]
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-
-    def penalty() -> torch.Tensor:
-        return cfg.l2 * sum((w**2).sum() for w in kernels)
-
-    result = ProbeResult(net, mean.astype(np.float32), std, multilabel, 0, 0, [], cfg.batch_size)
-    best_metric, best_state = -np.inf, None
-    best_loss, since_best_loss = np.inf, 0
-    for epoch in range(1, cfg.max_epochs + 1):
-        net.train()
-        order = torch.randperm(len(xt), generator=gen)
-        total = 0.0
-        for i in range(0, len(order), cfg.batch_size):  # the last partial batch is trained on too
-            idx = order[i : i + cfg.batch_size]
-            loss = loss_fn(net(xt[idx]), yt[idx]) + penalty()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        with torch.no_grad():
-            net.eval()
-            logits = torch.cat([net(xv[i : i + cfg.batch_size]) for i in range(0, len(xv), cfg.batch_size)])
-            val_loss = float(loss_fn(logits, yv) + penalty())
-            probs = torch.sigmoid(logits) if multilabel else torch.softmax(logits, 1)
-        metric = _validation_metric(yv.numpy(), probs.double().numpy(), multilabel)
-        result.history.append(
-            {"epoch": epoch, "train_loss": total / len(xt), "val_loss": val_loss, "val_metric": metric}
-        )
-        if np.isfinite(metric) and metric > best_metric:
-            best_metric, best_state, result.best_epoch = metric, copy.deepcopy(net.state_dict()), epoch
-        if val_loss < best_loss:
-            best_loss, since_best_loss = val_loss, 0
+    with _torch_threads(cfg.threads):
+        x_train = np.asarray(x_train, np.float32)
+        x_valid = np.asarray(x_valid, np.float32)
+        if len(x_train) == 0 or len(x_valid) == 0:
+            raise M2L2Error("the probe needs training and validation items")
+        mean = x_train.mean(0) if cfg.standardize else np.zeros(x_train.shape[1], np.float32)
+        std = x_train.std(0) if cfg.standardize else np.ones(x_train.shape[1], np.float32)
+        std = np.where(std > 1e-8, std, 1.0).astype(np.float32)
+        xt = torch.from_numpy((x_train - mean) / std)
+        xv = torch.from_numpy((x_valid - mean) / std)
+        if multilabel:
+            yt, yv = (
+                torch.from_numpy(np.asarray(y_train, np.float32)),
+                torch.from_numpy(np.asarray(y_valid, np.float32)),
+            )
+            loss_fn: nn.Module = nn.BCEWithLogitsLoss()
         else:
-            since_best_loss += 1
-        result.epochs_run = epoch
-        if since_best_loss >= cfg.patience:
-            break
-    if best_state is not None:
-        net.load_state_dict(best_state)
-    else:
-        result.best_epoch = result.epochs_run  # no finite validation metric: keep the last weights
-    net.eval()
-    return result
+            yt, yv = (
+                torch.from_numpy(np.asarray(y_train, np.int64)),
+                torch.from_numpy(np.asarray(y_valid, np.int64)),
+            )
+            loss_fn = nn.CrossEntropyLoss()
+        gen = torch.Generator().manual_seed(int(seed))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(seed))
+            net = build_mlp(xt.shape[1], n_classes, cfg.hidden)
+        kernels = [m.weight for m in net.modules() if isinstance(m, nn.Linear)]
+        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+
+        def penalty() -> torch.Tensor:
+            return cfg.l2 * sum((w**2).sum() for w in kernels)
+
+        result = ProbeResult(net, mean.astype(np.float32), std, multilabel, 0, 0, [], cfg.batch_size)
+        best_metric, best_state = -np.inf, None
+        best_loss, since_best_loss = np.inf, 0
+        for epoch in range(1, cfg.max_epochs + 1):
+            net.train()
+            order = torch.randperm(len(xt), generator=gen)
+            total = 0.0
+            for i in range(0, len(order), cfg.batch_size):  # the last partial batch is trained on too
+                idx = order[i : i + cfg.batch_size]
+                loss = loss_fn(net(xt[idx]), yt[idx]) + penalty()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(idx)
+            with torch.no_grad():
+                net.eval()
+                logits = torch.cat(
+                    [net(xv[i : i + cfg.batch_size]) for i in range(0, len(xv), cfg.batch_size)]
+                )
+                val_loss = float(loss_fn(logits, yv) + penalty())
+                probs = torch.sigmoid(logits) if multilabel else torch.softmax(logits, 1)
+            metric = _validation_metric(yv.numpy(), probs.double().numpy(), multilabel)
+            result.history.append(
+                {"epoch": epoch, "train_loss": total / len(xt), "val_loss": val_loss, "val_metric": metric}
+            )
+            if np.isfinite(metric) and metric > best_metric:
+                best_metric, best_state, result.best_epoch = metric, copy.deepcopy(net.state_dict()), epoch
+            if val_loss < best_loss:
+                best_loss, since_best_loss = val_loss, 0
+            else:
+                since_best_loss += 1
+            result.epochs_run = epoch
+            if since_best_loss >= cfg.patience:
+                break
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        else:
+            result.best_epoch = result.epochs_run  # no finite validation metric: keep the last weights
+        net.eval()
+        return result
