@@ -27,6 +27,7 @@ data: install
 
 tables: install
 	$(PYTHON) -m m2l2.cli tables --config $(CONFIG)
+	$(PYTHON) -m m2l2.cli report --config $(CONFIG) --check
 
 test: install
 	$(PYTHON) -m pytest -q

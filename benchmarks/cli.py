@@ -70,6 +70,26 @@ def register(subparsers) -> None:
     )
     p.set_defaults(func=_cmd_tables)
     _register_results(subparsers)
+    _register_report(subparsers)
+
+
+def _register_report(subparsers) -> None:
+    p = subparsers.add_parser(
+        "report",
+        help="a static listening page of the Table II results (results/report/<config>/index.html)",
+        description="Per model: the Table II numbers and, for its best, median and worst clips by SI-SDR and "
+        "per-song FAD, the original and the reconstruction as Opus excerpts with spectrograms; the Fig. 3 plot. "
+        "Needs the results of `m2l2 tables`; reconstructions come from its cache (made again when absent).",
+    )
+    p.add_argument("--config", default=None, help="YAML file or shipped name; default: default")
+    p.add_argument("--out", default=None, help="folder of the page; default: <output_dir>/report/<config>")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="load the page in headless Chromium, fail on any missing audio or image, save screenshot.png",
+    )
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=_cmd_report)
 
 
 def _register_results(subparsers) -> None:
@@ -174,6 +194,24 @@ def _cmd_tables(args) -> int:
     if wanted == ["table2"] and shard[1] == 1 and "files written" not in outcome.get("table2", ""):
         raise M2L2Error(f"no table was written: {outcome.get('table2', 'Table II did not run')}")
     return 0
+
+
+def _cmd_report(args) -> int:
+    from pathlib import Path
+
+    from benchmarks.config import load_config
+    from benchmarks.report import build_report, check_page
+
+    cfg = load_config(args.config)
+    summary = build_report(cfg, Path(args.out) if args.out else None, progress=not args.no_progress)
+    print(summary.text())
+    if not args.check:
+        return 0
+    check = check_page(summary.path, summary.path.parent / "screenshot.png")
+    print(f"Chromium: {check.audio} audio players, {check.images} images, screenshot {check.screenshot}")
+    for failure in check.failures:
+        print(f"  {failure}")
+    return 0 if check.ok else 1
 
 
 def _cmd_results_export(args) -> int:

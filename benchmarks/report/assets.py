@@ -1,0 +1,76 @@
+"""The page's media: short Opus excerpts and spectrogram images, small enough that the page stays light."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from m2l2.audio import resample
+from m2l2.io import atomic_path
+
+OPUS_RATE = 48_000  # Opus runs at 48 kHz
+EXCERPT_SECONDS = 5.0
+N_FFT, HOP = 2048, 512
+DB_RANGE = 80.0
+
+
+def excerpt(audio: np.ndarray, sr: int, seconds: float = EXCERPT_SECONDS) -> np.ndarray:
+    """The middle `seconds` of [C, N] audio (all of it when shorter)."""
+    n = int(round(seconds * sr))
+    start = max(0, (audio.shape[-1] - n) // 2)
+    return audio[..., start : start + n]
+
+
+def write_opus(path: Path, audio: np.ndarray, sr: int) -> Path:
+    """[C, N] float audio → Ogg Opus at 48 kHz (libsndfile's default bitrate), written atomically."""
+    import soundfile as sf
+
+    x = resample(np.asarray(audio, np.float32), sr, OPUS_RATE)
+    x = np.clip(x, -1.0, 1.0).T
+    with atomic_path(path) as tmp:
+        sf.write(tmp, x, OPUS_RATE, format="OGG", subtype="OPUS")
+    return path
+
+
+def log_spectrogram(audio: np.ndarray) -> np.ndarray:
+    """[bins, frames] power in dB of the channel mean (Hann window, N_FFT / HOP)."""
+    x = np.asarray(audio, np.float64).mean(axis=0)
+    if x.size < N_FFT:
+        x = np.pad(x, (0, N_FFT - x.size))
+    frames = np.lib.stride_tricks.sliding_window_view(x, N_FFT)[::HOP]
+    spec = np.abs(np.fft.rfft(frames * np.hanning(N_FFT), axis=1)) ** 2
+    return 10 * np.log10(spec.T + 1e-12)
+
+
+def write_spectrogram(path: Path, audio: np.ndarray, sr: int, top_db: float) -> Path:
+    """A small PNG of the spectrogram up to 16 kHz; colours span [top_db − 80, top_db] so that an original
+    and its reconstruction, drawn with the original's top, compare by eye."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    db = log_spectrogram(audio)
+    max_bin = min(db.shape[0], int(16_000 / (sr / N_FFT)))
+    fig = plt.figure(figsize=(4.0, 1.6), dpi=90)
+    ax = fig.add_axes([0, 0, 1, 1])
+    extent = (0, audio.shape[-1] / sr, 0, max_bin * sr / N_FFT / 1000)
+    ax.imshow(
+        db[:max_bin],
+        origin="lower",
+        aspect="auto",
+        cmap="magma",
+        vmin=top_db - DB_RANGE,
+        vmax=top_db,
+        extent=extent,
+    )
+    ax.set_axis_off()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return path
+
+
+def top_db(audio: np.ndarray) -> float:
+    return float(log_spectrogram(audio).max())
