@@ -16,6 +16,7 @@ from m2l2.errors import M2L2Error
 from m2l2.model import ConsistencyModel, Decoder, Encoder
 
 DEFAULT_SIGMA_COND = 0.4  # noise level of the re-decoded previous chunk: the paper's best (its Fig. 3)
+DECODE_MODES = ("autoregressive", "parallel")  # see Music2Latent2.decode
 
 
 class Music2Latent2(nn.Module):
@@ -179,7 +180,7 @@ class Music2Latent2(nn.Module):
             )
         if steps < 1:
             raise M2L2Error("steps must be at least 1")
-        if mode not in ("autoregressive", "parallel"):
+        if mode not in DECODE_MODES:
             raise M2L2Error(f"mode must be 'autoregressive' or 'parallel', got {mode!r}")
         if max_batch < 1:
             raise M2L2Error("max_batch must be at least 1")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from m2l2.autoencoder import DEFAULT_SIGMA_COND
+from m2l2.autoencoder import DECODE_MODES, DEFAULT_SIGMA_COND
 from m2l2.errors import M2L2Error
 
 
@@ -35,7 +35,7 @@ def _decode_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sigma-cond", type=float, default=DEFAULT_SIGMA_COND, help="noise level of the re-decoded previous chunk")
     p.add_argument("--steps", type=int, default=1, help="consistency sampling steps per chunk")
     p.add_argument("--seed", type=int, default=0, help="seed of the decoding noise")
-    p.add_argument("--mode", choices=["autoregressive", "parallel"], default="autoregressive",
+    p.add_argument("--mode", choices=DECODE_MODES, default="autoregressive",
                    help="autoregressive (the paper) or parallel: all chunks at once, then each with its left "
                         "neighbour (not in the paper)")
     p.add_argument("--max-batch", type=int, default=8, help="chunks per batch in parallel mode")
@@ -66,7 +66,7 @@ def register(subparsers) -> None:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--no-upstream", action="store_true", help="skip upstream Music2Latent")
     p.add_argument("--repeats", type=int, default=1)
-    p.add_argument("--mode", choices=["autoregressive", "parallel"], default="autoregressive",
+    p.add_argument("--mode", choices=DECODE_MODES, default="autoregressive",
                    help="Music2Latent2's decoding mode")
     p.set_defaults(func=cmd_speed)
 

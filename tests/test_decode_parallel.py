@@ -129,3 +129,21 @@ def test_mode_errors(setup):
         model.decode(lat, mode="sideways")
     with pytest.raises(M2L2Error, match="max_batch"):
         model.decode(lat, mode="parallel", max_batch=0)
+
+
+@torch.no_grad()
+def test_adapter_and_yaml_option_reach_the_model(setup, tmp_path, micro_checkpoint):
+    # decode_mode travels from the YAML options through DecodingOptions to Music2Latent2.decode
+    from baselines.adapters.music2latent2 import DecodingOptions, Music2Latent2AE
+
+    ae = Music2Latent2AE(checkpoint=micro_checkpoint(tmp_path / "ckpt"), decode_mode="parallel", max_batch=2)
+    ae.model = _random_head(ae.model)
+    lat = setup[1][0]  # [5 chunks, L, D]
+    got = ae.decode(lat, seed=0)
+    want = _dec(ae.model, lat[None], mode="parallel", max_batch=2)[0].numpy()
+    autoregressive = ae.decode(lat, options=ae.decoding.replace(decode_mode="autoregressive"), seed=0)
+    assert ae.decoding.decode_mode == "parallel"
+    assert torch.allclose(torch.from_numpy(got), torch.from_numpy(want), atol=1e-6)
+    assert not torch.allclose(torch.from_numpy(got), torch.from_numpy(autoregressive), atol=1e-4)
+    with pytest.raises(M2L2Error, match="decode_mode"):
+        DecodingOptions(decode_mode="sideways")

@@ -91,7 +91,7 @@ def test_miniature_experiments_run_resume_and_render(tmp_path, micro_checkpoint,
     clips = tone_clips(tmp_path / "clips", seconds=0.3)
     cfg = mini_config(
         tmp_path, clips, micro_checkpoint,
-        fig3={"sigma_cond": [0.0], "models": ["Micro summary"], "one_step": True},
+        fig3={"sigma_cond": [0.0], "models": ["Micro summary"], "one_step": True, "parallel": [0.0]},
         table1={"summary": "Micro summary", "ordered": "Micro ordered"},
         seams={"models": ["Micro summary"]},
         speed={"seconds": 0.4, "repeats": 1, "models": ["Identity", "Micro summary"]},
@@ -110,20 +110,23 @@ def test_miniature_experiments_run_resume_and_render(tmp_path, micro_checkpoint,
     with pytest.raises(Interrupt):
         run("fig3", cfg, on_clip=crash_on_second_point)
     fig3 = run("fig3", cfg)
-    assert fig3.aggregates_computed == 1 and fig3.aggregates_reused == 1  # the first point survived the crash
-    assert fig3.reused_reconstructions == 3 and fig3.reconstructed == 1  # so did the crashed point's first clip
+    assert fig3.aggregates_computed == 2 and fig3.aggregates_reused == 1  # the first point survived the crash
+    assert fig3.reused_reconstructions == 3 and fig3.reconstructed == 3  # so did the crashed point's first clip
     result = json.loads((out / "fig3" / "mini.json").read_text())
-    assert [(p["mode"], p["sigma_cond"]) for p in result["points"]] == [("two-step", 0.0), ("one-step", 0.4)]
+    assert [(p["mode"], p["sigma_cond"]) for p in result["points"]] == [
+        ("two-step", 0.0), ("parallel", 0.0), ("one-step", 0.4)
+    ]
     assert all(p["random_weights"] for p in result["points"])
     fad = [p["metrics"]["fad-musicnn"] for p in result["points"]]
     assert all(f["status"] == "ok" and np.isfinite(f["value"]) and f["ci"][0] <= f["ci"][1] for f in fad)
     for suffix in (".png", ".pdf"):
         assert (out / "figures" / f"fig3_mini{suffix}").stat().st_size > 1000
     md = (out / "tables" / "fig3_mini.md").read_text()
-    assert "random weights (test only)" in md and "one-step" in md
+    assert "random weights (test only)" in md and "one-step" in md and "| parallel | 0.00 |" in md
+    assert fig3_rendering.fig3_series(result, "fad-musicnn")["Micro summary"]["parallel"]["sigma"] == [0.0]
 
     again = run("fig3", cfg)
-    assert (again.reconstructed, again.aggregates_computed, again.aggregates_reused) == (0, 0, 2)
+    assert (again.reconstructed, again.aggregates_computed, again.aggregates_reused) == (0, 0, 3)
 
     t1 = run("table1", cfg)
     assert t1.aggregates_computed == 2
@@ -137,7 +140,7 @@ def test_miniature_experiments_run_resume_and_render(tmp_path, micro_checkpoint,
     assert seams.rows_computed == 2
     res = json.loads((out / "seams" / "mini.json").read_text())
     modes = res["models"][0]["modes"]
-    for mode in ("autoregressive", "independent"):
+    for mode in ("autoregressive", "independent", "parallel"):
         for part in ("boundary", "inside", "difference"):
             assert np.isfinite(modes[mode][part]["value"])
         assert modes[mode]["n_clips"] == 2

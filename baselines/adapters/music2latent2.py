@@ -16,19 +16,25 @@ import numpy as np
 import torch
 
 from baselines.interface import Autoencoder, Package, Provenance, Requirement
-from m2l2.autoencoder import DEFAULT_SIGMA_COND
+from m2l2.autoencoder import DECODE_MODES, DEFAULT_SIGMA_COND
 from m2l2.errors import M2L2Error
 from m2l2.weights import sha256_of
 
 
 @dataclass(frozen=True)
 class DecodingOptions:
-    """How latents become audio; the YAML options `sigma_cond`, `steps`, `redecode_previous` set them."""
+    """How latents become audio; the YAML options `sigma_cond`, `steps`, `redecode_previous`, `decode_mode`
+    set them (see `m2l2.Music2Latent2.decode` for the two modes)."""
 
     sigma_cond: float = DEFAULT_SIGMA_COND  # noise level of the re-decoded previous chunk
     steps: int = 1  # consistency sampling steps per chunk
     redecode_previous: bool = True  # False: one-step decoding (the Fig. 3 reference line)
     independent_chunks: bool = False  # every chunk decoded alone from pure noise (the seams experiment)
+    decode_mode: str = "autoregressive"  # or "parallel": all chunks at once, then one batched refinement pass
+
+    def __post_init__(self) -> None:
+        if self.decode_mode not in DECODE_MODES:
+            raise M2L2Error(f"decode_mode must be one of {DECODE_MODES}, got {self.decode_mode!r}")
 
     def replace(self, **changes) -> DecodingOptions:
         return dataclasses.replace(self, **changes)
@@ -64,6 +70,7 @@ class Music2Latent2AE(Autoencoder):
         sigma_cond: float = DecodingOptions.sigma_cond,
         steps: int = DecodingOptions.steps,
         redecode_previous: bool = DecodingOptions.redecode_previous,
+        decode_mode: str = DecodingOptions.decode_mode,
         seed: int | None = 0,
         device: str = "cpu",
         max_batch: int = 16,
@@ -102,7 +109,8 @@ class Music2Latent2AE(Autoencoder):
         self.latent_rate = float(self.model.sample_rate) / float(self.model.chunk_samples)
         length, dim = cfg.latent_shape
         self.latent_dim = int(length * dim)
-        self.decoding = DecodingOptions(float(sigma_cond), int(steps), bool(redecode_previous))
+        self.decoding = DecodingOptions(float(sigma_cond), int(steps), bool(redecode_previous),
+                                        decode_mode=str(decode_mode))
         self.seed = seed
         self.max_batch = int(max_batch)
 
@@ -128,7 +136,8 @@ class Music2Latent2AE(Autoencoder):
         if opts.independent_chunks:
             return self._decode_independent(latent, length, opts, gen)
         wave = self.model.decode(latent[None], sigma_cond=opts.sigma_cond, steps=opts.steps, length=length,
-                                 generator=gen, redecode_previous=opts.redecode_previous)
+                                 generator=gen, redecode_previous=opts.redecode_previous, mode=opts.decode_mode,
+                                 max_batch=self.max_batch)
         return wave[0].cpu().numpy()
 
     def _decode_independent(self, latent: torch.Tensor, length: int | None, opts: DecodingOptions,

@@ -3,7 +3,8 @@
 Every Music2Latent2 checkpoint of the configuration (or the labels in `fig3.models`) decodes the evaluation
 set once per σ_cond value; each (model, σ_cond) point gets its set-level FAD per embedder with a bootstrap
 interval. One-step decoding (the previous chunk is not re-decoded, `redecode_previous=False`) at
-`fig3.one_step_sigma` is the reference line. Points are resumable and reused when unchanged
+`fig3.one_step_sigma` is the reference line; the σ_cond values of `fig3.parallel` are also decoded in
+parallel mode (all chunks at once, then each with its left neighbour; not in the paper), a dotted line. Points are resumable and reused when unchanged
 (`benchmarks.experiments.points`). Result: `<output>/fig3/<config>.json`; figure: `<output>/figures/`.
 """
 
@@ -36,6 +37,9 @@ class Fig3Settings:
     sigma_cond: list[float] = field(default_factory=lambda: [round(0.1 * i, 1) for i in range(11)])
     models: list[str] | None = None  # labels from `models`; None: every music2latent2 entry
     one_step: bool = True  # also decode without re-decoding the previous chunk (reference line)
+    parallel: list[float] = field(
+        default_factory=list
+    )  # σ_cond values also decoded in parallel mode (a line)
     one_step_sigma: float = DEFAULT_SIGMA_COND  # σ_cond of the conditioning context in one-step decoding
     metrics: list[str] | None = None  # FAD metrics; None: the configuration's FAD metrics
     max_clips: int | None = None  # the first N clips of the evaluation set (decoding is slow on CPU)
@@ -45,11 +49,15 @@ class Fig3Settings:
             raise M2L2Error(
                 f"fig3.sigma_cond must be a non-empty list of noise levels >= 0, got {self.sigma_cond}"
             )
+        if any(not 0.0 <= float(s) <= 80.0 for s in self.parallel):
+            raise M2L2Error(f"fig3.parallel must list noise levels >= 0, got {self.parallel}")
         self.sigma_cond = [float(s) for s in self.sigma_cond]
+        self.parallel = [float(s) for s in self.parallel]
 
     def variants(self) -> list[tuple[str, dict[str, Any]]]:
-        """(mode, decoding options) of every curve point, two-step first, then the one-step reference."""
+        """(mode, decoding options) of every curve point: two-step, parallel, then the one-step reference."""
         out = [("two-step", {"sigma_cond": s}) for s in self.sigma_cond]
+        out += [("parallel", {"sigma_cond": s, "decode_mode": "parallel"}) for s in self.parallel]
         if self.one_step:
             out.append(("one-step", {"sigma_cond": self.one_step_sigma, "redecode_previous": False}))
         return out
@@ -83,7 +91,12 @@ def run(cfg: TablesConfig, st: Fig3Settings, opts: RunOptions) -> RunSummary:
         for mode, decoding in st.variants():
             sigma = decoding["sigma_cond"]
             ae.decoding = ae.decoding.replace(
-                **{"redecode_previous": True, **decoding, "sigma_cond": float(sigma)}
+                **{
+                    "redecode_previous": True,
+                    "decode_mode": "autoregressive",
+                    **decoding,
+                    "sigma_cond": float(sigma),
+                }
             )
             variant = dataclasses.replace(
                 spec, options={**spec.options, **decoding}

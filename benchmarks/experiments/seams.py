@@ -1,11 +1,13 @@
 """Chunk seams (beyond the paper): is the error larger at chunk boundaries than inside chunks?
 
-For each Music2Latent2 model, every clip is encoded once and decoded twice:
+For each Music2Latent2 model, every clip is encoded once and decoded three times:
 
 * `autoregressive`: the model's two-step chunked decoding (each chunk decoded with the previous one as
   context, the previous one re-decoded), as in every other experiment;
 * `independent`: every chunk decoded alone from pure noise (first-chunk mode for every chunk, one batch),
-  and the chunk waveforms concatenated.
+  and the chunk waveforms concatenated;
+* `parallel`: parallel decoding (not in the paper): every chunk alone, then one batched pass in which each
+  chunk is decoded with its left neighbour re-noised to σ_cond (`m2l2.Music2Latent2.decode`).
 
 The error measure is the log-spectral distance (LSD, dB) per STFT frame between original and
 reconstruction, on the model's own frame grid (2048-sample Hann window, hop 512, frame f centred on sample
@@ -35,8 +37,10 @@ from benchmarks.experiments.points import build_music2latent2, music2latent2_mod
 from benchmarks.provenance import provenance
 from m2l2.errors import M2L2Error
 
-SEAMS_VERSION = "seams-v1"  # bump when the error measure or the decoding modes change
-MODES = ("autoregressive", "independent")
+SEAMS_VERSION = (
+    "seams-v2"  # v2: the parallel decoding mode  # bump when the error measure or the decoding modes change
+)
+MODES = ("autoregressive", "independent", "parallel")
 HOP, WINDOW, CENTRE = 512, 2048, 256
 FLOOR_DB = 80.0
 
@@ -107,15 +111,18 @@ def split_errors(errors: np.ndarray, chunk_frames: int, width: int) -> dict[str,
 
 
 def decode_modes(ae: Any, audio: np.ndarray, sigma_cond: float, seed: int) -> dict[str, np.ndarray]:
-    """Autoregressive and independent-chunk reconstructions [C, N] of native-rate audio [C, N]."""
+    """Autoregressive, independent-chunk and parallel reconstructions [C, N] of native-rate audio [C, N]."""
     latent = ae.encode(audio)
     n = audio.shape[-1]
-    two_step = ae.decoding.replace(sigma_cond=sigma_cond, redecode_previous=True, independent_chunks=False)
+    two_step = ae.decoding.replace(
+        sigma_cond=sigma_cond, redecode_previous=True, independent_chunks=False, decode_mode="autoregressive"
+    )
     return {
         "autoregressive": ae.decode(latent, length=n, options=two_step, seed=seed),
         "independent": ae.decode(
             latent, length=n, options=two_step.replace(independent_chunks=True), seed=seed
         ),
+        "parallel": ae.decode(latent, length=n, options=two_step.replace(decode_mode="parallel"), seed=seed),
     }
 
 

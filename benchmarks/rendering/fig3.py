@@ -1,7 +1,8 @@
 """Fig. 3 from a result file: FAD against σ_cond as a figure (PNG, PDF) and as a table of numbers.
 
 Figure: one panel per FAD embedder; per model a curve over σ_cond with its bootstrap interval as a band,
-and one-step decoding as a dashed horizontal line with a dotted band. Curves of random-weights models are
+parallel decoding (where configured) as a dotted curve, and one-step decoding as a dashed horizontal line
+with a dotted band. Curves of random-weights models are
 labelled as such in the legend and the title. Table: one row per (model, decoding, σ_cond); bold: the
 lowest FAD per model.
 """
@@ -30,6 +31,7 @@ from benchmarks.store import read_result
 from m2l2.errors import M2L2Error
 from m2l2.io import atomic_path
 
+MODE_ORDER = ("two-step", "parallel", "one-step")  # row order of the table (modes of the Fig. 3 points)
 TITLES = {"fad-vggish": "FAD (VGGish)", "fad-clap": "FAD_clap (LAION-CLAP)", "fad-musicnn": "FAD (MusiCNN)"}
 
 
@@ -42,7 +44,7 @@ def table_file(result: dict[str, Any]) -> TableFile:
         by_model.setdefault(p["model"], []).append(p)
     blocks, csv_rows = [], []
     for model, points in by_model.items():
-        points = sorted(points, key=lambda p: (p["mode"] != "two-step", p["sigma_cond"]))
+        points = sorted(points, key=lambda p: (MODE_ORDER.index(p["mode"]), p["sigma_cond"]))
         cells = [{m: summary_cell(p["metrics"].get(m), m, notes) for m in metrics} for p in points]
         mark_metric_columns(cells, ["codec"] * len(cells), metrics, underline=False)
         rows = [
@@ -73,7 +75,8 @@ def table_file(result: dict[str, Any]) -> TableFile:
     level = ci_level_pct(result)
     caption = " ".join(
         [
-            "Fig. 3 as numbers: FAD against the conditioning noise sigma_cond of two-step decoding; one-step "
+            "Fig. 3 as numbers: FAD against the conditioning noise sigma_cond of two-step decoding (parallel: "
+            "all chunks at once, then each with its left neighbour; not in the paper); one-step "
             "decoding (previous chunk not re-decoded) as reference.",
             *common_caption(result),
             f"[{level}% bootstrap CI over clips]; bold: lowest value per model. The paper gives the curve only as a "
@@ -113,7 +116,8 @@ def _pyplot() -> Any:
 
 
 def fig3_series(result: dict[str, Any], metric: str) -> dict[str, dict[str, Any]]:
-    """Per model: two-step σ values, FADs, CI bounds, and the one-step point (None when absent/not computed)."""
+    """Per model: two-step σ values, FADs, CI bounds, the same for parallel decoding under "parallel", and the
+    one-step point (None when absent/not computed)."""
     out: dict[str, dict[str, Any]] = {}
     for p in result["points"]:
         s = p["metrics"].get(metric) or {}
@@ -128,20 +132,23 @@ def fig3_series(result: dict[str, Any], metric: str) -> dict[str, dict[str, Any]
                 "low": [],
                 "high": [],
                 "one_step": None,
+                "parallel": {"sigma": [], "value": [], "low": [], "high": []},
                 "random_weights": bool(p.get("random_weights")),
             },
         )
         if p["mode"] == "one-step":
             d["one_step"] = {"sigma": p["sigma_cond"], "value": s["value"], "low": ci[0], "high": ci[1]}
-        else:
-            d["sigma"].append(p["sigma_cond"])
-            d["value"].append(s["value"])
-            d["low"].append(ci[0])
-            d["high"].append(ci[1])
+            continue
+        curve = d["parallel"] if p["mode"] == "parallel" else d
+        curve["sigma"].append(p["sigma_cond"])
+        curve["value"].append(s["value"])
+        curve["low"].append(ci[0])
+        curve["high"].append(ci[1])
     for d in out.values():
-        order = sorted(range(len(d["sigma"])), key=d["sigma"].__getitem__)
-        for k in ("sigma", "value", "low", "high"):
-            d[k] = [d[k][i] for i in order]
+        for curve in (d, d["parallel"]):
+            order = sorted(range(len(curve["sigma"])), key=curve["sigma"].__getitem__)
+            for k in ("sigma", "value", "low", "high"):
+                curve[k] = [curve[k][i] for i in order]
     return out
 
 
@@ -161,6 +168,9 @@ def plot(result: dict[str, Any], out_dir: str | Path) -> list[Path]:
             if d["sigma"]:
                 ax.plot(d["sigma"], d["value"], "o-", color=c, ms=3.5, label=f"{name}: two-step")
                 ax.fill_between(d["sigma"], d["low"], d["high"], color=c, alpha=0.18, lw=0)
+            par = d["parallel"]
+            if par["sigma"]:
+                ax.plot(par["sigma"], par["value"], "s:", color=c, ms=3.5, label=f"{name}: parallel two-step")
             one = d["one_step"]
             if one is not None:
                 ax.axhline(

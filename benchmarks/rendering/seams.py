@@ -59,7 +59,8 @@ def table_file(result: dict[str, Any]) -> TableFile:
     caption = " ".join(
         [
             "Chunk seams (beyond the paper): error at chunk boundaries vs inside chunks, autoregressive two-step "
-            "decoding vs every chunk decoded independently.",
+            "decoding vs every chunk decoded independently vs parallel decoding (all chunks at once, then each "
+            "with its left neighbour).",
             f"Measured on {dataset_title(ds['name'])}: {ds['clips']} clips (config '{result['config_name']}').",
             f"Error: {result['measure']}; lower is better; boundary: the {width} frames each side of a chunk "
             f"boundary; difference: paired per-clip boundary − inside; [{ci_level_pct(result)}% bootstrap CI over clips].",
