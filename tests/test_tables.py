@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -259,7 +260,8 @@ def test_cli_rerun_of_table2_with_nothing_changed_succeeds(tmp_path, tone_clips,
     args = ["tables", "--config", str(config), "--only", "table2", "--no-progress"]
     assert main(args) == 0
     assert main(args) == 0  # everything reused: still a success
-    assert "table2  up to date (everything reused)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert re.search(r"table2 +\d+\.\d s  up to date \(everything reused\)", out), out  # with its seconds
 
 
 class ToyEmbedder:
@@ -328,3 +330,16 @@ def test_committed_table2_result_renders_and_lacks_new_metrics_as_not_computed()
     md = table2.table_file(result, load_paper_tables()).markdown()
     assert "KAD_clap ↓" in md and "Mel dist. ↓" in md
     assert "kad-clap: not in this result file" in md and "mel-distance: not in this result file" in md
+
+
+def test_run_summary_prints_where_the_time_went():
+    from benchmarks.experiments.base import RunSummary
+
+    s = RunSummary()
+    for i in range(10):
+        s.add_time(f"stage {i}", float(i))
+    s.add_time("stage 9", 1.0)  # accumulates
+    lines = [line for line in s.text().splitlines() if line.strip().startswith("time")]
+    assert lines[0].split() == ["time", "10.0", "s", "stage", "9"]  # slowest first
+    assert len(lines) == 9 and lines[-1].split()[-3:] == ["(2", "more", "stages)"]
+    assert float(lines[-1].split()[1]) == 1.0  # stages 0 and 1

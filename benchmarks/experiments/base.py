@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,18 @@ class RunSummary:
     result_file: str | None = None  # set when the run wrote (or kept) its result file: the runner renders it
     tables: list[str] = field(default_factory=list)  # files rendered from it (filled in by the runner)
     notes: list[str] = field(default_factory=list)  # experiment-specific lines
+    timings: dict[str, float] = field(default_factory=dict)  # stage → seconds spent computing (not reusing)
+
+    def add_time(self, stage: str, seconds: float) -> None:
+        self.timings[stage] = self.timings.get(stage, 0.0) + seconds
+
+    @contextlib.contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add_time(stage, time.perf_counter() - start)
 
     @property
     def computed(self) -> int:
@@ -65,6 +78,12 @@ class RunSummary:
             if self.name == "table2" or done or reused
         ]
         lines += [f"  {note}" for note in self.notes]
+        stages = sorted(self.timings.items(), key=lambda kv: -kv[1])
+        for stage, seconds in stages[:8]:
+            lines.append(f"  time {seconds:8.1f} s  {stage}")
+        if len(stages) > 8:
+            rest = sum(seconds for _, seconds in stages[8:])
+            lines.append(f"  time {rest:8.1f} s  ({len(stages) - 8} more stages)")
         for label, why in self.skipped_models.items():
             lines.append(f"  skipped model {label}: {why}")
         for metric, why in self.not_computed.items():

@@ -139,9 +139,10 @@ def evaluate_point(
         ctx.summary.aggregates_reused += 1
         return prev
     rows = {c.id: {} for c in clips}
-    metrics, per_clip = score_model(
-        cfg, ctx.metrics, clips, rows, recon_folder, ctx.embedders, ctx.reasons, ctx.opts.progress
-    )
+    with ctx.summary.timed(f"FAD: {label}"):
+        metrics, per_clip = score_model(
+            cfg, ctx.metrics, clips, rows, recon_folder, ctx.embedders, ctx.reasons, ctx.opts.progress
+        )
     info = ae.info()
     point = {
         "label": label,

@@ -64,6 +64,7 @@ def reconstruct_clips(
         with seeded(cfg.eval.seed if ae.stochastic else None):
             y = reconstruct(ae, audio, sr, channel_mode=cfg.channel_mode)
         seconds = time.perf_counter() - t0
+        summary.add_time(f"reconstruct: {label}", seconds)
         save_audio(out, y, sr)  # atomic; 16-bit FLAC (the sidecar is written after, so it marks completion)
         write_json(side, {"key": key, "clip": clip.id, "seconds": round(seconds, 4)})
         summary.reconstructed += 1

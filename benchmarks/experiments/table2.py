@@ -95,6 +95,8 @@ def score_rows(
         batch = pending[start : start + batch_size]
         pairs = [ClipPair(c.id, c.reference, recon_file(folder, c)) for c, _ in batch]
         ev = evaluate_pairs(pairs, metrics, ecfg, progress=False)
+        for m, seconds in ev.seconds.items():
+            summary.add_time(f"{m}: {label}", seconds)
         for i, (clip, key) in enumerate(batch):
             row: dict[str, Any] = {"model": label, "clip": clip.id, "key": key, "reasons": {}}
             for m in metrics:
@@ -187,9 +189,10 @@ def run(cfg: TablesConfig, settings: None = None, opts: RunOptions | None = None
             models_out.append(prev)
             summary.aggregates_reused += 1
             continue
-        metrics, per_clip_fad = score_model(
-            cfg, cfg.metrics, clips, rows, folder, embedders, reasons, opts.progress
-        )
+        with summary.timed(f"aggregates (FAD, CI): {spec.label}"):
+            metrics, per_clip_fad = score_model(
+                cfg, cfg.metrics, clips, rows, folder, embedders, reasons, opts.progress
+            )
         info = ae.info()
         models_out.append(
             {

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import platform
+import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -104,7 +105,9 @@ def evaluate_pairs(
     summaries: dict[str, MetricSummary] = {}
     identities: dict[str, str] = {}
     built: dict[str, Embedder] = {}  # embedder key → instance, shared by the FAD and KAD of one embedder
+    seconds: dict[str, float] = {}
     for name in names:
+        started = time.perf_counter()
         key = embedder_key(name)
         if not usable:
             per_clip[name], summaries[name] = [], not_computed(name, "no clip has usable audio (see skipped)")
@@ -139,6 +142,7 @@ def evaluate_pairs(
             score = kad if name.startswith("kad-") else fad
             data = embed_pairs(name, usable, embedder, cache, progress)
             per_clip[name], summaries[name] = score(name, data, config)
+        seconds[name] = time.perf_counter() - started
     # Clips with unusable audio: no value, and the reason in every metric's skipped list.
     values = {p.clip: i for i, p in enumerate(usable)}
     for name in names:
@@ -155,4 +159,4 @@ def evaluate_pairs(
         "host": platform.node(),
         "cpu_count": os.cpu_count(),
     }
-    return Evaluation([p.clip for p in pairs], per_clip, summaries, provenance)
+    return Evaluation([p.clip for p in pairs], per_clip, summaries, provenance, seconds)

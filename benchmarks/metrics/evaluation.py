@@ -76,6 +76,7 @@ class Evaluation:
     per_clip: dict[str, list[float | None]]  # metric → one value per clip (None: skipped / not computed)
     summaries: dict[str, MetricSummary]
     provenance: dict[str, Any]
+    seconds: dict[str, float] = field(default_factory=dict)  # metric → compute time (not written to files)
 
     def rows(self) -> list[dict[str, Any]]:
         return [{"clip": c, **{m: v[i] for m, v in self.per_clip.items()}} for i, c in enumerate(self.clips)]
