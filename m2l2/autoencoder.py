@@ -197,7 +197,7 @@ class Music2Latent2(nn.Module):
             self._decode_parallel(latents, sampler, commit, redecode_previous, max_batch, progress)
         else:
             self._decode_autoregressive(latents, sampler, commit, redecode_previous, progress)
-        wave = ola.result().clamp(-1.0, 1.0)
+        wave = ola.result().clamp_(-1.0, 1.0)
         n = chunks * self.chunk_samples if length is None else length
         return spectral.unpad(wave, n)
 

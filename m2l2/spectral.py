@@ -36,15 +36,22 @@ def stft(wave: torch.Tensor) -> torch.Tensor:
     return spec.transpose(-1, -2)
 
 
-def _window_square_sum(n_frames: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """Σ_k w²(n − k·hop) for every output sample n: the overlap-add normaliser."""
+def _window_square_sum(
+    n_frames: int, device: torch.device, dtype: torch.dtype, start: int = 0, stop: int | None = None
+) -> torch.Tensor:
+    """Σ_k w²(n − k·hop) for output samples start ≤ n < stop (default: all): the overlap-add normaliser.
+
+    The window is 4 hops long, so sample n = q·hop + r lies in frames k = q − j (j = 0..3) at offset
+    r + j·hop; only frames 0 ≤ k < n_frames count. Computed for a block, so long outputs need no
+    full-length index arrays."""
+    stop = frames_to_samples(n_frames) if stop is None else stop
     wsq = _window(device, dtype) ** 2
-    norm = torch.zeros(frames_to_samples(n_frames), device=device, dtype=dtype)
-    starts = torch.arange(n_frames, device=device) * HOP
-    for offset in range(0, WINDOW, HOP):  # the window is 4 hops long: add it one hop-long piece at a time
-        piece = wsq[offset : offset + HOP]
-        idx = (starts[:, None] + offset + torch.arange(HOP, device=device)[None]).flatten()
-        norm.index_add_(0, idx, piece.repeat(n_frames))
+    n = torch.arange(start, stop, device=device)
+    q, r = n // HOP, n % HOP
+    norm = torch.zeros(stop - start, device=device, dtype=dtype)
+    for j in range(WINDOW // HOP):
+        k = q - j
+        norm += torch.where((k >= 0) & (k < n_frames), wsq[r + j * HOP], 0.0)
     return norm
 
 
@@ -69,9 +76,14 @@ class OverlapAdd:
         start = first_frame * HOP
         self.out[..., start : start + seg.shape[-1]] += seg.reshape(*lead, -1).to(self.out.device)
 
-    def result(self) -> torch.Tensor:
-        norm = _window_square_sum(self.n_frames, self.out.device, self.out.dtype)
-        return self.out / norm.clamp_min(1e-8)
+    def result(self, block: int = 1 << 18) -> torch.Tensor:
+        """The waveform, normalised in place block by block (call once): memory stays at the output's size."""
+        out, total = self.out, self.out.shape[-1]
+        for start in range(0, total, block):
+            stop = min(total, start + block)
+            norm = _window_square_sum(self.n_frames, out.device, out.dtype, start, stop)
+            out[..., start:stop] /= norm.clamp_min(1e-8)
+        return out
 
 
 def istft(spec: torch.Tensor) -> torch.Tensor:

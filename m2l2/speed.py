@@ -2,7 +2,7 @@
 of upstream Music2Latent's network built directly from the `music2latent` package (no download).
 
 RTF = seconds of compute per second of audio (lower is faster). Peak memory: CUDA peak allocation on GPU;
-on CPU the peak of torch's allocator, of Python/NumPy allocations and of resident-set growth (`peak_memory`).
+on CPU the largest of torch's allocator peak, Python/NumPy allocations and resident-set growth (`peak_bytes`).
 """
 
 from __future__ import annotations
@@ -35,14 +35,36 @@ def _torch_cpu_peak(prof) -> int:
 
 
 @contextmanager
-def peak_memory(device: torch.device):
+def _rss_growth():
+    """Yields a list whose [0] holds the peak resident-set growth of the block (sampled every 2 ms)."""
+    base, peak, stop = _rss_bytes(), [0], threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            peak[0] = max(peak[0], _rss_bytes())
+            time.sleep(0.002)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    out = [0]
+    try:
+        yield out
+    finally:
+        stop.set()
+        thread.join()
+        out[0] = max(peak[0], _rss_bytes()) - base
+
+
+@contextmanager
+def peak_memory(device: torch.device, rss: bool = False):
     """Yields a dict whose "bytes" holds the peak memory growth of the block once it exits.
 
-    CUDA: peak allocation above the start. CPU: the largest of three accounts, none of which can miss an
-    allocation the way resident-set growth alone does (the allocator reuses memory it already holds):
-    torch's CPU allocator (every allocation and free, through `torch.profiler`), Python/NumPy allocations
-    (`tracemalloc`), and resident-set growth sampled every 2 ms (memory of other native libraries).
-    Tracking slows the block down: time it separately.
+    CUDA: peak allocation above the start. CPU, the default: the larger of two exact accounts that cannot
+    miss an allocation the way resident-set growth does (the allocator reuses memory it already holds):
+    torch's CPU allocator (every allocation and free, through `torch.profiler`) and Python/NumPy
+    allocations (`tracemalloc`). `rss=True`: resident-set growth sampled every 2 ms instead, which also sees
+    other native libraries; measured without the profiler, whose event buffers grow with the number of
+    operations. `peak_bytes` takes both. Tracking slows the block down: time it separately.
     """
     result = {"bytes": 0}
     if device.type == "cuda":
@@ -53,37 +75,44 @@ def peak_memory(device: torch.device):
         torch.cuda.synchronize(device)
         result["bytes"] = torch.cuda.max_memory_allocated(device) - base
         return
+    if rss:
+        with _rss_growth() as growth:
+            yield result
+        result["bytes"] = result["rss"] = growth[0]
+        return
     prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True)
     tracing = tracemalloc.is_tracing()
     if not tracing:
         tracemalloc.start()
-    with prof:  # started first, so that the profiler's own buffers are not counted as the block's RSS growth
+    with prof:
         tracemalloc.reset_peak()
         py_base = tracemalloc.get_traced_memory()[0]
-        base, peak, stop = _rss_bytes(), [0], threading.Event()
-
-        def sample():
-            while not stop.is_set():
-                peak[0] = max(peak[0], _rss_bytes())
-                time.sleep(0.002)
-
-        thread = threading.Thread(target=sample, daemon=True)
-        thread.start()
         try:
             yield result
         finally:
-            stop.set()
-            thread.join()
-            rss = max(peak[0], _rss_bytes()) - base
             py_peak = tracemalloc.get_traced_memory()[1] - py_base
     if not tracing:
         tracemalloc.stop()
-    result["bytes"] = max(_torch_cpu_peak(prof), py_peak, rss)
+    result.update(torch_allocator=_torch_cpu_peak(prof), python=py_peak)
+    result["bytes"] = max(result["torch_allocator"], py_peak)
+
+
+def peak_bytes(fn: Callable[[], object], device: torch.device) -> dict[str, int]:
+    """Peak memory growth of one call of `fn`; on CPU two calls, the exact allocator accounts and the RSS
+    growth (each in its own call), "bytes" the largest of them."""
+    with peak_memory(device) as peak:
+        fn()
+    if device.type != "cuda":
+        with peak_memory(device, rss=True) as grown:
+            fn()
+        peak["rss"] = grown["rss"]
+        peak["bytes"] = max(peak["bytes"], grown["rss"])
+    return peak
 
 
 def measure(fn: Callable[[], object], seconds: float, device: torch.device, repeats: int) -> tuple[float, float]:
-    """(RTF, peak MiB) of `fn`: best time of `repeats` after one warm-up call, memory of one more call
-    (memory tracking would distort the timing)."""
+    """(RTF, peak MiB) of `fn`: best time of `repeats` after one warm-up call, memory of further calls
+    (`peak_bytes`; memory tracking would distort the timing)."""
     fn()
     best = float("inf")
     for _ in range(repeats):
@@ -92,9 +121,7 @@ def measure(fn: Callable[[], object], seconds: float, device: torch.device, repe
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         best = min(best, time.perf_counter() - start)
-    with peak_memory(device) as peak:
-        fn()
-    return best / seconds, peak["bytes"] / 2**20
+    return best / seconds, peak_bytes(fn, device)["bytes"] / 2**20
 
 
 def _m2l2_fns(config: str, audio: torch.Tensor, device: torch.device, mode: str = "autoregressive"):

@@ -53,6 +53,22 @@ def test_stft_round_trip_is_exact_for_band_limited_audio():
     assert err.max() < 1e-3
 
 
+def test_overlap_add_normaliser_is_the_hann_sum_and_blockwise_exact():
+    # Periodic Hann at 75 % overlap: Σ w² = 3/2 wherever four frames cover a sample (closed form); at the
+    # ends fewer frames count. Block-by-block normalisation must give the whole-signal result exactly.
+    n_frames = 21
+    norm = spectral._window_square_sum(n_frames, torch.device("cpu"), torch.float64)
+    assert torch.allclose(norm[2048:-2048], torch.full_like(norm[2048:-2048], 1.5), atol=1e-12)
+    w2 = torch.hann_window(2048, periodic=True, dtype=torch.float64) ** 2
+    assert torch.allclose(norm[:512], w2[:512], atol=1e-12)  # only frame 0 covers the first hop
+    assert torch.equal(spectral._window_square_sum(n_frames, torch.device("cpu"), torch.float64, 700, 3000), norm[700:3000])
+    spec = torch.randn(1, 2, 1024, n_frames)
+    whole, blocks = spectral.OverlapAdd((1, 2), n_frames), spectral.OverlapAdd((1, 2), n_frames)
+    whole.add(spec, 0)
+    blocks.add(spec, 0)
+    assert torch.equal(whole.result(), blocks.result(block=1000))
+
+
 # --- EDM constants ------------------------------------------------------------------------------
 
 

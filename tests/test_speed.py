@@ -37,3 +37,25 @@ def test_measure_reports_memory_of_a_known_allocation():
     rtf, mib = measure(lambda: _torch_alloc(32), seconds=1.0, device=CPU, repeats=2)
     assert rtf > 0
     assert 32 <= mib < 40
+
+
+def test_rss_account_sees_native_memory_and_peak_bytes_takes_the_largest():
+    # memory no Python or torch allocator hands out: an anonymous mapping, touched page by page
+    import mmap
+
+    def native(mib: int = 48) -> None:
+        m = mmap.mmap(-1, mib * MIB)
+        for i in range(0, mib * MIB, 4096):
+            m[i] = 1
+        m.close()
+
+    with peak_memory(CPU, rss=True) as grown:
+        native()
+    assert 40 * MIB <= grown["bytes"] < 64 * MIB
+    with peak_memory(CPU) as exact:
+        native()
+    assert exact["bytes"] < 8 * MIB  # invisible to the allocator accounts ...
+    from m2l2.speed import peak_bytes
+
+    both = peak_bytes(native, CPU)
+    assert both["bytes"] == max(both["torch_allocator"], both["python"], both["rss"]) >= 40 * MIB  # ... not here

@@ -28,7 +28,7 @@ from benchmarks.experiments.base import RunOptions, RunSummary, finish
 from benchmarks.provenance import provenance
 from m2l2.errors import M2L2Error
 
-SPEED_VERSION = "speed-v3"  # v2: all rows timed in one run; v3: CPU peak memory from allocator events (never 0)
+SPEED_VERSION = "speed-v4"  # v2: one run for all rows; v3: CPU peak from allocator events; v4: RSS in its own call
 
 
 @dataclass
