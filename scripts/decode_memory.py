@@ -38,8 +38,11 @@ def main() -> None:
         lat = torch.rand(1, chunks, *model.config.latent_shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
         for mode in args.modes:
             start = time.perf_counter()
-            peak = peak_bytes(lambda: model.decode(lat.to(dev), generator=torch.Generator().manual_seed(0),
-                                                   mode=mode, max_batch=args.max_batch), dev)
+            def decode(lat=lat, mode=mode):
+                model.decode(lat.to(dev), generator=torch.Generator().manual_seed(0), mode=mode,
+                             max_batch=args.max_batch)
+
+            peak = peak_bytes(decode, dev)
             wall = (time.perf_counter() - start) / (1 if dev.type == "cuda" else 2)  # CPU: two tracked calls
             out_mib = chunks * model.chunk_samples * model.channels * 4 / 2**20
             parts = "".join(f" {peak.get(k, 0) / 2**20:7.0f}" for k in ("torch_allocator", "python", "rss"))
