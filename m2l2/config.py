@@ -49,6 +49,10 @@ class ModelConfig:
     # spectrogram, trained with train.magnitude_weight. Not in the paper: it gives the latents a direct
     # training signal from step 0 (short CPU runs collapsed without it; see the tiny model cards).
     magnitude_head: bool = False
+    # Also add the decoder's cross-connections at every de-patchifier level (the last one feeds the output
+    # head), as upstream Music2Latent's U-Net adds its decoder pyramid on both paths and before the output.
+    # The paper names the patchifier only; False keeps that reading (and the committed checkpoints).
+    cross_depatchifier: bool = False
 
     def __post_init__(self) -> None:
         if self.channels not in (1, 2):

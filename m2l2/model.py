@@ -63,13 +63,15 @@ class Depatchifier(nn.Module):
             for i, f in enumerate(cfg.down_factors)
         )
 
-    def forward(self, h, cond=None, skips=None) -> list[torch.Tensor]:
+    def forward(self, h, cond=None, skips=None, cross=None) -> list[torch.Tensor]:
         features: list[torch.Tensor] = [None] * len(self.levels)  # type: ignore[list-item]
         for i in reversed(range(len(self.levels))):
             if i < len(self.levels) - 1:
                 h = self.up[i](h)
             if skips is not None:
                 h = h + skips[i]
+            if cross is not None:
+                h = h + cross[i]
             for block in self.levels[i]:
                 h = block(h, cond)
             features[i] = h
@@ -205,8 +207,10 @@ class ConsistencyModel(nn.Module):
                 return t.unflatten(0, (b, n))[:, -1]
 
             tokens, emb, skips, flat_x, flat_s = last(tokens), last(emb), [last(k) for k in skips], last(flat_x), last(flat_s)
+            cross = [last(c) for c in cross]
             n = 1
-        feats = self.depatchifier(tokens_to_grid(tokens, cfg.token_freqs, cfg.token_times), emb, skips)
+        grid = tokens_to_grid(tokens, cfg.token_freqs, cfg.token_times)
+        feats = self.depatchifier(grid, emb, skips, cross if cfg.cross_depatchifier else None)
         out = self.head(feats[0])
         s = flat_s[:, None, None, None]
         denoised = edm.c_skip(s) * flat_x + edm.c_out(s) * out

@@ -435,3 +435,22 @@ def test_channels_last_and_one_step_shortcut_keep_outputs():
     assert torch.allclose(
         model.decode(lat, generator=torch.Generator().manual_seed(0), redecode_previous=False), one, atol=1e-5
     )
+
+
+@torch.no_grad()
+def test_cross_connections_in_the_depatchifier_reach_the_output_and_keep_last_only_exact():
+    # model.cross_depatchifier adds the decoder features at every de-patchifier level too (upstream's U-Net
+    # adds them on both paths): the output then depends on them there, and `last_only` slices them correctly.
+    plain, both = micro(), micro(extra=("model.cross_depatchifier=true",))
+    both.load_state_dict(plain.state_dict())  # the flag adds no parameters
+    for m in (plain, both):
+        torch.manual_seed(1)
+        for p in m.consistency.head[-1].parameters():
+            p.data.normal_(0, 0.05)
+    lat = torch.rand(2, *plain.config.latent_shape) * 2 - 1
+    pair = torch.randn(1, 2, 2, 1024, plain.config.chunk_frames)
+    sig = torch.tensor([[0.4, 2.0]])
+    cross = plain.decoder(lat)
+    a, b = plain.consistency(pair, sig, cross), both.consistency(pair, sig, cross)
+    assert not torch.allclose(a, b, atol=1e-4)
+    assert torch.allclose(both.consistency(pair, sig, cross, last_only=True)[:, 0], b[:, 1], atol=1e-5)
