@@ -2,7 +2,7 @@
 
     python scripts/training_gates.py 1 OUT --config tiny-ordered --steps 1000 [--set key=value ...]
     python scripts/training_gates.py 2 OUT --config tiny --steps 3000
-    python scripts/training_gates.py score OUT --checkpoint RUN_OR_FILE --clips FOLDER  (score any model)
+    python scripts/training_gates.py rescore OUT     (score OUT/run's last checkpoint again, and its latent use)
 
 Gate 1 trains on one fixed crop of exactly two chunks (a folder holding one file of that length, so every
 random crop is that crop) and scores the reconstruction of that same crop; gate 2 does the same with
@@ -26,6 +26,7 @@ import torch
 
 from m2l2 import spectral
 from m2l2.audio import load_audio, save_audio
+from m2l2.training.recon import latent_use
 from m2l2.training.recon import memorisation_scores as score
 
 
@@ -142,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, state in (("ema", ckpt.ema), ("live", ckpt.model)):
             model.load_state_dict(state)
             scores[name] = score(model, clips)
+            if len(clips) > 1:
+                scores[f"{name}_latent_use"] = latent_use(model, clips)
         print(json.dumps(scores, indent=1))
         return 0
     start = time.time()
@@ -151,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
               "crops": [p_.name for p_ in paths], "train_seconds": seconds}
     with trainer.ema.applied(model):
         result["ema"] = score(model, clips)
+        if len(clips) > 1:
+            result["ema_latent_use"] = latent_use(model, clips)
     result["live"] = score(model, clips)
     (args.out / "gate.json").write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))

@@ -179,3 +179,31 @@ def memorisation_scores(model, clips: list[np.ndarray], seed: int = 0, aligned: 
         row |= denoise_errors(model, clip, seed + i)
         rows.append(row)
     return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
+
+
+@torch.no_grad()
+def latent_use(model, clips: list[np.ndarray], seed: int = 0) -> dict[str, float]:
+    """Does the consistency model use the latents? For training crops [C, N] (two or more of them): the
+    latents' spread across crops, and per σ the denoising error with each crop's own cross-connections and
+    with another crop's (`err_own` ≈ `err_other` means the latents are ignored at that σ); for models with a
+    magnitude head, its relative error with own and with another crop's features."""
+    model.eval()
+    x = torch.cat([training_chunks(model, c) for c in clips])  # [2·clips, 2C, F, frames]
+    lat = model.encoder(x)
+    cross = model.decoder(lat)
+    other = torch.roll(torch.arange(len(x)), 2)  # the same chunk position of the next crop
+    swapped = [c[other] for c in cross]
+    out = {"latent_spread": float(lat.std(0).mean()), "latent_saturated": float((lat.abs() > 0.99).float().mean())}
+    gen = torch.Generator().manual_seed(seed)
+    noise = torch.randn(x.shape, generator=gen).to(model.device)
+    for s in PROBE_SIGMAS[2:]:
+        sig = torch.full((len(x), 1), s, device=model.device)
+        noisy = (x + s * noise)[:, None]
+        for name, feats in (("own", cross), ("other", swapped)):
+            f = model.consistency(noisy, sig, feats)[:, 0]
+            out[f"err_{name}_sigma_{s:g}"] = float((f - x).norm() / x.norm())
+    if model.decoder.magnitude_head is not None:
+        mag = spectral.magnitude(x)
+        for name, feats in (("own", cross), ("other", swapped)):
+            out[f"magnitude_err_{name}"] = float((model.decoder.magnitude(feats) - mag).norm() / mag.norm())
+    return out
