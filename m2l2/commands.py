@@ -68,6 +68,9 @@ def register(subparsers) -> None:
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--mode", choices=DECODE_MODES, default="autoregressive",
                    help="Music2Latent2's decoding mode")
+    p.add_argument("--channels-last", action="store_true", help="channels-last convolutions (both models)")
+    p.add_argument("--bf16", action="store_true",
+                   help="bfloat16 autocast (both models; CPUs with native BF16 only); prints the output difference")
     p.set_defaults(func=cmd_speed)
 
 
@@ -151,8 +154,8 @@ def cmd_info(args) -> int:
 
 
 def cmd_speed(args) -> int:
-    from m2l2.speed import run_speed
+    from m2l2.speed import SpeedOptions, run_speed
 
     run_speed(args.config, args.seconds, args.device, upstream=not args.no_upstream, repeats=args.repeats,
-              mode=args.mode)
+              mode=args.mode, opts=SpeedOptions(channels_last=args.channels_last, bf16=args.bf16))
     return 0

@@ -12,8 +12,11 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
+
+from m2l2.errors import M2L2Error
 
 SR = 44100
 _CPU = torch.autograd.DeviceType.CPU
@@ -124,21 +127,66 @@ def measure(fn: Callable[[], object], seconds: float, device: torch.device, repe
     return best / seconds, peak_bytes(fn, device)["bytes"] / 2**20
 
 
-def _m2l2_fns(config: str, audio: torch.Tensor, device: torch.device, mode: str = "autoregressive"):
+@dataclass(frozen=True)
+class SpeedOptions:
+    """Inference options applied alike to both models of the comparison."""
+
+    channels_last: bool = False  # convolutions in channels-last memory format (same outputs within float error)
+    bf16: bool = False  # bfloat16 autocast: CPUs with native BF16 (AVX-512 BF16 / AMX) or CUDA only
+
+    def check(self, device: torch.device) -> None:
+        if self.bf16 and device.type == "cpu" and not bf16_native():
+            raise M2L2Error(
+                f"--bf16 needs native BF16 on this CPU (AVX-512 BF16 or AMX); it has {cpu_capability()}: "
+                "emulated bf16 is slower than fp32"
+            )
+
+    def apply(self, model: torch.nn.Module) -> torch.nn.Module:
+        return model.to(memory_format=torch.channels_last) if self.channels_last else model
+
+    def wrap(self, fn: Callable[[], object], device: torch.device) -> Callable[[], object]:
+        if not self.bf16:
+            return fn
+
+        def run():
+            with torch.autocast(device.type, dtype=torch.bfloat16):
+                return fn()
+
+        return run
+
+
+def cpu_capability() -> str:
+    return torch.backends.cpu.get_cpu_capability()
+
+
+def bf16_native() -> bool:
+    """True where oneDNN runs bfloat16 natively (AVX-512 BF16 or AMX); machines differ, never assume."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def _m2l2_fns(config: str, audio: torch.Tensor, device: torch.device, mode: str = "autoregressive",
+              opts: SpeedOptions = SpeedOptions()):
     import m2l2
 
-    model = m2l2.build(config).to(device)
+    model = opts.apply(m2l2.build(config).to(device))
     latents = model.encode(audio)
-    return (lambda: model.encode(audio)), (lambda: model.decode(latents, length=audio.shape[-1], mode=mode))
+
+    def decode():
+        return model.decode(latents, length=audio.shape[-1], mode=mode, generator=torch.Generator().manual_seed(0))
+
+    return opts.wrap(lambda: model.encode(audio), device), opts.wrap(decode, device)
 
 
-def _upstream_fns(audio: torch.Tensor, device: torch.device):
+def _upstream_fns(audio: torch.Tensor, device: torch.device, opts: SpeedOptions = SpeedOptions()):
     """Upstream Music2Latent's UNet with random weights, its own pre/post-processing, 1 decoding step."""
     from music2latent.audio import to_representation_encoder, to_waveform
     from music2latent.inference import decode_to_representation
     from music2latent.models import UNet
 
-    model = UNet().to(device).eval()
+    model = opts.apply(UNet().to(device).eval())
     wave = audio[:, 0]  # upstream treats channels as batch items
 
     @torch.no_grad()
@@ -151,21 +199,45 @@ def _upstream_fns(audio: torch.Tensor, device: torch.device):
     def decode():
         return to_waveform(decode_to_representation(model, latents, 1, device=device))
 
-    return encode, decode
+    return opts.wrap(encode, device), opts.wrap(decode, device)
+
+
+def bf16_error(config: str, seconds: float, device: torch.device, mode: str = "autoregressive") -> float:
+    """Relative error ‖y_bf16 − y_fp32‖ / ‖y_fp32‖ of one decode (same latents and noise, random weights whose
+    output head is perturbed so that the network, not only the skip connection, shapes the output)."""
+    import m2l2
+
+    torch.manual_seed(0)
+    model = m2l2.build(config).to(device)
+    for p in model.consistency.head[-1].parameters():
+        p.data.normal_(0, 0.02)
+    audio = torch.randn(1, model.channels, int(seconds * SR), generator=torch.Generator().manual_seed(0)) * 0.1
+    latents = model.encode(audio.to(device))
+
+    def decode():
+        return model.decode(latents, length=audio.shape[-1], mode=mode, generator=torch.Generator().manual_seed(0))
+
+    ref = decode()
+    with torch.autocast(device.type, dtype=torch.bfloat16):
+        low = decode()
+    return float((low.float() - ref).norm() / ref.norm().clamp_min(1e-12))
 
 
 def run_speed(config: str, seconds_list: list[float], device: str, upstream: bool = True, repeats: int = 1,
-              mode: str = "autoregressive") -> list[dict]:
+              mode: str = "autoregressive", opts: SpeedOptions = SpeedOptions()) -> list[dict]:
     dev = torch.device(device)
+    opts.check(dev)
     rows = []
-    print(f"device: {dev} ({torch.cuda.get_device_name(dev) if dev.type == 'cuda' else f'{torch.get_num_threads()} CPU threads'})")
+    where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"{torch.get_num_threads()} CPU threads"
+    print(f"device: {dev} ({where}); CPU {cpu_capability()}, native bf16: {bf16_native()}; "
+          f"channels-last: {opts.channels_last}, bf16 autocast: {opts.bf16} (both models alike)")
     print(f"{'model':28s} {'audio s':>8s} {'enc RTF':>9s} {'dec RTF':>9s} {'enc MiB':>9s} {'dec MiB':>9s}")
     for seconds in seconds_list:
         audio = torch.randn(1, 1, int(seconds * SR), generator=torch.Generator().manual_seed(0)).to(dev) * 0.1
         label = config if mode == "autoregressive" else f"{config}, {mode}"
-        candidates = [(f"Music2Latent2 ({label})", lambda a=audio: _m2l2_fns(config, a, dev, mode))]
+        candidates = [(f"Music2Latent2 ({label})", lambda a=audio: _m2l2_fns(config, a, dev, mode, opts))]
         if upstream:
-            candidates.append(("Music2Latent (upstream)", lambda a=audio: _upstream_fns(a, dev)))
+            candidates.append(("Music2Latent (upstream)", lambda a=audio: _upstream_fns(a, dev, opts)))
         for name, make in candidates:
             try:
                 enc, dec = make()
@@ -182,5 +254,9 @@ def run_speed(config: str, seconds_list: list[float], device: str, upstream: boo
         a, b = by.get(("Music2Latent2", seconds)), by.get(("Music2Latent", seconds))
         if a and b:
             print(f"ratio Music2Latent2 / Music2Latent at {seconds:g} s: encode {a['enc_rtf'] / b['enc_rtf']:.2f}x, "
-                  f"decode {a['dec_rtf'] / b['dec_rtf']:.2f}x (RTF)")
+                  f"decode {a['dec_rtf'] / b['dec_rtf']:.2f}x, encode + decode "
+                  f"{(a['enc_rtf'] + a['dec_rtf']) / (b['enc_rtf'] + b['dec_rtf']):.2f}x (RTF)")
+    if opts.bf16:
+        print(f"bf16 vs fp32 decode of Music2Latent2 ({config}, {seconds_list[0]:g} s): relative error "
+              f"{bf16_error(config, seconds_list[0], dev, mode):.2e}")
     return rows

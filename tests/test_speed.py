@@ -59,3 +59,17 @@ def test_rss_account_sees_native_memory_and_peak_bytes_takes_the_largest():
 
     both = peak_bytes(native, CPU)
     assert both["bytes"] == max(both["torch_allocator"], both["python"], both["rss"]) >= 40 * MIB  # ... not here
+
+
+def test_bf16_is_refused_without_native_support_and_its_error_is_measured(monkeypatch):
+    import pytest
+
+    from m2l2 import speed
+    from m2l2.errors import M2L2Error
+
+    monkeypatch.setattr(speed, "bf16_native", lambda: False)
+    with pytest.raises(M2L2Error, match="native BF16"):
+        speed.SpeedOptions(bf16=True).check(CPU)
+    speed.SpeedOptions(channels_last=True).check(CPU)  # always allowed
+    err = speed.bf16_error("tiny", 0.2, CPU)  # bf16 keeps ~3 significant digits: far from 0, far from 1
+    assert 1e-4 < err < 0.2, err
