@@ -33,11 +33,14 @@ def training_loss(
     t_max_fraction: float = 0.0,
     weighting: str = "delta_sigma",
     anchor_fraction: float = 0.0,
+    anchor_only_latents: bool = False,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Loss of one batch of waveforms [B, C, model.train_samples] and statistics for the training log.
 
     `anchor_fraction` of the chunks use Δt = 1 (their teacher is the clean chunk, plain denoising) while
-    the rest follow the Δt schedule: a mixed objective that keeps the σ_min anchor in every batch."""
+    the rest follow the Δt schedule: a mixed objective that keeps the σ_min anchor in every batch. With
+    `anchor_only_latents`, the encoder and decoder learn only from the anchored chunks (and the magnitude
+    head): the other chunks' student sees their cross-connections with the gradient stopped."""
     cfg = model.config
     if audio.shape[-1] != model.train_samples:
         raise ValueError(f"training audio must have {model.train_samples} samples, got {audio.shape[-1]}")
@@ -51,16 +54,20 @@ def training_loss(
 
     t_hi = edm.sample_t((b, 2), generator=generator, max_fraction=t_max_fraction).to(device)
     dt = edm.delta_t(step, total_steps, delta_t_range)
+    student_cross = cross
     if anchor_fraction > 0:
         anchored = torch.rand((b, 2), generator=generator).to(device) < anchor_fraction
         t_lo = torch.where(anchored, torch.zeros_like(t_hi), (t_hi - dt).clamp_min(0.0))
+        if anchor_only_latents:
+            keep = anchored.flatten()  # chunk-major per item, as `cross`
+            student_cross = [torch.where(keep.view(-1, *[1] * (c.ndim - 1)), c, c.detach()) for c in cross]
     else:
         t_lo = (t_hi - dt).clamp_min(0.0)
     s_hi, s_lo = edm.sigma_of_t(t_hi), edm.sigma_of_t(t_lo)
     noise = torch.randn(x.shape, generator=generator).to(device)
     shape = (b, 2, 1, 1, 1)
 
-    student = model.consistency(x + s_hi.view(shape) * noise, s_hi, cross)
+    student = model.consistency(x + s_hi.view(shape) * noise, s_hi, student_cross)
     with torch.no_grad():
         teacher = model.consistency(x + s_lo.view(shape) * noise, s_lo, cross)
 

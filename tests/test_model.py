@@ -384,6 +384,23 @@ def test_anchor_fraction_trains_that_share_of_chunks_against_the_clean_input():
         assert abs(share - fraction) < 0.2, (fraction, share)  # 24 chunks, fixed seed
 
 
+def test_anchor_only_latents_stops_the_consistency_gradient_into_the_encoder():
+    from m2l2.consistency import training_loss
+
+    audio = torch.randn(2, 1, micro().train_samples) * 0.1
+    grads = {}
+    for only in (False, True):
+        model = micro().train()
+        with torch.no_grad():  # a non-zero output head, so that the loss depends on the cross-connections
+            model.consistency.head[-1].weight.normal_(0, 0.05)
+        loss, _ = training_loss(model, audio, 0, 10, torch.Generator().manual_seed(0), magnitude_weight=0.0,
+                                anchor_fraction=1e-9, anchor_only_latents=only)  # no chunk is anchored
+        loss.backward()
+        grads[only] = sum(p.grad.abs().sum().item() for p in model.encoder.parameters() if p.grad is not None)
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.consistency.parameters())
+    assert grads[False] > 0 and grads[True] == 0
+
+
 def test_magnitude_of_the_representation_is_the_compressed_stft_magnitude():
     from m2l2 import spectral
 

@@ -125,6 +125,7 @@ def default_loss_fn(cfg: TrainConfig) -> LossFn:
         magnitude_weight=cfg.magnitude_weight,
         t_max_fraction=cfg.t_max_fraction,
         anchor_fraction=cfg.anchor_fraction,
+        anchor_only_latents=cfg.anchor_only_latents,
         weighting=cfg.loss_weighting,
     )
 
