@@ -343,3 +343,13 @@ def test_run_summary_prints_where_the_time_went():
     assert lines[0].split() == ["time", "10.0", "s", "stage", "9"]  # slowest first
     assert len(lines) == 9 and lines[-1].split()[-3:] == ["(2", "more", "stages)"]
     assert float(lines[-1].split()[1]) == 1.0  # stages 0 and 1
+
+
+def test_run_summary_totals_stages_by_kind():
+    from benchmarks.experiments.base import RunSummary
+
+    s = RunSummary()
+    s.add_time("reconstruct: A", 2.0)
+    s.add_time("reconstruct: B", 3.0)
+    s.add_time("visqol: A", 1.5)
+    assert "time by kind: reconstruct 5.0 s, visqol 1.5 s" in s.text()

@@ -79,6 +79,11 @@ class RunSummary:
         ]
         lines += [f"  {note}" for note in self.notes]
         stages = sorted(self.timings.items(), key=lambda kv: -kv[1])
+        kinds: dict[str, float] = {}
+        for stage, seconds in stages:  # "reconstruct: <model>" → "reconstruct"
+            kinds[stage.split(":")[0]] = kinds.get(stage.split(":")[0], 0.0) + seconds
+        if len(kinds) < len(stages):
+            lines.append("  time by kind: " + ", ".join(f"{k} {v:.1f} s" for k, v in kinds.items()))
         for stage, seconds in stages[:8]:
             lines.append(f"  time {seconds:8.1f} s  {stage}")
         if len(stages) > 8:
