@@ -50,7 +50,8 @@ def table_file(result: dict[str, Any]) -> TableFile:
             f"Speed (config '{result['config_name']}'): real-time factor (compute seconds per second of audio, lower "
             f"is faster; best of {st['repeats']} after a warm-up) and peak memory growth, on {result['audio']['seconds']:g} s "
             f"of {result['audio']['source']}, all models in one run on {mach['host']} ({where}, device {mach['device']}).",
-            "Peak memory: growth of the resident set on CPU (sampled every 2 ms), peak CUDA allocation on GPU.",
+            "Peak memory on CPU: the largest of torch's allocator peak, Python/NumPy allocations and resident-set "
+            "growth (the last measured in a call of its own); peak CUDA allocation on GPU.",
             *(
                 [
                     f"System load average when the timing started (1/5/15 min): "
