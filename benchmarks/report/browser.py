@@ -28,6 +28,7 @@ FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--mute-audio",
+    "--disable-dev-shm-usage",  # containers often have a small /dev/shm
     "--remote-debugging-pipe",
 )
 # Waits until every <audio> has its metadata (or an error) and reports each <audio> and <img>.
