@@ -54,15 +54,14 @@ def training_loss(
 
     t_hi = edm.sample_t((b, 2), generator=generator, max_fraction=t_max_fraction).to(device)
     dt = edm.delta_t(step, total_steps, delta_t_range)
+    t_lo = (t_hi - dt).clamp_min(0.0)
     student_cross = cross
     if anchor_fraction > 0:
         anchored = torch.rand((b, 2), generator=generator).to(device) < anchor_fraction
-        t_lo = torch.where(anchored, torch.zeros_like(t_hi), (t_hi - dt).clamp_min(0.0))
+        t_lo = torch.where(anchored, torch.zeros_like(t_lo), t_lo)
         if anchor_only_latents:
             keep = anchored.flatten()  # chunk-major per item, as `cross`
             student_cross = [torch.where(keep.view(-1, *[1] * (c.ndim - 1)), c, c.detach()) for c in cross]
-    else:
-        t_lo = (t_hi - dt).clamp_min(0.0)
     s_hi, s_lo = edm.sigma_of_t(t_hi), edm.sigma_of_t(t_lo)
     noise = torch.randn(x.shape, generator=generator).to(device)
     shape = (b, 2, 1, 1, 1)

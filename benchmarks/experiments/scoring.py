@@ -27,6 +27,12 @@ RECON_VERSION = "recon-v1"  # bump when the way reconstructions are made or stor
 AGG_VERSION = "agg-v1"  # bump when aggregation (bootstrap, FAD) changes
 
 
+def recon_folder(cfg: TablesConfig, label: str) -> Path:
+    """Where a model's reconstructions of the evaluation set are cached (shared by Table II, Table I and
+    the report)."""
+    return Path(cfg.cache_dir).expanduser() / "recon" / store.slug(cfg.name) / store.slug(label)
+
+
 def recon_file(folder: Path, clip: Clip) -> Path:
     return folder / f"{store.slug(clip.id)}.flac"
 

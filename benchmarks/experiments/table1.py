@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks import store
 from benchmarks.building import build_variant
 from benchmarks.config import TablesConfig, find_model
 from benchmarks.experiments.base import RunOptions, RunSummary, skip_summary
 from benchmarks.experiments.points import context, evaluate_point, write_points_result
+from benchmarks.experiments.scoring import recon_folder
 from benchmarks.metrics import FAD_METRICS
 
 ABLATION_VERSION = "table1-v1"
@@ -62,9 +62,7 @@ def run(cfg: TablesConfig, st: Table1Settings, opts: RunOptions) -> RunSummary:
     previous = ctx.previous_points()
     points = []
     for role, spec in specs.items():
-        folder = (
-            ctx.cache / "recon" / store.slug(cfg.name) / store.slug(spec.label)
-        )  # same as Table II's: shared
+        folder = recon_folder(cfg, spec.label)  # Table II's: its reconstructions are reused
         points.append(evaluate_point(ctx, spec.label, spec, built[role], folder, previous, {"role": role}))
     write_points_result(ctx, "table1", points, {"ablation": ABLATION_VERSION}, st)
     ctx.summary.seconds = time.time() - t0

@@ -33,6 +33,7 @@ from benchmarks.experiments.scoring import (
     AGG_VERSION,
     RECON_VERSION,
     recon_file,
+    recon_folder,
     reconstruct_clips,
     score_model,
 )
@@ -165,7 +166,7 @@ def run(cfg: TablesConfig, settings: None = None, opts: RunOptions | None = None
             continue
         identity = model_identity(spec, ae)
         model_key = store.key(identity)
-        folder = cache / "recon" / store.slug(cfg.name) / store.slug(spec.label)
+        folder = recon_folder(cfg, spec.label)
         recon = reconstruct_clips(
             cfg, ae, model_key, mine, folder, summary, opts.progress, opts.on_clip, spec.label
         )

@@ -43,19 +43,18 @@ def log_spectrogram(audio: np.ndarray) -> np.ndarray:
     return 10 * np.log10(spec.T + 1e-12)
 
 
-def write_spectrogram(path: Path, audio: np.ndarray, sr: int, top_db: float) -> Path:
-    """A small PNG of the spectrogram up to 16 kHz; colours span [top_db − 80, top_db] so that an original
-    and its reconstruction, drawn with the original's top, compare by eye."""
+def write_spectrogram(path: Path, db: np.ndarray, sr: int, seconds: float, top_db: float) -> Path:
+    """A small PNG of a `log_spectrogram` up to 16 kHz; colours span [top_db − 80, top_db] so that an
+    original and its reconstruction, drawn with the original's top, compare by eye."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    db = log_spectrogram(audio)
     max_bin = min(db.shape[0], int(16_000 / (sr / N_FFT)))
     fig = plt.figure(figsize=(4.0, 1.6), dpi=90)
     ax = fig.add_axes([0, 0, 1, 1])
-    extent = (0, audio.shape[-1] / sr, 0, max_bin * sr / N_FFT / 1000)
+    extent = (0, seconds, 0, max_bin * sr / N_FFT / 1000)
     ax.imshow(
         db[:max_bin],
         origin="lower",
@@ -70,7 +69,3 @@ def write_spectrogram(path: Path, audio: np.ndarray, sr: int, top_db: float) -> 
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return path
-
-
-def top_db(audio: np.ndarray) -> float:
-    return float(log_spectrogram(audio).max())

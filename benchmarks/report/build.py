@@ -102,7 +102,7 @@ def _model_clips(
     """Excerpts and spectrograms of the picked clips, original and reconstruction."""
     from benchmarks.building import build_model, model_identity
     from benchmarks.experiments.base import RunSummary
-    from benchmarks.experiments.scoring import recon_file, reconstruct_clips
+    from benchmarks.experiments.scoring import recon_file, recon_folder, reconstruct_clips
     from m2l2.audio import load_audio
 
     ae, why = build_model(spec, cfg.allow_random)
@@ -116,7 +116,7 @@ def _model_clips(
             "(rerun `m2l2 tables`); the excerpts are the current model's"
         )
     chosen = list(dict.fromkeys(p.clip for p in picks if p.clip in clips))
-    folder = Path(cfg.cache_dir).expanduser() / "recon" / store.slug(cfg.name) / store.slug(spec.label)
+    folder = recon_folder(cfg, spec.label)
     reconstruct_clips(
         cfg, ae, model_key, [clips[c] for c in chosen], folder, RunSummary(), progress, None, spec.label
     )
@@ -127,7 +127,8 @@ def _model_clips(
         original, sr = clip.load()
         recon, rsr = load_audio(recon_file(folder, clip))
         a, b = assets.excerpt(original, sr), assets.excerpt(recon, rsr)
-        top = assets.top_db(a)
+        db_a, db_b = assets.log_spectrogram(a), assets.log_spectrogram(b)
+        top = float(db_a.max())
         orig_audio, orig_image = (
             out / "media" / "original" / f"{name}.ogg",
             out / "media" / "original" / f"{name}.png",
@@ -135,10 +136,10 @@ def _model_clips(
         if not orig_audio.is_file():
             assets.write_opus(orig_audio, a, sr)
         if not orig_image.is_file():
-            assets.write_spectrogram(orig_image, a, sr, top)
+            assets.write_spectrogram(orig_image, db_a, sr, a.shape[-1] / sr, top)
         model_dir = out / "media" / store.slug(spec.label)
         rec_audio = assets.write_opus(model_dir / f"{name}.ogg", b, rsr)
-        rec_image = assets.write_spectrogram(model_dir / f"{name}.png", b, rsr, top)
+        rec_image = assets.write_spectrogram(model_dir / f"{name}.png", db_b, rsr, b.shape[-1] / rsr, top)
         views.append(
             ClipView(
                 clip_id,

@@ -142,11 +142,14 @@ def denoise_errors(model, clip: np.ndarray, seed: int = 0) -> dict[str, float]:
     cross = model.decoder(model.encoder(chunk))
     gen = torch.Generator().manual_seed(seed)
     noise = torch.randn(chunk.shape, generator=gen).to(model.device)
-    rows = {}
-    for s in PROBE_SIGMAS:
-        out = model.consistency((chunk + s * noise)[:, None], torch.full((1, 1), s, device=model.device), cross)
-        rows[f"denoise_err_sigma_{s:g}"] = float((out[:, 0] - chunk).norm() / chunk.norm())
-    return rows
+    return {f"denoise_err_sigma_{s:g}": _denoise_error(model, chunk, noise, s, cross) for s in PROBE_SIGMAS}
+
+
+def _denoise_error(model, x: torch.Tensor, noise: torch.Tensor, sigma: float, cross: list[torch.Tensor]) -> float:
+    """‖f(x + σ·noise, σ | cross) − x‖ / ‖x‖ over single chunks x [N, 2C, F, frames]."""
+    sig = torch.full((len(x), 1), sigma, device=model.device)
+    out = model.consistency((x + sigma * noise)[:, None], sig, cross)[:, 0]
+    return float((out - x).norm() / x.norm())
 
 
 def encode_as_trained(model, clip: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
@@ -197,11 +200,8 @@ def latent_use(model, clips: list[np.ndarray], seed: int = 0) -> dict[str, float
     gen = torch.Generator().manual_seed(seed)
     noise = torch.randn(x.shape, generator=gen).to(model.device)
     for s in PROBE_SIGMAS[2:]:
-        sig = torch.full((len(x), 1), s, device=model.device)
-        noisy = (x + s * noise)[:, None]
         for name, feats in (("own", cross), ("other", swapped)):
-            f = model.consistency(noisy, sig, feats)[:, 0]
-            out[f"err_{name}_sigma_{s:g}"] = float((f - x).norm() / x.norm())
+            out[f"err_{name}_sigma_{s:g}"] = _denoise_error(model, x, noise, s, feats)
     if model.decoder.magnitude_head is not None:
         mag = spectral.magnitude(x)
         for name, feats in (("own", cross), ("other", swapped)):
