@@ -104,3 +104,20 @@ def test_browser_check_finds_a_missing_image_and_audio(report, tmp_path):
     text = "\n".join(check.failures)
     assert Path(image).name in text and "broken image" in text
     assert Path(audio).name in text and "audio did not load" in text
+
+
+def test_report_without_results_and_check_without_chromium_say_what_to_do(tmp_path, monkeypatch):
+    from benchmarks.report import browser
+    from m2l2.errors import M2L2Error
+
+    cfg = config_from_dict({
+        "name": "none", "dataset": {"name": "folder", "root": str(tmp_path), "split": None},
+        "cache_dir": str(tmp_path / "cache"), "output_dir": str(tmp_path / "out"),
+        "models": [{"name": "identity", "label": "Identity", "kind": "reference"}], "metrics": ["sisdr"],
+    })
+    with pytest.raises(M2L2Error, match=r"no Table II results .* run `m2l2 tables"):
+        build_report(cfg, progress=False)
+    monkeypatch.delenv("M2L2_CHROMIUM", raising=False)
+    monkeypatch.setattr(browser.shutil, "which", lambda name: None)
+    with pytest.raises(M2L2Error, match="no Chromium found.*make install"):
+        check_page(tmp_path / "index.html")
