@@ -53,6 +53,19 @@ class ModelConfig:
     # head), as upstream Music2Latent's U-Net adds its decoder pyramid on both paths and before the output.
     # The paper names the patchifier only; False keeps that reading (and the committed checkpoints).
     cross_depatchifier: bool = False
+    # Upstream Music2Latent's `frequency_scaling`: σ-conditioned gains per frequency bin, (1 + s_in(σ)) on the
+    # stem's features and (1 + s_out(σ)) before the output convolution, both zero-initialised. They are the
+    # only noise-level conditioning at full resolution: at high σ the stem's features are pure noise and
+    # the gain can mute them. Not in the Music2Latent2 paper; False keeps the step-8,500 checkpoints.
+    frequency_scaling: bool = False
+    # Upstream's last injection: the output head reads (features + 1x1 conv(cross[0])) / sqrt(2), so the
+    # decoder's full-resolution features reach the head without passing through the noisy skip.
+    head_cross: bool = False
+    # Not upstream: at full resolution the decoder's features also scale the stem's, h = stem(x)·(1 + g) +
+    # cross[0] with g = 1x1 conv(cross[0]) (zero-initialised). Denoising with known magnitudes is a product of
+    # the noisy input and a latent-dependent gain; with additive injection only, `tiny` (no residual block at
+    # full resolution) has no layer that can form it.
+    cross_gain: bool = False
 
     def __post_init__(self) -> None:
         if self.channels not in (1, 2):

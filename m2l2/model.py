@@ -6,6 +6,8 @@ consistency model's transformer sees two consecutive chunks, with chunked causal
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -34,8 +36,12 @@ class Patchifier(nn.Module):
             for i, f in enumerate(cfg.down_factors)
         )
 
-    def forward(self, x, cond=None, cross=None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def forward(self, x, cond=None, cross=None, stem_gain=None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """`stem_gain` multiplies the stem's features: [B, 1, F, 1] (frequency scaling) and/or [B, C, F, T]
+        (the cross gain)."""
         h = self.stem(x)
+        if stem_gain is not None:
+            h = h * stem_gain
         skips = []
         for i, blocks in enumerate(self.levels):
             if i > 0:
@@ -156,6 +162,15 @@ class Decoder(nn.Module):
         return self.magnitude_head(cross[0])
 
 
+def frequency_gain(cond: int, bins: int = 1024) -> nn.Sequential:
+    """Noise-level embedding → one gain offset per frequency bin, zero at initialisation (upstream's
+    `scale_inp` / `scale_out`)."""
+    mlp = nn.Sequential(nn.Linear(cond, cond), nn.SiLU(), nn.Linear(cond, bins))
+    nn.init.zeros_(mlp[-1].weight)
+    nn.init.zeros_(mlp[-1].bias)
+    return mlp
+
+
 def chunk_causal_mask(chunks: int, tokens: int, device: torch.device) -> torch.Tensor:
     """Boolean [chunks·tokens]² mask: a token attends to its own chunk and every earlier chunk."""
     idx = torch.arange(chunks, device=device).repeat_interleave(tokens)
@@ -182,6 +197,14 @@ class ConsistencyModel(nn.Module):
         )
         nn.init.zeros_(self.head[-1].weight)  # upstream: F starts at 0, so f(x, σ) = c_skip(σ)·x at step 0
         nn.init.zeros_(self.head[-1].bias)
+        if cfg.frequency_scaling:
+            self.scale_in, self.scale_out = frequency_gain(cond), frequency_gain(cond)
+        if cfg.head_cross:
+            self.head_cross = nn.Conv2d(cfg.level_channels[0], cfg.level_channels[0], 1)
+        if cfg.cross_gain:
+            self.cross_gain = nn.Conv2d(cfg.level_channels[0], cfg.level_channels[0], 1)
+            nn.init.zeros_(self.cross_gain.weight)
+            nn.init.zeros_(self.cross_gain.bias)
 
     def forward(
         self, x: torch.Tensor, sigma: torch.Tensor, cross: list[torch.Tensor], last_only: bool = False
@@ -195,7 +218,11 @@ class ConsistencyModel(nn.Module):
         flat_x, flat_s = x.flatten(0, 1), sigma.flatten().to(x.dtype)
         emb = self.noise_emb(flat_s)
         scale = edm.c_in(flat_s)[:, None, None, None]
-        h, skips = self.patchifier(flat_x * scale, emb, cross)
+        stem_gain = 1 + self.scale_in(emb)[:, None, :, None] if cfg.frequency_scaling else None
+        if cfg.cross_gain:
+            gain = 1 + self.cross_gain(cross[0])
+            stem_gain = gain if stem_gain is None else stem_gain * gain
+        h, skips = self.patchifier(flat_x * scale, emb, cross, stem_gain)
         tokens = grid_to_tokens(h) + self.pos  # [B·n, P, D]
         p = tokens.shape[1]
         tokens = (tokens.reshape(b, n, p, -1) + self.chunk_pos[:n, None]).reshape(b, n * p, -1)
@@ -211,7 +238,13 @@ class ConsistencyModel(nn.Module):
             n = 1
         grid = tokens_to_grid(tokens, cfg.token_freqs, cfg.token_times)
         feats = self.depatchifier(grid, emb, skips, cross if cfg.cross_depatchifier else None)
-        out = self.head(feats[0])
+        f0 = feats[0]
+        if cfg.head_cross:
+            f0 = (f0 + self.head_cross(cross[0])) / math.sqrt(2.0)
+        f0 = self.head[1](self.head[0](f0))
+        if cfg.frequency_scaling:
+            f0 = f0 * (1 + self.scale_out(emb)[:, None, :, None])
+        out = self.head[2](f0)
         s = flat_s[:, None, None, None]
         denoised = edm.c_skip(s) * flat_x + edm.c_out(s) * out
         return denoised.reshape(b, n, *x.shape[2:])

@@ -26,7 +26,7 @@ import torch
 
 from m2l2 import spectral
 from m2l2.audio import load_audio, save_audio
-from m2l2.training.recon import latent_use
+from m2l2.training.recon import latent_use, ode_scores
 from m2l2.training.recon import memorisation_scores as score
 
 
@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--crops", type=int, default=8, help="gate 2: number of training crops")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--ode-steps", type=int, default=32, help="levels of the EDM Euler sampler probe")
     p.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -142,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         scores = {}
         for name, state in (("ema", ckpt.ema), ("live", ckpt.model)):
             model.load_state_dict(state)
-            scores[name] = score(model, clips)
+            scores[name] = score(model, clips) | ode_scores(model, clips, args.ode_steps)
             if len(clips) > 1:
                 scores[f"{name}_latent_use"] = latent_use(model, clips)
         print(json.dumps(scores, indent=1))
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {"gate": args.gate, "config": args.config, "overrides": args.overrides, "steps": args.steps,
               "crops": [p_.name for p_ in paths], "train_seconds": seconds}
     with trainer.ema.applied(model):
-        result["ema"] = score(model, clips)
+        result["ema"] = score(model, clips) | ode_scores(model, clips, args.ode_steps)
         if len(clips) > 1:
             result["ema_latent_use"] = latent_use(model, clips)
     result["live"] = score(model, clips)

@@ -456,3 +456,31 @@ def test_music2latent_loader_refuses_arbitrary_pickles(tmp_path):
     ok = tmp_path / "ok.pt"
     torch.save({"gen_state_dict": {"w": torch.ones(1)}, "it": np.float64(2.0)}, ok)
     assert Music2LatentAE._load_state(ok)["w"].item() == 1.0
+
+
+def test_music2latent2_latent_memo_encodes_each_input_once_and_changes_nothing(tmp_path, micro_checkpoint):
+    # Sweeps turn the memo on (Fig. 3 decodes each clip with 18 settings); the latents and therefore the
+    # reconstructions must be the same as without it, and a different input must not hit the memo.
+    import torch
+
+    from baselines.adapters.music2latent2 import Music2Latent2AE
+
+    ae = Music2Latent2AE(checkpoint=micro_checkpoint(tmp_path / "ckpt"))
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((1, 2 * ae.model.chunk_samples)).astype(np.float32) * 0.1 for _ in range(2))
+    plain_a, plain_b = ae.encode(a), ae.encode(b)
+    calls = []
+    real = ae.model.encode
+    ae.model.encode = lambda *args, **kw: calls.append(1) or real(*args, **kw)
+    ae.latent_memo = 1
+    first = ae.encode(a)
+    again = ae.encode(a.copy())  # same content, another array
+    assert len(calls) == 1 and torch.equal(first, plain_a) and torch.equal(again, plain_a)
+    again.add_(1.0)  # callers may modify what they get
+    assert torch.equal(ae.encode(a), plain_a) and len(calls) == 1
+    assert torch.equal(ae.encode(b), plain_b) and len(calls) == 2  # evicts a (memo of 1)
+    ae.encode(a)
+    assert len(calls) == 3
+    ae.latent_memo = 0
+    ae.encode(a)
+    assert len(calls) == 4  # off: the speed table times real encodes

@@ -83,6 +83,30 @@ def test_random_weights_are_refused_unless_allowed(tmp_path, micro_checkpoint):
     assert ae is not None and why is None
 
 
+def test_reconstructions_are_shared_by_key_across_experiments(tmp_path, micro_checkpoint, tone_clips):
+    # Fig. 3's sigma_cond = 0.4 point has Table II's key: it links Table II's files instead of decoding again,
+    # and a different key (another seed) still decodes.
+    from benchmarks.evalset import clips_for
+    from benchmarks.experiments.base import RunSummary
+    from benchmarks.experiments.scoring import reconstruct_clips, recon_file, shared_recon
+
+    cfg = mini_config(tmp_path, tone_clips(tmp_path / "clips", n=2, seconds=0.3), micro_checkpoint)
+    clips = clips_for(cfg, None, {})
+    ae, _ = build_variant(cfg.models[1], allow_random=True)
+    table2, fig3 = RunSummary(), RunSummary()
+    keys = reconstruct_clips(cfg, ae, "m", clips, tmp_path / "t2", table2, False, None, "m")
+    assert table2.reconstructed == 2
+    again = reconstruct_clips(cfg, ae, "m", clips, tmp_path / "f3", fig3, False, None, "m")
+    assert again == keys and fig3.reconstructed == 0 and fig3.reused_reconstructions == 2
+    for c in clips:
+        a, b = recon_file(tmp_path / "t2", c), recon_file(tmp_path / "f3", c)
+        assert a.read_bytes() == b.read_bytes() == shared_recon(cfg, keys[c.id]).read_bytes()
+    cfg.eval.seed = 1
+    other = RunSummary()
+    reconstruct_clips(cfg, ae, "m", clips, tmp_path / "f3", other, False, None, "m")
+    assert other.reconstructed == 2
+
+
 # ----------------------------------------------------------------------------------------------- runs
 
 

@@ -471,3 +471,50 @@ def test_cross_connections_in_the_depatchifier_reach_the_output_and_keep_last_on
     a, b = plain.consistency(pair, sig, cross), both.consistency(pair, sig, cross)
     assert not torch.allclose(a, b, atol=1e-4)
     assert torch.allclose(both.consistency(pair, sig, cross, last_only=True)[:, 0], b[:, 1], atol=1e-5)
+
+
+@torch.no_grad()
+def test_frequency_scaling_and_head_cross_start_as_no_ops_and_then_act_per_bin():
+    # Upstream's σ-conditioned per-bin gains and final decoder injection: zero-initialised gains leave the
+    # output as without them (same other weights); once trained they change it, at the bins they touch, and
+    # `last_only` stays exact.
+    plain = micro()
+    both = micro(extra=("model.frequency_scaling=true", "model.head_cross=true"))
+    missing, _ = both.load_state_dict(plain.state_dict(), strict=False)
+    assert {k.split(".")[1] for k in missing} == {"scale_in", "scale_out", "head_cross"}
+    torch.manual_seed(1)
+    for m in (plain, both):
+        for p in m.consistency.head[-1].parameters():
+            p.data.normal_(0, 0.05)
+    both.consistency.head_cross.weight.data.zero_()  # (f + 0) / sqrt(2): compare to plain scaled by the same
+    both.consistency.head_cross.bias.data.zero_()
+    lat = torch.rand(2, *plain.config.latent_shape) * 2 - 1
+    pair = torch.randn(1, 2, 2, 1024, plain.config.chunk_frames)
+    sig = torch.tensor([[0.4, 2.0]])
+    cross = plain.decoder(lat)
+    a = plain.consistency(pair, sig, cross)
+    gains_only = micro(extra=("model.frequency_scaling=true",))
+    gains_only.load_state_dict(plain.state_dict(), strict=False)
+    assert torch.equal(gains_only.consistency(pair, sig, cross), a)  # zero-initialised gains: a no-op
+    b0 = both.consistency(pair, sig, cross)
+    assert not torch.allclose(a, b0, atol=1e-4)  # the head now reads f / sqrt(2)
+    gains = both.consistency.scale_out[-1]
+    gains.bias.data.zero_()
+    gains.bias.data[:100] = -1.0  # mute the output features of the lowest 100 bins
+    b1 = both.consistency(pair, sig, cross)
+    changed = (b1 - b0).abs().amax(dim=(0, 1, 2, 4))
+    assert changed[:98].min() > 0 and changed[102:].max() == 0  # 3x3 conv: 1-bin halo at the edge
+    assert torch.allclose(both.consistency(pair, sig, cross, last_only=True)[:, 0], b1[:, 1], atol=1e-5)
+    # the cross gain: a no-op at initialisation, then the stem's features scale with the decoder's
+    gated = micro(extra=("model.cross_gain=true",))
+    gated.load_state_dict(plain.state_dict(), strict=False)
+    assert torch.equal(gated.consistency(pair, sig, cross), a)
+    gated.consistency.cross_gain.bias.data.fill_(-1.0)  # gain 0: the noisy input no longer reaches F
+    from m2l2 import edm
+
+    def network_part(x):  # F·c_out = f − c_skip·x
+        return gated.consistency(x, sig, cross) - edm.c_skip(sig)[..., None, None, None] * x
+
+    other = torch.randn_like(pair)
+    assert torch.allclose(network_part(pair), network_part(other), atol=1e-5)
+    assert not torch.allclose(plain.consistency(pair, sig, cross), plain.consistency(other, sig, cross), atol=1e-3)

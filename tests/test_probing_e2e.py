@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import importlib.util
 import json
 from pathlib import Path
@@ -105,7 +107,7 @@ def test_table3_end_to_end_resume_render_export(tmp_path):
     models = [MICRO]
     if importlib.util.find_spec("musicnn") is not None:
         models.insert(0, {"label": "MusiCNN-MSD", "kind": "representation", "embedder": "fad-musicnn"})
-    cfg = table3_config_from_dict(_config(tmp_path, models), "mini")
+    cfg = table3_config_from_dict({**_config(tmp_path, models), "probe_workers": 2}, "mini")
     s1 = run_table3(cfg, progress=False)
     assert s1.features_computed == 16 * len(models) and s1.features_reused == 10 * len(models)
     assert s1.runs_computed == (2 * 2 + 2 + 2) * len(models)  # pitch: 2 folds x 2 seeds; families, key: 2 seeds
@@ -132,3 +134,12 @@ def test_table3_end_to_end_resume_render_export(tmp_path):
     s2 = run_table3(cfg, progress=False)
     assert s2.features_computed == 0 and s2.runs_computed == 0 and s2.runs_reused == s1.runs_computed
     assert Path(s2.result_file).read_text() == before
+    # probes trained one after another in this process give the same numbers as the two worker processes
+    serial = dataclasses.replace(cfg, probe_workers=1, output_dir=str(tmp_path / "serial"))
+    assert run_table3(serial, progress=False).runs_computed == s1.runs_computed
+    serial_runs = [json.loads(line) for line in (tmp_path / "serial" / "table3" / "mini" / "runs.jsonl").open()]
+
+    def by_run(rows):
+        return {(r["model"], r["task"], r["fold"], r["seed"]): (r["scores"], r["best_epoch"]) for r in rows}
+
+    assert by_run(serial_runs) == by_run(runs)

@@ -8,7 +8,9 @@ gives an untrained model (pretrained=False: usable in tests, never in result tab
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,9 +115,26 @@ class Music2Latent2AE(Autoencoder):
                                         decode_mode=str(decode_mode))
         self.seed = seed
         self.max_batch = int(max_batch)
+        self.latent_memo = 0  # sweeps set this: how many encoded inputs to keep (10 s of tiny: 28 KB each)
+        self._latents: OrderedDict[str, torch.Tensor] = OrderedDict()
 
     def encode(self, audio: np.ndarray) -> torch.Tensor:
-        return self.model.encode(audio, self.sample_rate, max_batch=self.max_batch)[0]  # [T, L, D]
+        """Audio [C, N] → latents [T, L, D]. Encoding is deterministic, so with `latent_memo` > 0 the latents of
+        that many recent inputs are kept by content: a sweep that decodes the same clips with many decoding
+        settings (Fig. 3, seams) encodes each clip once. Off by default (the speed table times encoding)."""
+        if not self.latent_memo:
+            return self.model.encode(audio, self.sample_rate, max_batch=self.max_batch)[0]  # [T, L, D]
+        audio = np.ascontiguousarray(audio, dtype=np.float32)
+        key = hashlib.blake2b(audio.tobytes(), digest_size=16).hexdigest() + str(audio.shape)
+        latent = self._latents.get(key)
+        if latent is None:
+            latent = self.model.encode(audio, self.sample_rate, max_batch=self.max_batch)[0]
+            self._latents[key] = latent
+            if len(self._latents) > self.latent_memo:
+                self._latents.popitem(last=False)
+        else:
+            self._latents.move_to_end(key)
+        return latent.clone()
 
     @property
     def chunk_frames(self) -> int:

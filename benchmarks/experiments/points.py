@@ -27,6 +27,7 @@ from benchmarks.provenance import provenance
 
 log = logging.getLogger(__name__)
 POINT_VERSION = "point-v1"  # bump when what a point stores changes
+LATENT_MEMO = 512  # encoded clips kept per model in a sweep (more than the evaluation sets hold)
 
 
 def music2latent2_models(cfg: TablesConfig, labels: list[str] | None = None) -> list[ModelSpec]:
@@ -50,6 +51,7 @@ def build_music2latent2(
         elif not hasattr(ae, "decoding"):
             skipped[spec.label] = "not a Music2Latent2 model (no chunked two-step decoder)"
         else:
+            ae.latent_memo = LATENT_MEMO  # every variant decodes the same clips: encode each once
             built.append((spec, ae))
     return built, skipped
 

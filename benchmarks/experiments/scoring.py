@@ -8,6 +8,7 @@ completion. Scores: mean and bootstrap CI of per-clip metrics over rows, and set
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -35,6 +36,26 @@ def recon_folder(cfg: TablesConfig, label: str) -> Path:
 
 def recon_file(folder: Path, clip: Clip) -> Path:
     return folder / f"{store.slug(clip.id)}.flac"
+
+
+def shared_recon(cfg: TablesConfig, key: str) -> Path:
+    """Every reconstruction is also filed under its key, so an experiment that needs one another experiment
+    already made (Fig. 3's σ_cond = 0.4 point is Table II's row) links it instead of decoding again."""
+    return Path(cfg.cache_dir).expanduser() / "recon" / "by-key" / key[:2] / f"{key}.flac"
+
+
+def _link(src: Path, dst: Path) -> None:
+    """Hard link `src` at `dst` (a copy across file systems), replacing `dst`."""
+    import shutil
+
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + ".link")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+    except OSError:
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
 
 
 def reconstruct_clips(
@@ -65,6 +86,12 @@ def reconstruct_clips(
                     continue
             except json.JSONDecodeError:
                 pass
+        shared = shared_recon(cfg, key)
+        if shared.is_file():
+            _link(shared, out)
+            write_json(side, {"key": key, "clip": clip.id, "linked": str(shared)})
+            summary.reused_reconstructions += 1
+            continue
         audio, sr = clip.load()
         t0 = time.perf_counter()
         with seeded(cfg.eval.seed if ae.stochastic else None):
@@ -72,6 +99,7 @@ def reconstruct_clips(
         seconds = time.perf_counter() - t0
         summary.add_time(f"reconstruct: {label}", seconds)
         save_audio(out, y, sr)  # atomic; 16-bit FLAC (the sidecar is written after, so it marks completion)
+        _link(out, shared)
         write_json(side, {"key": key, "clip": clip.id, "seconds": round(seconds, 4)})
         summary.reconstructed += 1
         if on_clip:

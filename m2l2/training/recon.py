@@ -185,11 +185,52 @@ def memorisation_scores(model, clips: list[np.ndarray], seed: int = 0, aligned: 
 
 
 @torch.no_grad()
+def ode_decode(model, latents: torch.Tensor, steps: int, length: int, generator: torch.Generator) -> torch.Tensor:
+    """Latents [B, T, L, D] → audio [B, C, length], every chunk alone, with the consistency network used as
+    a denoiser D(x, σ) in the deterministic EDM Euler sampler (Karras et al. 2022, Alg. 1 without the
+    second-order step) over `steps` levels of the ρ = 7 grid, σ_max to σ_min, then to 0. A model trained as a pure denoiser (Δt = 1)
+    returns the conditional mean from one step, which is near silent for unpredictable phase; the ODE
+    turns it into a sample, so this is how such a stage is judged (not part of the paper's decoding)."""
+    from m2l2 import edm
+
+    cfg = model.config
+    b, chunks = latents.shape[:2]
+    cross = model.decoder(latents.flatten(0, 1).to(model.device))
+    levels = edm.sigma_of_t(torch.linspace(1.0, 0.0, steps)).tolist() + [0.0]  # the last step returns D
+    shape = (b * chunks, 2 * cfg.channels, spectral.FREQ_BINS, cfg.chunk_frames)
+    x = torch.randn(shape, generator=generator).to(model.device) * levels[0]
+    for s, s_next in zip(levels[:-1], levels[1:]):
+        sig = torch.full((len(x), 1), s, device=model.device)
+        denoised = model.consistency(x[:, None], sig, cross)[:, 0]
+        x = x + (s_next - s) * (x - denoised) / s
+    ola = spectral.OverlapAdd((b, cfg.channels), chunks * cfg.chunk_frames)
+    for t, chunk in enumerate(x.unflatten(0, (b, chunks)).unbind(1)):
+        ola.add(spectral.from_rep(chunk).cpu(), t * cfg.chunk_frames)
+    return spectral.unpad(ola.result().clamp_(-1.0, 1.0), length)
+
+
+@torch.no_grad()
+def ode_scores(model, clips: list[np.ndarray], steps: int = 32, seed: int = 0) -> dict[str, float]:
+    """Mean SI-SDR, dynamics correlation and RMS ratio of `ode_decode` on training crops (their grid)."""
+    model.eval()
+    rows = []
+    for i, clip in enumerate(clips):
+        latents, target = encode_as_trained(model, clip)
+        out = ode_decode(model, latents, steps, target.shape[-1], torch.Generator().manual_seed(seed + i))
+        est = out[0].float().cpu().numpy()
+        rms = float(np.sqrt(np.mean(est**2)) / max(np.sqrt(np.mean(target**2)), 1e-12))
+        rows.append((si_sdr(target, est), dynamics_correlation(target, est), rms))
+    m = np.nanmean(np.array(rows), axis=0)
+    return {f"ode{steps}_si_sdr": float(m[0]), f"ode{steps}_dyncorr": float(m[1]), f"ode{steps}_rms_ratio": float(m[2])}
+
+
+@torch.no_grad()
 def latent_use(model, clips: list[np.ndarray], seed: int = 0) -> dict[str, float]:
     """Does the consistency model use the latents? For training crops [C, N] (two or more of them): the
     latents' spread across crops, and per σ the denoising error with each crop's own cross-connections and
     with another crop's (`err_own` ≈ `err_other` means the latents are ignored at that σ); for models with a
-    magnitude head, its relative error with own and with another crop's features."""
+    magnitude head, its relative error with own and with another crop's features; and the error of a per-bin
+    Wiener shrinkage, the floor any trained denoiser should beat."""
     model.eval()
     x = torch.cat([training_chunks(model, c) for c in clips])  # [2·clips, 2C, F, frames]
     lat = model.encoder(x)
@@ -199,9 +240,19 @@ def latent_use(model, clips: list[np.ndarray], seed: int = 0) -> dict[str, float
     out = {"latent_spread": float(lat.std(0).mean()), "latent_saturated": float((lat.abs() > 0.99).float().mean())}
     gen = torch.Generator().manual_seed(seed)
     noise = torch.randn(x.shape, generator=gen).to(model.device)
+    power = x.pow(2).mean(dim=(0, 3), keepdim=True)  # per channel and bin, over the crops
     for s in PROBE_SIGMAS[2:]:
         for name, feats in (("own", cross), ("other", swapped)):
             out[f"err_{name}_sigma_{s:g}"] = _denoise_error(model, x, noise, s, feats)
+        # reference: the best per-bin linear shrinkage, knowing only each bin's power (a spectral-envelope
+        # prior, no latents); a network that has learned anything from the data beats it
+        wiener = (x + s * noise) * power / (power + s * s)
+        out[f"wiener_err_sigma_{s:g}"] = float((wiener - x).norm() / x.norm())
+        # and the shrinkage that knows each bin's magnitude in each frame (what latents carrying the
+        # magnitude allow, without phase): the head-room the latents open at this σ
+        local = spectral.magnitude(x).pow(2).repeat_interleave(2, 1)  # |c|² on both of its components
+        known = (x + s * noise) * local / (local + 2 * s * s)  # random phase: E[re²] = |c|² / 2
+        out[f"magnitude_wiener_err_sigma_{s:g}"] = float((known - x).norm() / x.norm())
     if model.decoder.magnitude_head is not None:
         mag = spectral.magnitude(x)
         for name, feats in (("own", cross), ("other", swapped)):

@@ -22,6 +22,7 @@ class Table3Config:
     models: list[FeatureModelConfig]
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     probe: ProbeConfig = field(default_factory=ProbeConfig)
+    probe_workers: int | None = None  # processes training probes side by side (null: one per core)
     cache_dir: str = "~/.cache/m2l2/tables"
     output_dir: str = "results"
     build_suite: list[str] | None = None  # default-suite parts to build first when absent

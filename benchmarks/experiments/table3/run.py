@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +92,47 @@ def score_run(data: TaskData, probs: np.ndarray, test: np.ndarray) -> dict[str, 
     return M.classification_scores(data.y[test], pred)
 
 
+def _probe_job(x_tr, y_tr, x_va, y_va, x_te, n_classes, multilabel, seed, probe_cfg):
+    """One probe run in a worker process: (test-set scores, best epoch, epochs run)."""
+    probe = train_probe(x_tr, y_tr, x_va, y_va, n_classes, multilabel, seed=seed, cfg=probe_cfg)
+    return probe.predict_scores(x_te), probe.best_epoch, probe.epochs_run
+
+
+class ProbePool:
+    """Probe runs are single-threaded and independent: `workers` processes train them side by side (each
+    seeded and deterministic, so the numbers do not depend on the worker count). Started on first use."""
+
+    def __init__(self, workers: int | None):
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        self._pool = None
+
+    def map(self, fn, jobs: list[tuple]):
+        if self.workers == 1 or len(jobs) < 2:
+            return (fn(*job) for job in jobs)
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            ctx = multiprocessing.get_context("spawn")  # no fork after torch has started its threads
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
+        futures = [self._pool.submit(fn, *job) for job in jobs]
+        return (f.result() for f in futures)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+
+
+def _train_probes(x, data: TaskData, multilabel: bool, jobs: list[tuple], cfg: Table3Config, pool: ProbePool):
+    """Results of the pending (key, fold, seed, split) runs, in order."""
+    args = [
+        (x[sp["train"]], data.y[sp["train"]], x[sp["valid"]], data.y[sp["valid"]], x[sp["test"]],
+         len(data.classes), multilabel, seed, cfg.probe)
+        for _, _, seed, sp in jobs
+    ]
+    return pool.map(_probe_job, args)
+
+
 def _read_runs(path: Path) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     if path.is_file():
@@ -151,6 +193,7 @@ def run(
         else:
             models[spec.label], model_specs[spec.label] = model, spec
     tasks_out: list[dict[str, Any]] = []
+    pool = ProbePool(cfg.probe_workers)
     results: dict[str, dict[str, Any]] = {label: {} for label in models}
     feature_info: dict[str, dict[str, Any]] = {label: {} for label in models}
     for task in cfg.tasks:
@@ -214,8 +257,8 @@ def run(
             task_key = store.key(
                 [dataclasses.asdict(task), data.classes, hashlib.sha256(data.y.tobytes()).hexdigest()]
             )
-            rows = []
             t0 = time.perf_counter()
+            jobs, rows_by_key = [], {}
             for fold, split in partitions.items():
                 for seed in cfg.seeds:
                     key = store.key(
@@ -229,48 +272,40 @@ def run(
                             seed,
                         ]
                     )
-                    row = done.get(key)
-                    if row is not None:
+                    if key in done:
                         summary.runs_reused += 1
-                        rows.append(row)
-                        continue
-                    tr, va, te = split["train"], split["valid"], split["test"]
-                    probe = train_probe(
-                        x[tr],
-                        data.y[tr],
-                        x[va],
-                        data.y[va],
-                        len(data.classes),
-                        task.type == "multilabel",
-                        seed=seed,
-                        cfg=cfg.probe,
-                    )
-                    probs = probe.predict_scores(x[te])
-                    if len(probs) != len(te):
-                        raise M2L2Error(
-                            f"{label}/{task.name}: {len(te)} test items but {len(probs)} predictions"
-                        )
-                    try:
-                        scores = score_run(data, probs, te)
-                    except ValueError as e:  # e.g. no tag with both classes among very few test items
-                        scores = {m: None for m in task.metrics} | {"error": str(e)}
-                    row = {
-                        "key": key,
-                        "model": label,
-                        "task": task.name,
-                        "fold": fold,
-                        "seed": seed,
-                        "scores": scores,
-                        "n_test": int(len(te)),
-                        "best_epoch": probe.best_epoch,
-                        "epochs_run": probe.epochs_run,
-                    }
-                    store.append_row(runs_file, row)
-                    done[key] = row
-                    rows.append(row)
-                    summary.runs_computed += 1
+                        rows_by_key[key] = done[key]
+                    else:
+                        jobs.append((key, fold, seed, split))
+                    rows_by_key.setdefault(key, None)
+            for (key, fold, seed, split), (probs, best_epoch, epochs_run) in zip(
+                jobs, _train_probes(x, data, task.type == "multilabel", jobs, cfg, pool)
+            ):
+                te = split["test"]
+                if len(probs) != len(te):
+                    raise M2L2Error(f"{label}/{task.name}: {len(te)} test items but {len(probs)} predictions")
+                try:
+                    scores = score_run(data, probs, te)
+                except ValueError as e:  # e.g. no tag with both classes among very few test items
+                    scores = {m: None for m in task.metrics} | {"error": str(e)}
+                row = {
+                    "key": key,
+                    "model": label,
+                    "task": task.name,
+                    "fold": fold,
+                    "seed": seed,
+                    "scores": scores,
+                    "n_test": int(len(te)),
+                    "best_epoch": best_epoch,
+                    "epochs_run": epochs_run,
+                }
+                store.append_row(runs_file, row)  # as each finishes, in order: an interrupted run resumes
+                done[key] = rows_by_key[key] = row
+                summary.runs_computed += 1
+            rows = list(rows_by_key.values())
             summary.timings[f"{label} / {task.name}: probes"] = time.perf_counter() - t0
             results[label][task.name] = _aggregate(rows, task.metrics)
+    pool.close()
     models_out = [
         {
             "label": label,

@@ -1,0 +1,51 @@
+"""The training probes of the gate investigation (m2l2/training/recon.py), against cases with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from helpers_m2l2 import micro
+from test_training_gate import phrase
+
+from m2l2 import spectral
+from m2l2.training.recon import encode_as_trained, latent_use, ode_decode, si_sdr, training_chunks
+
+
+def _crop(model, seed: int = 0) -> np.ndarray:
+    n = spectral.frames_to_samples(2 * model.config.chunk_frames)
+    return np.roll(phrase(n), 997 * seed)[None]
+
+
+@torch.no_grad()
+def test_ode_decode_with_an_oracle_denoiser_returns_the_crop(monkeypatch):
+    # Euler steps with D(x, σ) = x0 shrink x − x0 by σ'/σ per step: the sampler must end at the crop (up to
+    # σ_min's noise), so a wrong grid, sign or chunk order fails.
+    model = micro()
+    clip = _crop(model)
+    clean = training_chunks(model, clip)  # [2 chunks, 2C, F, frames]
+    monkeypatch.setattr(model.consistency, "forward", lambda x, sigma, cross, last_only=False: clean[:, None])
+    latents, target = encode_as_trained(model, clip)
+    out = ode_decode(model, latents, 8, target.shape[-1], torch.Generator().manual_seed(0))[0].numpy()
+    ola = spectral.OverlapAdd((1, 1), 2 * model.config.chunk_frames)
+    for t in range(2):  # the clean chunks straight through the same inverse: what a perfect sampler returns
+        ola.add(spectral.from_rep(clean[t : t + 1]), t * model.config.chunk_frames)
+    direct = spectral.unpad(ola.result(), target.shape[-1])[0].numpy()
+    assert out.shape == target.shape == direct.shape
+    assert si_sdr(direct, out) > 40.0
+    assert si_sdr(target, out) > 10.0  # the crop itself, up to the inverse STFT's edges
+
+
+@torch.no_grad()
+def test_latent_use_reports_own_other_and_the_wiener_floor():
+    model = micro(extra=("model.magnitude_head=true",))
+    clips = [_crop(model, s) for s in range(3)]
+    out = latent_use(model, clips)
+    for s in ("0.5", "2", "10", "80"):
+        assert {f"err_own_sigma_{s}", f"err_other_sigma_{s}", f"wiener_err_sigma_{s}"} <= out.keys()
+    wiener = [out[f"wiener_err_sigma_{s}"] for s in ("0.5", "2", "10", "80")]
+    assert 0 < wiener[0] < wiener[1] < wiener[2] < wiener[3] < 1.001  # more noise: less to recover
+    known = [out[f"magnitude_wiener_err_sigma_{s}"] for s in ("0.5", "2", "10")]
+    assert all(k < w for k, w in zip(known, wiener))  # knowing the magnitude per frame helps
+    # untrained: F = 0, so the output is c_skip·x_σ, the same with any latents and worse than Wiener
+    assert out["err_own_sigma_2"] == out["err_other_sigma_2"] > out["wiener_err_sigma_2"]
+    assert {"latent_spread", "magnitude_err_own", "magnitude_err_other"} <= out.keys()
