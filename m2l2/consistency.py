@@ -34,13 +34,18 @@ def training_loss(
     weighting: str = "delta_sigma",
     anchor_fraction: float = 0.0,
     anchor_only_latents: bool = False,
+    output_magnitude_weight: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Loss of one batch of waveforms [B, C, model.train_samples] and statistics for the training log.
 
     `anchor_fraction` of the chunks use Δt = 1 (their teacher is the clean chunk, plain denoising) while
     the rest follow the Δt schedule: a mixed objective that keeps the σ_min anchor in every batch. With
     `anchor_only_latents`, the encoder and decoder learn only from the anchored chunks (and the magnitude
-    head): the other chunks' student sees their cross-connections with the gradient stopped."""
+    head): the other chunks' student sees their cross-connections with the gradient stopped.
+    `output_magnitude_weight` adds that times the pseudo-Huber distance of the student's magnitude spectrogram
+    to the clean chunk's (not in the paper): the phase of a chunk cannot be predicted from its latents, so a
+    regression onto the complex values returns a near-silent mean at high σ, and the little it gains from
+    the latents gives them almost no gradient; the magnitude can be predicted, and this term rewards it."""
     cfg = model.config
     if audio.shape[-1] != model.train_samples:
         raise ValueError(f"training audio must have {model.train_samples} samples, got {audio.shape[-1]}")
@@ -74,6 +79,10 @@ def training_loss(
     weight = edm.consistency_weight(s_hi, s_lo, weighting)
     loss = (dist * weight).mean()
     stats = {}
+    if output_magnitude_weight > 0:
+        out_mag = edm.pseudo_huber(spectral.magnitude(student.flatten(0, 1)), spectral.magnitude(x.flatten(0, 1)))
+        loss = loss + output_magnitude_weight * out_mag.mean()
+        stats["output_magnitude_loss"] = float(out_mag.detach().mean())
     if model.decoder.magnitude_head is not None:
         magnitude = spectral.magnitude(x.flatten(0, 1))
         magnitude_loss = edm.pseudo_huber(model.decoder.magnitude(cross), magnitude).mean()

@@ -65,6 +65,11 @@ def test_parallel_workers_match_serial(tmp_path):
         VisqolJob(tmp_path / "ref.wav", tmp_path / "ref.wav"),
     ]
     parallel = visqol_many(jobs, workers=2, progress=False)
+    from benchmarks.metrics import visqol as visqol_module
+
+    pool = visqol_module._POOL
+    assert visqol_many(jobs, workers=2, progress=False) == parallel  # the same worker processes again
+    assert visqol_module._POOL is pool and pool is not None
     serial = visqol_many(jobs, workers=1, progress=False)
     assert [p[0] for p in parallel] == pytest.approx([s[0] for s in serial], abs=1e-9)
     assert parallel[1][0] == pytest.approx(IDENTICAL_SCORE, abs=1e-3)

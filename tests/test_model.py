@@ -401,6 +401,29 @@ def test_anchor_only_latents_stops_the_consistency_gradient_into_the_encoder():
     assert grads[False] > 0 and grads[True] == 0
 
 
+def test_output_magnitude_loss_adds_the_student_magnitude_distance_to_the_clean_chunk():
+    # loss(w) = loss(0) + w · mean pseudo-Huber(|student|, |x|), with the same draws; a student that
+    # returns the clean chunk at every σ has zero magnitude term.
+    from m2l2 import spectral
+    from m2l2.consistency import split_chunks, training_loss
+
+    model = micro().eval()
+    audio = torch.randn(2, 1, model.train_samples) * 0.1
+    with torch.no_grad():
+        model.consistency.head[-1].weight.normal_(0, 0.05)
+        runs = {w: training_loss(model, audio, 0, 10, torch.Generator().manual_seed(0), magnitude_weight=0.0,
+                                 output_magnitude_weight=w) for w in (0.0, 2.0)}
+    term = runs[2.0][1]["output_magnitude_loss"]
+    assert term > 0 and "output_magnitude_loss" not in runs[0.0][1]
+    assert runs[2.0][0].item() == pytest.approx(runs[0.0][0].item() + 2.0 * term, rel=1e-5)
+    clean = split_chunks(spectral.to_spec(audio), model.config.chunk_frames)
+    model.consistency.forward = lambda x, sigma, cross, last_only=False: clean
+    with torch.no_grad():
+        _, stats = training_loss(model, audio, 0, 10, torch.Generator().manual_seed(0), magnitude_weight=0.0,
+                                 output_magnitude_weight=1.0)
+    assert stats["output_magnitude_loss"] < 1e-3
+
+
 def test_magnitude_of_the_representation_is_the_compressed_stft_magnitude():
     from m2l2 import spectral
 

@@ -2,11 +2,13 @@
 
 Audio mode is defined at 48 kHz mono. The port takes a 1-D array and silently interleaves a [T, 2] one, so
 the signals are down-mixed (channel mean) and resampled (soxr HQ) here, explicitly, before scoring.
-Clips are scored in parallel worker processes; each builds the ViSQOL model once.
+Clips are scored in parallel worker processes; each builds the ViSQOL model once, and the pool lives for the
+whole process (a fresh pool per batch of clips spent seconds per batch starting interpreters).
 """
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
 import warnings
@@ -24,6 +26,7 @@ from m2l2.errors import M2L2Error
 SAMPLE_RATE = 48000
 IDENTICAL_SCORE = 4.7321  # audio-mode ceiling of ViSQOL v3 (C++ and the Python port)
 _API = None
+_POOL: tuple[int, ProcessPoolExecutor] | None = None  # (workers, pool), kept across calls
 
 
 def visqol_unavailable() -> str | None:
@@ -93,6 +96,26 @@ def run_job(job: VisqolJob) -> tuple[float | None, str | None]:
         return None, f"{type(e).__name__}: {e}"
 
 
+def _pool(workers: int) -> ProcessPoolExecutor:
+    global _POOL
+    if _POOL is None or _POOL[0] != workers:
+        shutdown_pool()
+        ctx = multiprocessing.get_context("spawn")  # never fork a process whose torch/numba threads run
+        _POOL = (workers, ProcessPoolExecutor(max_workers=workers, mp_context=ctx))
+    return _POOL[1]
+
+
+def shutdown_pool() -> None:
+    """Stop the worker processes (at exit, or before a pool of another size)."""
+    global _POOL
+    if _POOL is not None:
+        _POOL[1].shutdown(cancel_futures=True)
+        _POOL = None
+
+
+atexit.register(shutdown_pool)
+
+
 def visqol_many(
     jobs: list[VisqolJob], workers: int | None = None, progress: bool = True
 ) -> list[tuple[float | None, str | None]]:
@@ -102,15 +125,15 @@ def visqol_many(
     results: list[tuple[float | None, str | None]] = [(None, "not run")] * len(jobs)
     if workers > 1:
         try:
-            ctx = multiprocessing.get_context("spawn")  # never fork a process whose torch/numba threads run
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-                futures = {pool.submit(run_job, job): i for i, job in enumerate(jobs)}
-                for future in as_completed(futures):
-                    results[futures[future]] = future.result()
-                    bar.update()
+            pool = _pool(workers)
+            futures = {pool.submit(run_job, job): i for i, job in enumerate(jobs)}
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                bar.update()
             bar.close()
             return results
         except BrokenProcessPool:
+            shutdown_pool()
             # Workers cannot start when __main__ is not importable (e.g. a script piped to python).
             warnings.warn("ViSQOL worker processes failed to start; scoring clips serially", stacklevel=2)
             bar.reset()

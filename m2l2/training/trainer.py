@@ -126,6 +126,7 @@ def default_loss_fn(cfg: TrainConfig) -> LossFn:
         t_max_fraction=cfg.t_max_fraction,
         anchor_fraction=cfg.anchor_fraction,
         anchor_only_latents=cfg.anchor_only_latents,
+        output_magnitude_weight=cfg.output_magnitude_weight,
         weighting=cfg.loss_weighting,
     )
 
