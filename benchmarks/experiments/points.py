@@ -3,7 +3,7 @@ scored with set-level FADs.
 
 Every finished point is kept in an append-only JSONL file, so an interrupted run resumes at the next point
 and an unchanged point (same reconstruction keys, metrics, evaluation settings and embedders) is never
-recomputed. Reconstructions themselves are cached per clip (a point interrupted mid-way resumes at its
+recomputed, nor its clips decoded: the keys are known before decoding. Reconstructions themselves are cached per clip (a point interrupted mid-way resumes at its
 next clip).
 """
 
@@ -21,7 +21,7 @@ from benchmarks.building import build_embedders, build_variant, is_random_weight
 from benchmarks.config import ModelSpec, TablesConfig, find_model
 from benchmarks.evalset import Clip, clips_for
 from benchmarks.experiments.base import RunOptions, RunSummary
-from benchmarks.experiments.scoring import AGG_VERSION, reconstruct_clips, score_model
+from benchmarks.experiments.scoring import AGG_VERSION, recon_keys, reconstruct_clips, score_model
 from benchmarks.metrics import PER_CLIP_METRICS
 from benchmarks.provenance import provenance
 
@@ -121,14 +121,12 @@ def evaluate_point(
     cfg, clips = ctx.cfg, ctx.clips
     identity = model_identity(spec, ae)
     model_key = store.key(identity)
-    recon = reconstruct_clips(
-        cfg, ae, model_key, clips, recon_folder, ctx.summary, ctx.opts.progress, ctx.opts.on_clip, label
-    )
+    keys = recon_keys(cfg, model_key, clips)
     agg_key = store.key(
         [
             POINT_VERSION,
             AGG_VERSION,
-            [recon[c.id] for c in clips],
+            [keys[c.id] for c in clips],
             ctx.metrics,
             dataclasses.asdict(cfg.eval),
             ctx.identities,
@@ -138,8 +136,11 @@ def evaluate_point(
     )
     prev = previous.get(label)
     if prev is not None and prev.get("aggregate_key") == agg_key:
-        ctx.summary.aggregates_reused += 1
+        ctx.summary.aggregates_reused += 1  # its inputs are unchanged: nothing to decode or embed
         return prev
+    reconstruct_clips(
+        cfg, ae, model_key, clips, recon_folder, ctx.summary, ctx.opts.progress, ctx.opts.on_clip, label
+    )
     rows = {c.id: {} for c in clips}
     with ctx.summary.timed(f"FAD: {label}"):
         metrics, per_clip = score_model(

@@ -58,6 +58,14 @@ def _link(src: Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
+def recon_keys(cfg: TablesConfig, model_key: str, clips: list[Clip]) -> dict[str, str]:
+    """Clip id → key of its reconstruction (clip audio hash, model identity, channel mode, seed): known
+    before anything is decoded, so a result that depends only on these keys can be reused without decoding."""
+    return {
+        c.id: store.key([RECON_VERSION, c.hash, model_key, cfg.channel_mode, cfg.eval.seed]) for c in clips
+    }
+
+
 def reconstruct_clips(
     cfg: TablesConfig,
     ae: Any,
@@ -73,11 +81,10 @@ def reconstruct_clips(
     from baselines.harness import reconstruct, seeded
     from m2l2.audio import save_audio
 
-    keys = {}
+    keys = recon_keys(cfg, model_key, clips)
     bar = tqdm(clips, desc=f"{label}: reconstruct", unit="clip", disable=not progress, file=sys.stdout)
     for clip in bar:
-        key = store.key([RECON_VERSION, clip.hash, model_key, cfg.channel_mode, cfg.eval.seed])
-        keys[clip.id] = key
+        key = keys[clip.id]
         out, side = recon_file(folder, clip), folder / f"{store.slug(clip.id)}.json"
         if out.is_file() and side.is_file():
             try:
