@@ -49,7 +49,7 @@ def _link(src: Path, dst: Path) -> None:
     import shutil
 
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(dst.name + ".link")
+    tmp = dst.with_name(f"{dst.name}.{os.getpid()}.link")
     tmp.unlink(missing_ok=True)
     try:
         os.link(src, tmp)
