@@ -107,31 +107,6 @@ def test_reconstructions_are_shared_by_key_across_experiments(tmp_path, micro_ch
     assert other.reconstructed == 2
 
 
-@pytest.mark.slow
-def test_fig3_models_in_worker_processes_give_the_same_points(tmp_path, micro_checkpoint, tone_clips):
-    # fig3.workers decodes the two models side by side in spawned processes: the points (FADs included)
-    # must equal a serial run's, in the same order, and the summary must count both workers' work.
-    import dataclasses
-
-    clips = tone_clips(tmp_path / "clips", n=3, seconds=0.3)
-    cfg = mini_config(tmp_path, clips, micro_checkpoint)  # one pair of checkpoints for both runs
-    results = {}
-    for workers in (1, 2):
-        fig3 = {"sigma_cond": [0.0, 0.5], "models": ["Micro summary", "Micro ordered"], "one_step": False,
-                "workers": workers}
-        run_cfg = dataclasses.replace(cfg, output_dir=str(tmp_path / f"out{workers}"),
-                                      cache_dir=str(tmp_path / f"cache{workers}"), fig3=fig3)
-        summary = run("fig3", run_cfg)
-        assert summary.reconstructed == 2 * 2 * 3 and summary.aggregates_computed == 4
-        results[workers] = json.loads((tmp_path / f"out{workers}" / "fig3" / "mini.json").read_text())["points"]
-
-    def strip(points):
-        return [(p["label"], p["metrics"]["fad-musicnn"]["value"], p["per_clip_fad"]) for p in points]
-
-    assert strip(results[2]) == strip(results[1])
-    assert [p["model"] for p in results[2]] == ["Micro summary"] * 2 + ["Micro ordered"] * 2
-
-
 # ----------------------------------------------------------------------------------------------- runs
 
 

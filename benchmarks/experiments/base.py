@@ -45,17 +45,6 @@ class RunSummary:
     def add_time(self, stage: str, seconds: float) -> None:
         self.timings[stage] = self.timings.get(stage, 0.0) + seconds
 
-    def absorb(self, other: RunSummary) -> None:
-        """Add the counts, times, skips and notes of a part of this run done elsewhere (a worker process)."""
-        for name in ("reconstructed", "reused_reconstructions", "rows_computed", "rows_reused",
-                     "aggregates_computed", "aggregates_reused"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.skipped_models.update(other.skipped_models)
-        self.not_computed.update(other.not_computed)
-        self.notes += [n for n in other.notes if n not in self.notes]
-        for stage, seconds in other.timings.items():
-            self.add_time(stage, seconds)
-
     @contextlib.contextmanager
     def timed(self, stage: str) -> Iterator[None]:
         start = time.perf_counter()

@@ -11,10 +11,7 @@ parallel mode (all chunks at once, then each with its left neighbour; not in the
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
-import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +43,6 @@ class Fig3Settings:
     one_step_sigma: float = DEFAULT_SIGMA_COND  # σ_cond of the conditioning context in one-step decoding
     metrics: list[str] | None = None  # FAD metrics; None: the configuration's FAD metrics
     max_clips: int | None = None  # the first N clips of the evaluation set (decoding is slow on CPU)
-    workers: int | None = None  # models decoded side by side in processes (None: one per core, ≤ models)
 
     def __post_init__(self) -> None:
         if not self.sigma_cond or any(not 0.0 <= float(s) <= 80.0 for s in self.sigma_cond):
@@ -71,17 +67,24 @@ def point_label(model: str, sigma: float, mode: str) -> str:
     return f"{model} | {mode} | sigma_cond={sigma:.2f}"
 
 
-def _model_points(cfg: TablesConfig, st: Fig3Settings, opts: RunOptions, spec, threads: int | None):
-    """Every curve point of one model (resumable, appended to the points file as each finishes) and the
-    summary of that work. Runs in a worker process when the models are decoded side by side."""
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
-    built, skipped = build_music2latent2(cfg, [spec])  # loaded once; the variants only change decoding
+def run(cfg: TablesConfig, st: Fig3Settings, opts: RunOptions) -> RunSummary:
+    """Run (or resume) the σ_cond sweep of `cfg`; returns what was computed and skipped."""
+    t0 = time.time()
+    specs = music2latent2_models(cfg, st.models)
+    if not specs:
+        return skip_summary("fig3", "no Music2Latent2 model in the configuration")
+    built, skipped = build_music2latent2(
+        cfg, specs
+    )  # loaded once; the variants only change decoding settings
+    if not built:
+        s = skip_summary("fig3", "no runnable Music2Latent2 model")
+        s.skipped_models.update(skipped)
+        return s
     fads = [m for m in cfg.metrics if m in FAD_METRICS]  # KAD columns are Table II's, not this experiment's
     ctx = context(cfg, "fig3", st.metrics or fads, st.max_clips, opts)
     ctx.summary.skipped_models.update(skipped)
+    if not ctx.metrics:
+        return skip_summary("fig3", "no FAD metric selected")
     previous = ctx.previous_points()
     points: list[dict[str, Any]] = []
     for spec, ae in built:
@@ -110,41 +113,6 @@ def _model_points(cfg: TablesConfig, st: Fig3Settings, opts: RunOptions, spec, t
             points.append(
                 evaluate_point(ctx, label, variant, ae, folder, previous, {"mode": mode, "sigma_cond": sigma})
             )
-    return points, ctx.summary
-
-
-def run(cfg: TablesConfig, st: Fig3Settings, opts: RunOptions) -> RunSummary:
-    """Run (or resume) the σ_cond sweep of `cfg`; returns what was computed and skipped.
-
-    The models are independent: with `fig3.workers` > 1 (default: one per core, at most one per model) each
-    is decoded and scored in its own process with cores / workers threads, which keeps both cores of a small
-    machine busy through the small convolutions of `tiny` (the points do not depend on it)."""
-    t0 = time.time()
-    specs = music2latent2_models(cfg, st.models)
-    if not specs:
-        return skip_summary("fig3", "no Music2Latent2 model in the configuration")
-    fads = [m for m in cfg.metrics if m in FAD_METRICS]
-    if not (st.metrics or fads):
-        return skip_summary("fig3", "no FAD metric selected")
-    cores = os.cpu_count() or 1
-    workers = max(1, min(st.workers or cores, len(specs)))
-    if opts.on_clip is not None:
-        workers = 1  # test hooks run in this process
-    if workers == 1:
-        parts = [_model_points(cfg, st, opts, spec, None) for spec in specs]
-    else:
-        ctx_mp = multiprocessing.get_context("spawn")  # no fork after torch has started its threads
-        with ProcessPoolExecutor(workers, mp_context=ctx_mp) as pool:
-            futures = [pool.submit(_model_points, cfg, st, opts, spec, max(1, cores // workers)) for spec in specs]
-            parts = [f.result() for f in futures]
-    points = [p for part, _ in parts for p in part]
-    ctx = context(cfg, "fig3", st.metrics or fads, st.max_clips, dataclasses.replace(opts, progress=False))
-    for _, summary in parts:
-        ctx.summary.absorb(summary)
-    if not points:
-        s = skip_summary("fig3", "no runnable Music2Latent2 model")
-        s.skipped_models.update(ctx.summary.skipped_models)
-        return s
     ctx.summary.notes.append(f"{len(points)} (model, sigma_cond) points over {len(specs)} model(s)")
     write_points_result(ctx, "fig3", points, {"sweep": SWEEP_VERSION}, st)
     ctx.summary.seconds = time.time() - t0
