@@ -248,8 +248,8 @@ def latent_use(model, clips: list[np.ndarray], seed: int = 0) -> dict[str, float
         # prior, no latents); a network that has learned anything from the data beats it
         wiener = (x + s * noise) * power / (power + s * s)
         out[f"wiener_err_sigma_{s:g}"] = float((wiener - x).norm() / x.norm())
-        # and the shrinkage that knows each bin's magnitude in each frame (what latents carrying the
-        # magnitude allow, without phase): the head-room the latents open at this σ
+        # and the best linear shrinkage that knows each bin's magnitude in each frame (what latents carrying
+        # the magnitude allow, without phase): the head-room the latents open at this σ
         local = spectral.magnitude(x).pow(2).repeat_interleave(2, 1)  # |c|² on both of its components
         known = (x + s * noise) * local / (local + 2 * s * s)  # random phase: E[re²] = |c|² / 2
         out[f"magnitude_wiener_err_sigma_{s:g}"] = float((known - x).norm() / x.norm())
