@@ -5,15 +5,19 @@ from __future__ import annotations
 import numpy as np
 import torch
 from helpers_m2l2 import micro
-from test_training_gate import phrase
 
 from m2l2 import spectral
 from m2l2.training.recon import encode_as_trained, latent_use, ode_decode, si_sdr, training_chunks
 
 
 def _crop(model, seed: int = 0) -> np.ndarray:
+    """A training-length crop [1, N]: a decaying harmonic note whose pitch and onset depend on `seed`."""
     n = spectral.frames_to_samples(2 * model.config.chunk_frames)
-    return np.roll(phrase(n), 997 * seed)[None]
+    t = np.arange(n) / spectral.SAMPLE_RATE
+    start, f0 = 0.05 + 0.1 * seed, 220.0 * 2 ** (seed / 12)
+    env = np.where(t >= start, np.exp(-(t - start) * 6.0), 0.0)
+    note = env * sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6))
+    return (0.3 * note / np.abs(note).max()).astype(np.float32)[None]
 
 
 @torch.no_grad()
