@@ -79,12 +79,13 @@ def training_loss(
     weight = edm.consistency_weight(s_hi, s_lo, weighting)
     loss = (dist * weight).mean()
     stats = {}
+    if output_magnitude_weight > 0 or model.decoder.magnitude_head is not None:
+        magnitude = spectral.magnitude(x.flatten(0, 1))  # the clean chunks', target of both magnitude terms
     if output_magnitude_weight > 0:
-        out_mag = edm.pseudo_huber(spectral.magnitude(student.flatten(0, 1)), spectral.magnitude(x.flatten(0, 1)))
+        out_mag = edm.pseudo_huber(spectral.magnitude(student.flatten(0, 1)), magnitude)
         loss = loss + output_magnitude_weight * out_mag.mean()
         stats["output_magnitude_loss"] = float(out_mag.detach().mean())
     if model.decoder.magnitude_head is not None:
-        magnitude = spectral.magnitude(x.flatten(0, 1))
         magnitude_loss = edm.pseudo_huber(model.decoder.magnitude(cross), magnitude).mean()
         loss = loss + magnitude_weight * magnitude_loss
         stats["magnitude_loss"] = float(magnitude_loss.detach())

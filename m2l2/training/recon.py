@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from m2l2 import spectral
+from m2l2 import edm, spectral
 from m2l2.consistency import split_chunks
 from m2l2.errors import M2L2Error
 from m2l2.spectral import SAMPLE_RATE
@@ -160,6 +160,13 @@ def encode_as_trained(model, clip: np.ndarray) -> tuple[torch.Tensor, np.ndarray
     return latents, clip[:, spectral.LEFT_PAD :]
 
 
+def estimate_scores(name: str, target: np.ndarray, est: np.ndarray) -> dict[str, float]:
+    """`<name>_si_sdr`, `<name>_dyncorr` and `<name>_rms_ratio` (output/input RMS) of one decoded estimate."""
+    rms = float(np.sqrt(np.mean(est**2)) / max(np.sqrt(np.mean(target**2)), 1e-12))
+    return {f"{name}_si_sdr": si_sdr(target, est), f"{name}_dyncorr": dynamics_correlation(target, est),
+            f"{name}_rms_ratio": rms}
+
+
 @torch.no_grad()
 def memorisation_scores(model, clips: list[np.ndarray], seed: int = 0, aligned: bool = True) -> dict[str, float]:
     """Mean scores over clips [C, N]: one-step and two-step decoding, plus the denoising profile.
@@ -175,10 +182,7 @@ def memorisation_scores(model, clips: list[np.ndarray], seed: int = 0, aligned: 
         for name, redecode in (("one_step", False), ("two_step", True)):
             gen = torch.Generator().manual_seed(seed + i)
             out = model.decode(latents, length=target.shape[-1], generator=gen, redecode_previous=redecode)
-            est = out[0].float().cpu().numpy()
-            row[f"{name}_si_sdr"] = si_sdr(target, est)
-            row[f"{name}_dyncorr"] = dynamics_correlation(target, est)
-            row[f"{name}_rms_ratio"] = float(np.sqrt(np.mean(est**2)) / max(np.sqrt(np.mean(target**2)), 1e-12))
+            row |= estimate_scores(name, target, out[0].float().cpu().numpy())
         row |= denoise_errors(model, clip, seed + i)
         rows.append(row)
     return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
@@ -191,8 +195,6 @@ def ode_decode(model, latents: torch.Tensor, steps: int, length: int, generator:
     second-order step) over `steps` levels of the ρ = 7 grid, σ_max to σ_min, then to 0. A model trained as a pure denoiser (Δt = 1)
     returns the conditional mean from one step, which is near silent for unpredictable phase; the ODE
     turns it into a sample, so this is how such a stage is judged (not part of the paper's decoding)."""
-    from m2l2 import edm
-
     cfg = model.config
     b, chunks = latents.shape[:2]
     cross = model.decoder(latents.flatten(0, 1).to(model.device))
@@ -217,11 +219,8 @@ def ode_scores(model, clips: list[np.ndarray], steps: int = 32, seed: int = 0) -
     for i, clip in enumerate(clips):
         latents, target = encode_as_trained(model, clip)
         out = ode_decode(model, latents, steps, target.shape[-1], torch.Generator().manual_seed(seed + i))
-        est = out[0].float().cpu().numpy()
-        rms = float(np.sqrt(np.mean(est**2)) / max(np.sqrt(np.mean(target**2)), 1e-12))
-        rows.append((si_sdr(target, est), dynamics_correlation(target, est), rms))
-    m = np.nanmean(np.array(rows), axis=0)
-    return {f"ode{steps}_si_sdr": float(m[0]), f"ode{steps}_dyncorr": float(m[1]), f"ode{steps}_rms_ratio": float(m[2])}
+        rows.append(estimate_scores(f"ode{steps}", target, out[0].float().cpu().numpy()))
+    return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
 
 
 @torch.no_grad()
@@ -240,21 +239,22 @@ def latent_use(model, clips: list[np.ndarray], seed: int = 0) -> dict[str, float
     out = {"latent_spread": float(lat.std(0).mean()), "latent_saturated": float((lat.abs() > 0.99).float().mean())}
     gen = torch.Generator().manual_seed(seed)
     noise = torch.randn(x.shape, generator=gen).to(model.device)
+    # references: the best per-bin linear shrinkage, knowing only each bin's power (a spectral-envelope prior,
+    # no latents; a network that has learned anything from the data beats it), and the best linear
+    # shrinkage that knows each bin's magnitude in each frame (what latents carrying the magnitude allow,
+    # without phase): the head-room the latents open at each σ
     power = x.pow(2).mean(dim=(0, 3), keepdim=True)  # per channel and bin, over the crops
+    mag = spectral.magnitude(x)
+    local = mag.pow(2).repeat_interleave(2, 1)  # |c|² on both of its components
     for s in PROBE_SIGMAS[2:]:
         for name, feats in (("own", cross), ("other", swapped)):
             out[f"err_{name}_sigma_{s:g}"] = _denoise_error(model, x, noise, s, feats)
-        # reference: the best per-bin linear shrinkage, knowing only each bin's power (a spectral-envelope
-        # prior, no latents); a network that has learned anything from the data beats it
-        wiener = (x + s * noise) * power / (power + s * s)
+        noisy = x + s * noise
+        wiener = noisy * power / (power + s * s)
         out[f"wiener_err_sigma_{s:g}"] = float((wiener - x).norm() / x.norm())
-        # and the best linear shrinkage that knows each bin's magnitude in each frame (what latents carrying
-        # the magnitude allow, without phase): the head-room the latents open at this σ
-        local = spectral.magnitude(x).pow(2).repeat_interleave(2, 1)  # |c|² on both of its components
-        known = (x + s * noise) * local / (local + 2 * s * s)  # random phase: E[re²] = |c|² / 2
+        known = noisy * local / (local + 2 * s * s)  # random phase: E[re²] = |c|² / 2
         out[f"magnitude_wiener_err_sigma_{s:g}"] = float((known - x).norm() / x.norm())
     if model.decoder.magnitude_head is not None:
-        mag = spectral.magnitude(x)
         for name, feats in (("own", cross), ("other", swapped)):
             out[f"magnitude_err_{name}"] = float((model.decoder.magnitude(feats) - mag).norm() / mag.norm())
     return out

@@ -272,12 +272,11 @@ def run(
                             seed,
                         ]
                     )
+                    rows_by_key[key] = done.get(key)  # pending runs keep their place, filled below
                     if key in done:
                         summary.runs_reused += 1
-                        rows_by_key[key] = done[key]
                     else:
                         jobs.append((key, fold, seed, split))
-                    rows_by_key.setdefault(key, None)
             for (key, fold, seed, split), (probs, best_epoch, epochs_run) in zip(
                 jobs, _train_probes(x, data, task.type == "multilabel", jobs, cfg, pool)
             ):
