@@ -35,6 +35,7 @@ def training_loss(
     anchor_fraction: float = 0.0,
     anchor_only_latents: bool = False,
     output_magnitude_weight: float = 0.0,
+    detach_cross: bool = False,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Loss of one batch of waveforms [B, C, model.train_samples] and statistics for the training log.
 
@@ -45,13 +46,19 @@ def training_loss(
     `output_magnitude_weight` adds that times the pseudo-Huber distance of the student's magnitude spectrogram
     to the clean chunk's (not in the paper): the phase of a chunk cannot be predicted from its latents, so a
     regression onto the complex values returns a near-silent mean at high σ, and the little it gains from
-    the latents gives them almost no gradient; the magnitude can be predicted, and this term rewards it."""
+    the latents gives them almost no gradient; the magnitude can be predicted, and this term rewards it.
+    With `detach_cross` no term of the consistency model reaches the encoder and decoder: they learn from the
+    magnitude head alone (a regression that keeps the latents apart) and the consistency model learns to
+    read the features they give (not in the paper; the summary latents collapsed when the output
+    magnitude term trained them, results/checkpoints/GATES.md)."""
     cfg = model.config
     if audio.shape[-1] != model.train_samples:
         raise ValueError(f"training audio must have {model.train_samples} samples, got {audio.shape[-1]}")
     device = audio.device
     x = split_chunks(spectral.to_spec(audio), cfg.chunk_frames)  # [B, 2, 2C, F, frames]
     b = x.shape[0]
+    if detach_cross and model.decoder.magnitude_head is None:
+        raise ValueError("detach_cross needs a magnitude head (model.magnitude_head): nothing else trains the encoder")
 
     pre = model.encoder.pre_tanh(x.flatten(0, 1))  # both chunks through the encoder at once
     latents = torch.tanh(pre)
@@ -67,6 +74,8 @@ def training_loss(
         if anchor_only_latents:
             keep = anchored.flatten()  # chunk-major per item, as `cross`
             student_cross = [torch.where(keep.view(-1, *[1] * (c.ndim - 1)), c, c.detach()) for c in cross]
+    if detach_cross:
+        student_cross = [c.detach() for c in cross]
     s_hi, s_lo = edm.sigma_of_t(t_hi), edm.sigma_of_t(t_lo)
     noise = torch.randn(x.shape, generator=generator).to(device)
     shape = (b, 2, 1, 1, 1)

@@ -26,7 +26,7 @@ import torch
 
 from m2l2 import spectral
 from m2l2.audio import load_audio, save_audio
-from m2l2.training.recon import latent_use, ode_scores
+from m2l2.training.recon import latent_use, magnitude_only_scores, ode_scores
 from m2l2.training.recon import memorisation_scores as score
 
 
@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, state in (("ema", ckpt.ema), ("live", ckpt.model)):
             model.load_state_dict(state)
             scores[name] = score(model, clips) | ode_scores(model, clips, args.ode_steps)
+            scores[f"{name}_magnitude_only"] = magnitude_only_scores(model, clips)
             if len(clips) > 1:
                 scores[f"{name}_latent_use"] = latent_use(model, clips)
         print(json.dumps(scores, indent=1))
@@ -155,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
               "crops": [p_.name for p_ in paths], "train_seconds": seconds}
     with trainer.ema.applied(model):
         result["ema"] = score(model, clips) | ode_scores(model, clips, args.ode_steps)
+        result["ema_magnitude_only"] = magnitude_only_scores(model, clips)
         if len(clips) > 1:
             result["ema_latent_use"] = latent_use(model, clips)
     result["live"] = score(model, clips)

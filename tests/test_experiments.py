@@ -88,7 +88,7 @@ def test_reconstructions_are_shared_by_key_across_experiments(tmp_path, micro_ch
     # and a different key (another seed) still decodes.
     from benchmarks.evalset import clips_for
     from benchmarks.experiments.base import RunSummary
-    from benchmarks.experiments.scoring import reconstruct_clips, recon_file, shared_recon
+    from benchmarks.experiments.scoring import recon_file, reconstruct_clips, shared_recon
 
     cfg = mini_config(tmp_path, tone_clips(tmp_path / "clips", n=2, seconds=0.3), micro_checkpoint)
     clips = clips_for(cfg, None, {})

@@ -68,7 +68,10 @@ def test_parallel_workers_match_serial(tmp_path):
     from benchmarks.metrics import visqol as visqol_module
 
     pool = visqol_module._POOL
-    assert visqol_many(jobs, workers=2, progress=False) == parallel  # the same worker processes again
+    again = visqol_many(jobs, workers=2, progress=False)  # the same worker processes again
+    # Not bit-identical across calls: a worker's FFT/BLAS may sum in another order (CI saw 2e-15 relative).
+    assert [a[1] for a in again] == [p[1] for p in parallel]
+    assert [a[0] for a in again] == pytest.approx([p[0] for p in parallel], abs=1e-9)
     assert visqol_module._POOL is pool and pool is not None
     serial = visqol_many(jobs, workers=1, progress=False)
     assert [p[0] for p in parallel] == pytest.approx([s[0] for s in serial], abs=1e-9)

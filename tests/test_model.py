@@ -401,6 +401,48 @@ def test_anchor_only_latents_stops_the_consistency_gradient_into_the_encoder():
     assert grads[False] > 0 and grads[True] == 0
 
 
+def test_detach_cross_leaves_the_encoder_to_the_magnitude_head():
+    # With detach_cross the consistency and output-magnitude terms train the consistency model only; the
+    # encoder's gradient is then exactly the magnitude head's.
+    from m2l2.consistency import training_loss
+
+    audio = torch.randn(2, 1, micro().train_samples) * 0.1
+
+    def encoder_grad(detach: bool, magnitude_weight: float) -> torch.Tensor:
+        model = micro().train()
+        with torch.no_grad():  # a non-zero output head, so that the loss depends on the cross-connections
+            model.consistency.head[-1].weight.normal_(0, 0.05)
+        loss, _ = training_loss(model, audio, 0, 10, torch.Generator().manual_seed(0),
+                                magnitude_weight=magnitude_weight, output_magnitude_weight=1.0, detach_cross=detach)
+        loss.backward()
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.consistency.parameters())
+        return torch.cat([p.grad.flatten() for p in model.encoder.parameters() if p.grad is not None]
+                         or [torch.zeros(1)])
+
+    assert encoder_grad(False, 0.0).abs().sum() > 0
+    assert encoder_grad(True, 0.0).abs().sum() == 0
+    head_only = encoder_grad(True, 1.0)
+    assert head_only.abs().sum() > 0
+    model = micro().train()  # the same initial weights: the magnitude head's loss alone
+    from m2l2 import spectral
+    from m2l2.consistency import split_chunks
+    from m2l2.edm import pseudo_huber
+
+    x = split_chunks(spectral.to_spec(audio), model.config.chunk_frames).flatten(0, 1)
+    cross = model.decoder(model.encoder(x))
+    pseudo_huber(model.decoder.magnitude(cross), spectral.magnitude(x)).mean().backward()
+    alone = torch.cat([p.grad.flatten() for p in model.encoder.parameters() if p.grad is not None])
+    assert torch.allclose(head_only, alone, atol=1e-6, rtol=1e-4)
+
+
+def test_detach_cross_without_a_magnitude_head_is_refused():
+    from m2l2.consistency import training_loss
+
+    model = micro("tiny", ("model.magnitude_head=false",))
+    with pytest.raises(ValueError, match="magnitude head"):
+        training_loss(model, torch.zeros(1, 1, model.train_samples), 0, 10, detach_cross=True)
+
+
 def test_output_magnitude_loss_adds_the_student_magnitude_distance_to_the_clean_chunk():
     # loss(w) = loss(0) + w · mean pseudo-Huber(|student|, |x|), with the same draws; a student that
     # returns the clean chunk at every σ has zero magnitude term.

@@ -90,6 +90,7 @@ class TrainConfig:
     anchor_fraction: float = 0.0  # share of chunks trained at Δt = 1 (teacher: the clean chunk) whatever the schedule
     anchor_only_latents: bool = False  # encoder/decoder learn from the anchored chunks only (see consistency.py)
     output_magnitude_weight: float = 0.0  # consistency output's magnitude vs the clean chunk's (consistency.py)
+    detach_cross: bool = False  # consistency terms do not train encoder/decoder (magnitude head only; consistency.py)
     magnitude_weight: float = 1.0  # weight of the magnitude-head loss (models with model.magnitude_head only)
     grad_clip: float = 0.0  # max global grad norm; 0 (upstream) disables clipping (the norm is still logged)
     precision: str = "fp32"  # "fp32" | "bf16" | "fp16" (autocast; fp16 on GPU only, with a grad scaler)

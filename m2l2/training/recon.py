@@ -7,6 +7,7 @@ bands and the dynamics correlation (does the output rise and fall like the input
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -258,3 +259,45 @@ def latent_use(model, clips: list[np.ndarray], seed: int = 0) -> dict[str, float
         for name, feats in (("own", cross), ("other", swapped)):
             out[f"magnitude_err_{name}"] = float((model.decoder.magnitude(feats) - mag).norm() / mag.norm())
     return out
+
+
+def polar_rep(magnitude: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
+    """Magnitude and phase [N, C, F, T] → representation [N, 2C, F, T] (real and imaginary part per channel)."""
+    n, c, f, t = magnitude.shape
+    return torch.stack([magnitude * torch.cos(phase), magnitude * torch.sin(phase)], dim=2).reshape(n, 2 * c, f, t)
+
+
+def rep_phase(rep: torch.Tensor) -> torch.Tensor:
+    """Representation [N, 2C, F, T] → its phase per channel [N, C, F, T]."""
+    n, c2, f, t = rep.shape
+    pair = rep.reshape(n, c2 // 2, 2, f, t)
+    return torch.atan2(pair[:, :, 1], pair[:, :, 0])
+
+
+def _crop_dyncorr(clip: np.ndarray, chunks: torch.Tensor) -> float:
+    """Dynamics correlation of a training crop [C, N] with the waveform of its chunks [2, 2C, F, frames]."""
+    wave = spectral.to_wave(torch.cat(list(chunks.float().cpu()), dim=-1)[None])[0].numpy()
+    return dynamics_correlation(clip, wave)
+
+
+@torch.no_grad()
+def magnitude_only_scores(model, clips: list[np.ndarray], seed: int = 0) -> dict[str, float]:
+    """How far magnitudes alone go on the dynamics correlation of training crops [C, N] (their grid).
+
+    `true_mag_random_phase`: the clip's own magnitudes with a random phase per bin, the ceiling of any output
+    whose phase is unrelated to the clip's (the overlap-add of incoherent frames smears the envelope).
+    With a magnitude head, `head_mag_true_phase` (what the latents carry about the magnitude, given the
+    right phase) and `head_mag_random_phase`."""
+    model.eval()
+    rows: dict[str, list[float]] = {}
+    for i, clip in enumerate(clips):
+        x = training_chunks(model, clip)
+        mag, phase = spectral.magnitude(x), rep_phase(x)
+        random = torch.rand(mag.shape, generator=torch.Generator().manual_seed(seed + i)) * 2 * math.pi
+        pairs = {"true_mag_random_phase": (mag, random.to(mag.device))}
+        if model.decoder.magnitude_head is not None:
+            head = model.decoder.magnitude(model.decoder(model.encoder(x))).clamp_min(0.0)
+            pairs |= {"head_mag_true_phase": (head, phase), "head_mag_random_phase": (head, random.to(mag.device))}
+        for name, (m, p) in pairs.items():
+            rows.setdefault(f"{name}_dyncorr", []).append(_crop_dyncorr(clip, polar_rep(m, p)))
+    return {k: float(np.nanmean(v)) for k, v in rows.items()}

@@ -127,6 +127,7 @@ def default_loss_fn(cfg: TrainConfig) -> LossFn:
         anchor_fraction=cfg.anchor_fraction,
         anchor_only_latents=cfg.anchor_only_latents,
         output_magnitude_weight=cfg.output_magnitude_weight,
+        detach_cross=cfg.detach_cross,
         weighting=cfg.loss_weighting,
     )
 
