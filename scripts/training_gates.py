@@ -3,10 +3,14 @@
     python scripts/training_gates.py 1 OUT --config tiny-ordered --steps 1000 [--set key=value ...]
     python scripts/training_gates.py 2 OUT --config tiny --steps 3000
     python scripts/training_gates.py rescore OUT     (score OUT/run's last checkpoint again, and its latent use)
+    python scripts/training_gates.py 3 OUT --config tiny-cpu-recipe --steps 6000   (resumable)
+    python scripts/training_gates.py dev OUT --checkpoint CKPT   (score any checkpoint on the dev clips)
 
 Gate 1 trains on one fixed crop of exactly two chunks (a folder holding one file of that length, so every
 random crop is that crop) and scores the reconstruction of that same crop; gate 2 does the same with
-`--crops` (default 8) crops of different training files. Scoring: one-step decoding (every chunk from σ_max,
+`--crops` (default 8) crops of different training files. Gate 3 trains on the `music/train` tracks outside
+the dev split (every 8th track, `dev_split`), logs the reconstruction probe on dev clips, and scores the EMA
+weights on every dev clip (never trained on), beside an unrelated clip's scores (clip i against clip i+1). Scoring: one-step decoding (every chunk from σ_max,
 no re-decoding) and the default two-step decoding; SI-SDR, the dynamics correlation, output/input RMS, and
 the denoising error of the consistency model at fixed noise levels (where along σ a recipe fails).
 Writes OUT/gate.json and the training run in OUT/run. Crops come from `music/train` of the suite, never
@@ -61,6 +65,28 @@ def link_split(out: Path) -> tuple[Path, Path]:
     return out / "train", out / "dev"
 
 
+def dev_clips(dev: Path, seconds: float = 6.0) -> list[np.ndarray]:
+    """The middle `seconds` of every dev clip, mono (the models of the gates are mono)."""
+    clips = []
+    for path in sorted(dev.iterdir()):
+        audio, _ = load_audio(path, sample_rate=spectral.SAMPLE_RATE)
+        n = int(seconds * spectral.SAMPLE_RATE)
+        start = max((audio.shape[-1] - n) // 2, 0)
+        clips.append(np.ascontiguousarray(audio.mean(0, keepdims=True)[:, start : start + n], dtype=np.float32))
+    return clips
+
+
+def score_dev(model, clips: list[np.ndarray]) -> dict[str, float]:
+    """Held-out scores through `encode` (one- and two-step decoding) and the unrelated-clip reference."""
+    from m2l2.training.recon import dynamics_correlation, si_sdr
+
+    out = score(model, clips, aligned=False)
+    pairs = list(zip(clips, clips[1:] + clips[:1]))
+    out["unrelated_si_sdr"] = float(np.mean([si_sdr(a, b) for a, b in pairs]))
+    out["unrelated_dyncorr"] = float(np.mean([dynamics_correlation(a, b) for a, b in pairs]))
+    return out
+
+
 def write_crops(folder: Path, count: int, length: int, out: Path) -> list[Path]:
     """`count` mono crops of `length` samples from the middle of evenly spaced training files."""
     files = dev_split(folder)[0]
@@ -109,14 +135,16 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument(
         "gate",
-        choices=["1", "2", "rescore", "split"],
-        help="rescore: score OUT/run's last checkpoint again; split: OUT/train and OUT/dev (by track)",
+        choices=["1", "2", "3", "rescore", "split", "dev"],
+        help="rescore: score OUT/run's last checkpoint again; split: OUT/train and OUT/dev (by track); "
+        "dev: score --checkpoint on the dev clips",
     )
     p.add_argument("out", type=Path)
     p.add_argument("--config", default="tiny-ordered")
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--crops", type=int, default=8, help="gate 2: number of training crops")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--checkpoint", type=Path, help="dev: the checkpoint to score (folder, .json or .safetensors)")
     p.add_argument("--ode-steps", type=int, default=32, help="levels of the EDM Euler sampler probe")
     p.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE")
     args = p.parse_args(argv)
@@ -126,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         train_dir, dev_dir = link_split(args.out)
         print(f"{train_dir}: {len(list(train_dir.iterdir()))} clips; {dev_dir}: {len(list(dev_dir.iterdir()))} clips")
         return 0
+    if args.gate in ("3", "dev"):
+        return gate3(args)
     from m2l2.config import ModelConfig, load_config
 
     chunk_frames = ModelConfig.from_dict(load_config(args.config, args.overrides)["model"]).chunk_frames
@@ -161,6 +191,31 @@ def main(argv: list[str] | None = None) -> int:
             result["ema_latent_use"] = latent_use(model, clips)
     result["live"] = score(model, clips)
     (args.out / "gate.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+def gate3(args) -> int:
+    """Gate 3 (train outside the dev split, score the dev clips), or `dev`: score --checkpoint on them."""
+    import m2l2
+
+    train_dir, dev_dir = link_split(args.out)
+    clips = dev_clips(dev_dir)
+    if args.gate == "dev":
+        if args.checkpoint is None:
+            sys.exit("dev needs --checkpoint CKPT")
+        result = {"checkpoint": str(args.checkpoint), "dev": score_dev(m2l2.load(args.checkpoint), clips)}
+        print(json.dumps(result, indent=1))
+        return 0
+    overrides = [f"train.recon_data={dev_dir}", "train.recon_every=500", "train.recon_clips=8",
+                 "train.checkpoint_minutes=10", *args.overrides]
+    start = time.time()
+    model, trainer = train(args.config, overrides, train_dir, args.steps, args.out / "run")
+    result = {"gate": "3", "config": args.config, "overrides": overrides, "steps": args.steps,
+              "train_seconds_this_call": time.time() - start, "dev_clips": len(clips)}
+    with trainer.ema.applied(model):
+        result["ema"] = score_dev(model, clips)
+    (args.out / "gate3.json").write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
     return 0
 

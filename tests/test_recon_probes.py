@@ -74,7 +74,10 @@ def test_magnitude_and_phase_rebuild_the_crop_and_random_phase_costs_dynamics():
     assert torch.allclose(rebuilt, x, atol=1e-5)  # polar form round trip
     assert _crop_dyncorr(clips[0], x) > 0.999  # the crop's own chunks through the inverse STFT
     out = magnitude_only_scores(model, clips)
-    assert set(out) == {"true_mag_random_phase_dyncorr", "head_mag_true_phase_dyncorr", "head_mag_random_phase_dyncorr"}
-    # the overlap-add of incoherent frames smears the envelope: the right magnitudes alone are not enough
+    assert set(out) == {f"{m}_{p}_dyncorr" for m in ("true_mag", "head_mag") for p in ("random_phase", "griffin_lim")} | {
+        "head_mag_true_phase_dyncorr"}
+    # the overlap-add of incoherent frames smears the envelope: the right magnitudes alone are not enough,
+    # and a coherent phase (Griffin-Lim) gets part of it back
     assert out["true_mag_random_phase_dyncorr"] < 0.95
+    assert out["true_mag_griffin_lim_dyncorr"] > out["true_mag_random_phase_dyncorr"]
     assert all(np.isfinite(v) for v in out.values())

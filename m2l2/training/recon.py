@@ -138,8 +138,9 @@ def training_chunks(model, clip: np.ndarray) -> torch.Tensor:
 
 @torch.no_grad()
 def denoise_errors(model, clip: np.ndarray, seed: int = 0) -> dict[str, float]:
-    """Relative error ‖f(x + σn, σ) − x‖ / ‖x‖ of the consistency model on the clip's first chunk."""
-    chunk = training_chunks(model, clip)[:1]  # [1, 2C, F, frames]
+    """Relative error ‖f(x + σn, σ) − x‖ / ‖x‖ of the consistency model on the clip's first chunk (the first
+    training length of a longer clip)."""
+    chunk = training_chunks(model, clip[..., : model.train_samples])[:1]  # [1, 2C, F, frames]
     cross = model.decoder(model.encoder(chunk))
     gen = torch.Generator().manual_seed(seed)
     noise = torch.randn(chunk.shape, generator=gen).to(model.device)
@@ -274,30 +275,44 @@ def rep_phase(rep: torch.Tensor) -> torch.Tensor:
     return torch.atan2(pair[:, :, 1], pair[:, :, 0])
 
 
-def _crop_dyncorr(clip: np.ndarray, chunks: torch.Tensor) -> float:
+def _crop_wave(chunks: torch.Tensor, griffin_lim: int = 0) -> torch.Tensor:
+    """Waveform [C, N] of a training crop's chunks [2, 2C, F, frames], clamped as `decode` clamps; with
+    `griffin_lim` > 0 the phase is first replaced by that many Griffin-Lim iterations from the given one."""
+    spec = spectral.from_rep(torch.cat(list(chunks.float().cpu()), dim=-1)[None])  # [1, C, F, frames]
+    magnitude = spec.abs()
+    for _ in range(griffin_lim):
+        spec = torch.polar(magnitude, torch.angle(spectral.stft(spectral.istft(spec))))
+    return spectral.istft(spec).clamp(-1.0, 1.0)[0]
+
+
+def _crop_dyncorr(clip: np.ndarray, chunks: torch.Tensor, griffin_lim: int = 0) -> float:
     """Dynamics correlation of a training crop [C, N] with the waveform of its chunks [2, 2C, F, frames]."""
-    wave = spectral.to_wave(torch.cat(list(chunks.float().cpu()), dim=-1)[None])[0].numpy()
-    return dynamics_correlation(clip, wave)
+    return dynamics_correlation(clip, _crop_wave(chunks, griffin_lim).numpy())
 
 
 @torch.no_grad()
-def magnitude_only_scores(model, clips: list[np.ndarray], seed: int = 0) -> dict[str, float]:
+def magnitude_only_scores(model, clips: list[np.ndarray], seed: int = 0, griffin_lim: int = 32) -> dict[str, float]:
     """How far magnitudes alone go on the dynamics correlation of training crops [C, N] (their grid).
 
     `true_mag_random_phase`: the clip's own magnitudes with a random phase per bin, the ceiling of any output
-    whose phase is unrelated to the clip's (the overlap-add of incoherent frames smears the envelope).
-    With a magnitude head, `head_mag_true_phase` (what the latents carry about the magnitude, given the
-    right phase) and `head_mag_random_phase`."""
+    whose phase is unrelated to the clip's (the overlap-add of incoherent frames smears the envelope);
+    `true_mag_griffin_lim`: the same magnitudes with a coherent phase found by Griffin-Lim from the random
+    one, what a generative decoder's phase can add. With a magnitude head, the same for the head's magnitude
+    (what the latents carry) and `head_mag_true_phase`. A diagnostic: Griffin-Lim is not part of the model."""
     model.eval()
     rows: dict[str, list[float]] = {}
     for i, clip in enumerate(clips):
         x = training_chunks(model, clip)
         mag, phase = spectral.magnitude(x), rep_phase(x)
-        random = torch.rand(mag.shape, generator=torch.Generator().manual_seed(seed + i)) * 2 * math.pi
-        pairs = {"true_mag_random_phase": (mag, random.to(mag.device))}
+        random = (torch.rand(mag.shape, generator=torch.Generator().manual_seed(seed + i)) * 2 * math.pi).to(mag.device)
+        magnitudes = {"true_mag": mag}
         if model.decoder.magnitude_head is not None:
-            head = model.decoder.magnitude(model.decoder(model.encoder(x))).clamp_min(0.0)
-            pairs |= {"head_mag_true_phase": (head, phase), "head_mag_random_phase": (head, random.to(mag.device))}
-        for name, (m, p) in pairs.items():
-            rows.setdefault(f"{name}_dyncorr", []).append(_crop_dyncorr(clip, polar_rep(m, p)))
+            magnitudes["head_mag"] = model.decoder.magnitude(model.decoder(model.encoder(x))).clamp_min(0.0)
+            rows.setdefault("head_mag_true_phase_dyncorr", []).append(
+                _crop_dyncorr(clip, polar_rep(magnitudes["head_mag"], phase)))
+        for name, m in magnitudes.items():
+            chunks = polar_rep(m, random)
+            rows.setdefault(f"{name}_random_phase_dyncorr", []).append(_crop_dyncorr(clip, chunks))
+            if griffin_lim:
+                rows.setdefault(f"{name}_griffin_lim_dyncorr", []).append(_crop_dyncorr(clip, chunks, griffin_lim))
     return {k: float(np.nanmean(v)) for k, v in rows.items()}
