@@ -74,3 +74,33 @@ def test_make_card_refuses_a_one_clip_evaluation(tmp_path):
     args = SimpleNamespace(out_dir=tmp_path / "card", eval_json=one_clip, notes=None)
     with pytest.raises(SystemExit, match="at least 2.*--clips 24"):
         card.write_card(args, {"config": {}}, [])
+
+
+def test_gate_dev_split_holds_out_whole_tracks(tmp_path):
+    gates = load_script("training_gates")
+    for track in range(20):
+        for clip in range(2):
+            (tmp_path / f"track{track:02d}-{clip}.flac").touch()
+    train, dev = gates.dev_split(tmp_path)
+    track = lambda f: f.stem.rsplit("-", 1)[0]  # noqa: E731
+    assert dev and {track(f) for f in train}.isdisjoint({track(f) for f in dev})
+    assert len(train) + len(dev) == 40 and len({track(f) for f in dev}) == 2  # every 8th of 20 tracks
+
+
+def test_gate_dev_scores_carry_the_unrelated_clip_reference():
+    gates = load_script("training_gates")
+    model = micro()
+    n = 2 * model.train_samples
+    t = np.arange(n) / spectral.SAMPLE_RATE
+    clips = [(0.3 * np.sin(2 * np.pi * f * t) * (t % p < p / 2)).astype(np.float32)[None]
+             for f, p in ((220, 0.3), (330, 0.5), (440, 0.7))]
+    out = gates.score_dev(model, clips)
+    assert {"one_step_dyncorr", "two_step_si_sdr", "unrelated_si_sdr", "unrelated_dyncorr"} <= out.keys()
+    assert out["unrelated_dyncorr"] < 0.9  # different rhythms: clip i against clip i + 1 is not a match
+
+
+def test_plot_gate3_reads_the_probe_rows_only(tmp_path):
+    plot = load_script("plot_gate3")
+    rows = [{"step": 25, "loss": 1.0}, {"step": 500, "recon_dyncorr": 0.1, "recon_si_sdr": -40.0}]
+    (tmp_path / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert plot.probe_rows(tmp_path) == rows[1:]
