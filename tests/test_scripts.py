@@ -104,3 +104,29 @@ def test_plot_gate3_reads_the_probe_rows_only(tmp_path):
     rows = [{"step": 25, "loss": 1.0}, {"step": 500, "recon_dyncorr": 0.1, "recon_si_sdr": -40.0}]
     (tmp_path / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert plot.probe_rows(tmp_path) == rows[1:]
+
+
+def test_gpu_session_trains_for_its_time_and_brings_back_loadable_ema_weights(tmp_path):
+    import sys
+
+    import soundfile as sf
+    from helpers_m2l2 import MICRO
+
+    import m2l2
+
+    sys.path.insert(0, str(SCRIPTS))  # gpu_session imports training_gates as the script itself does
+    try:
+        session = load_script("gpu_session")
+        data = tmp_path / "data"
+        data.mkdir()
+        t = np.arange(3 * spectral.SAMPLE_RATE) / spectral.SAMPLE_RATE
+        for i in range(2):
+            sf.write(data / f"clip{i}.wav", 0.3 * np.sin(2 * np.pi * 220 * (i + 1) * t), spectral.SAMPLE_RATE)
+        out = session.train_for(tmp_path / "out", data, "tiny", list(MICRO), batch=1, minutes=0.02,
+                                schedule_steps=10_000, cuda=False)
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    assert 0 < out["steps"] < 10_000  # stopped by the clock, not by the schedule
+    assert not (tmp_path / "out" / "run" / "checkpoints").exists()  # optimizer state is not brought back
+    model = m2l2.load(tmp_path / "out" / "ema")
+    assert model.config.frequency_scaling  # the gate-3 options were applied
