@@ -19,6 +19,25 @@ from m2l2.config import load_config
 from m2l2.consistency import training_loss
 
 
+def step_times(model, batch: int, steps: int, device: torch.device, bf16: bool) -> tuple[list[float], list[float]]:
+    """Wall and process CPU seconds of each of `steps` RAdam training steps on random audio (CUDA synchronised)."""
+    opt = torch.optim.RAdam(model.parameters(), lr=1e-4)
+    audio = torch.randn(batch, model.channels, model.train_samples, device=device) * 0.1
+    wall, cpu = [], []
+    for i in range(steps):
+        t, c = time.perf_counter(), time.process_time()
+        opt.zero_grad()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            loss, _ = training_loss(model, audio, i, 20_000)
+        loss.float().backward()
+        opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    return wall, cpu
+
+
 def main() -> None:
     torch.set_num_threads(int(os.environ.get("NT", "1")))
     name, batch, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -28,18 +47,7 @@ def main() -> None:
     model = m2l2.build(load_config(name, overrides)["model"]).train()
     if os.environ.get("CL"):
         model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.RAdam(model.parameters(), lr=1e-4)
-    audio = torch.randn(batch, model.channels, model.train_samples) * 0.1
-    wall, cpu = [], []
-    for i in range(steps):
-        t, c = time.perf_counter(), time.process_time()
-        opt.zero_grad()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            loss, _ = training_loss(model, audio, i, 20_000)
-        loss.float().backward()
-        opt.step()
-        wall.append(time.perf_counter() - t)
-        cpu.append(time.process_time() - c)
+    wall, cpu = step_times(model, batch, steps, torch.device("cpu"), bf16=precision == "bf16")
 
     def med(xs):
         xs = sorted(xs[1:] or xs)

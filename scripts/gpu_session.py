@@ -81,28 +81,16 @@ def train_for(out: Path, data: Path, config: str, overrides: list[str], batch: i
 
 def time_steps(config: str, batch: int, steps: int, compile_model: bool, device: torch.device) -> dict:
     """Median seconds per training step (bf16 on CUDA), the first two (warm-up, compilation) excluded."""
+    from bench_step import step_times
+
     import m2l2
-    from m2l2.consistency import training_loss
 
     torch.manual_seed(0)
     model = m2l2.build(config).to(device).train()
     if compile_model:  # as train.compile does: each top-level network, which training_loss calls directly
         for child in model.children():
             child.compile()
-    opt = torch.optim.RAdam(model.parameters(), lr=1e-4)
-    audio = 0.1 * torch.randn(batch, model.config.channels, model.train_samples, device=device)
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    times = []
-    for i in range(steps + 2):
-        start = time.perf_counter()
-        with torch.autocast(device.type, dtype=dtype, enabled=device.type == "cuda"):
-            loss, _ = training_loss(model, audio, i, 1000)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
+    times, _ = step_times(model, batch, steps + 2, device, bf16=device.type == "cuda")
     median = float(np.median(times[2:]))
     return {"config": config, "compile": compile_model, "batch": batch, "first_step_s": times[0], "step_s": median,
             "it_s": 1 / median, "vs_paper_a100": (1 / median) / PAPER_IT_S_A100}

@@ -65,17 +65,6 @@ def link_split(out: Path) -> tuple[Path, Path]:
     return out / "train", out / "dev"
 
 
-def dev_clips(dev: Path, seconds: float = 6.0) -> list[np.ndarray]:
-    """The middle `seconds` of every dev clip, mono (the models of the gates are mono)."""
-    clips = []
-    for path in sorted(dev.iterdir()):
-        audio, _ = load_audio(path, sample_rate=spectral.SAMPLE_RATE)
-        n = int(seconds * spectral.SAMPLE_RATE)
-        start = max((audio.shape[-1] - n) // 2, 0)
-        clips.append(np.ascontiguousarray(audio.mean(0, keepdims=True)[:, start : start + n], dtype=np.float32))
-    return clips
-
-
 def score_dev(model, clips: list[np.ndarray]) -> dict[str, float]:
     """Held-out scores through `encode` (one- and two-step decoding) and the unrelated-clip reference."""
     from m2l2.training.recon import dynamics_correlation, si_sdr
@@ -198,9 +187,11 @@ def main(argv: list[str] | None = None) -> int:
 def gate3(args) -> int:
     """Gate 3 (train outside the dev split, score the dev clips), or `dev`: score --checkpoint on them."""
     import m2l2
+    from m2l2.training.recon import ReconstructionProbe
 
     train_dir, dev_dir = link_split(args.out)
-    clips = dev_clips(dev_dir)
+    # every dev clip, the middle 6 s, mono (the models of the gates are mono): the training probe's loader
+    clips = ReconstructionProbe.from_folders([str(dev_dir)], len(list(dev_dir.iterdir())), 6.0, 1).clips
     if args.gate == "dev":
         if args.checkpoint is None:
             sys.exit("dev needs --checkpoint CKPT")
