@@ -189,12 +189,12 @@ def gate3(args) -> int:
     import m2l2
     from m2l2.training.recon import ReconstructionProbe
 
+    if args.gate == "dev" and args.checkpoint is None:
+        sys.exit("dev needs --checkpoint CKPT")
     train_dir, dev_dir = link_split(args.out)
     # every dev clip, the middle 6 s, mono (the models of the gates are mono): the training probe's loader
     clips = ReconstructionProbe.from_folders([str(dev_dir)], len(list(dev_dir.iterdir())), 6.0, 1).clips
     if args.gate == "dev":
-        if args.checkpoint is None:
-            sys.exit("dev needs --checkpoint CKPT")
         result = {"checkpoint": str(args.checkpoint), "dev": score_dev(m2l2.load(args.checkpoint), clips)}
         print(json.dumps(result, indent=1))
         return 0

@@ -130,3 +130,21 @@ def test_gpu_session_trains_for_its_time_and_brings_back_loadable_ema_weights(tm
     assert not (tmp_path / "out" / "run" / "checkpoints").exists()  # optimizer state is not brought back
     model = m2l2.load(tmp_path / "out" / "ema")
     assert model.config.frequency_scaling  # the gate-3 options were applied
+
+
+def test_gate_dev_without_a_checkpoint_and_gpu_session_without_data_say_what_is_missing(tmp_path):
+    import sys
+
+    from m2l2.errors import M2L2Error
+
+    gates = load_script("training_gates")
+    with pytest.raises(SystemExit, match="dev needs --checkpoint"):
+        gates.main(["dev", str(tmp_path)])
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        session = load_script("gpu_session")
+        with pytest.raises(M2L2Error, match="data folder not found: .*no-such-folder"):
+            session.train_for(tmp_path / "out", tmp_path / "no-such-folder", "tiny", [], batch=1, minutes=1.0,
+                              schedule_steps=10, cuda=False)
+    finally:
+        sys.path.remove(str(SCRIPTS))
