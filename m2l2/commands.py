@@ -39,6 +39,9 @@ def _decode_args(p: argparse.ArgumentParser) -> None:
                    help="autoregressive (the paper) or parallel: all chunks at once, then each with its left "
                         "neighbour (not in the paper)")
     p.add_argument("--max-batch", type=int, default=8, help="chunks per batch in parallel mode")
+    p.add_argument("--one-step", action="store_true",
+                   help="keep each chunk's first decode instead of re-decoding it with the next chunk at "
+                        "--sigma-cond (one-step decoding; the paper's default is two-step)")
 
 
 def register(subparsers) -> None:
@@ -103,7 +106,8 @@ def _decode_to_file(model, latents, length, args) -> None:
 
     gen = torch.Generator().manual_seed(args.seed)
     wave = model.decode(latents, sigma_cond=args.sigma_cond, steps=args.steps, length=length, generator=gen,
-                        progress=True, mode=args.mode, max_batch=args.max_batch)
+                        progress=True, mode=args.mode, max_batch=args.max_batch,
+                        redecode_previous=not args.one_step)
     save_audio(args.output, wave[0].cpu().numpy(), model.sample_rate)
 
 

@@ -27,6 +27,12 @@ def main() -> None:
     p.add_argument("--until-step", type=int, default=None)
     p.add_argument("--eval-json", type=Path, default=None, help="output of evaluate_checkpoint.py")
     p.add_argument("--notes", type=Path, default=None, help="Markdown appended to the card (weaknesses, how-to)")
+    p.add_argument("--hardware", default=None,
+                   help="where it trained, e.g. 'x86_64, 2 cores, AVX512' (default: this machine, when the card "
+                        "is written on the training machine)")
+    p.add_argument("--data", default=None, help="what it trained on, in words (default: the config's data paths)")
+    p.add_argument("--contention", default="one intra-op thread; the two models trained side by side, one core each",
+                   help="how the cores were shared during training")
     args = p.parse_args()
     rows = [json.loads(r) for r in (args.run_dir / "log.jsonl").read_text().splitlines() if r.strip()]
     if args.until_step is not None:
@@ -42,7 +48,8 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(1, 3, figsize=(15, 4))
+    dyn = [r for r in rec if "recon_dyncorr" in r]
+    fig, ax = plt.subplots(1, 4 if dyn else 3, figsize=(20 if dyn else 15, 4))
     ax[0].plot([r["step"] for r in train], [r["loss"] for r in train], label="train loss", alpha=0.6)
     ax[0].plot([r["step"] for r in val], [r["val_loss"] for r in val], "o-", label="val loss (live)")
     ax[0].plot([r["step"] for r in val], [r["val_loss_ema"] for r in val], "s-", label="val loss (EMA)")
@@ -52,7 +59,10 @@ def main() -> None:
     ax[0].set_yscale("log")
     ax[0].set_title("training loss (consistency + magnitude head)" if mag else "consistency loss")
     ax[1].plot([r["step"] for r in rec], [r["recon_si_sdr"] for r in rec], "o-")
-    ax[1].set_title("reconstruction SI-SDR, EMA (dB, music/eval)")
+    ax[1].set_title("reconstruction SI-SDR, EMA (dB, probe clips)")
+    if dyn:
+        ax[3].plot([r["step"] for r in dyn], [r["recon_dyncorr"] for r in dyn], "o-")
+        ax[3].set_title("reconstruction dynamics correlation, EMA (probe clips)")
     for key in [k for k in (rec[0] if rec else {}) if k.startswith("recon_lsd_")]:
         lo, hi = key.split("_")[2:]
         ax[2].plot([r["step"] for r in rec], [r[key] for r in rec], "o-", label=f"{lo}-{hi} Hz")
@@ -82,12 +92,25 @@ def main() -> None:
         "manifest_sha256": hashlib.sha256(SUITE_MANIFEST.read_bytes()).hexdigest()
         if SUITE_MANIFEST.is_file()
         else None,
-        "hardware": f"{platform.processor() or platform.machine()}, {Path('/proc/cpuinfo').read_text().count('processor')} cores",
+        "hardware": args.hardware or this_machine(),
         "config": config,
     }
     (args.out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     write_card(args, summary, rows)
     print(json.dumps({k: v for k, v in summary.items() if k != "config"}, indent=1))
+
+
+def this_machine() -> str:
+    import torch
+
+    cores = Path("/proc/cpuinfo").read_text().count("processor")
+    return f"{platform.processor() or platform.machine()}, {cores} cores, {torch.backends.cpu.get_cpu_capability()}"
+
+
+def data_words(cfg: dict) -> str:
+    """The run's training and probe data as the config names them (folders with mixing weights)."""
+    names = lambda key: ", ".join(f"`{d['path']}`" for d in cfg["train"].get(key) or []) or "none"  # noqa: E731
+    return f"{names('data')}; reconstruction probe: {names('recon_data')}"
 
 
 def _table(rows: list[dict], keys: list[str]) -> str:
@@ -121,13 +144,13 @@ def write_card(args, summary: dict, rows: list[dict]) -> None:
         "",
         f"- steps: {summary['steps']} (batch {cfg['train']['batch_size']}, "
         f"{cfg['train'].get('crop_samples') or 67072} samples = two 64-frame chunks + 3 hops per item)",
-        f"- wall time: {summary['wall_hours']:.2f} h of training (pauses between segments not counted), niced "
-        "(`nice -n 19`, one intra-op thread; the two models trained side by side, one core each)",
-        f"- hardware: {summary['hardware']} (no GPU; torch CPU capability AVX2, no AVX-512)",
+        f"- wall time: {summary['wall_hours']:.2f} h of training (pauses between segments not counted; "
+        f"{getattr(args, 'contention', '')})",
+        f"- hardware: {summary['hardware']} (no GPU; the last field is torch's CPU capability)",
         f"- throughput in this run: median {summary['steps_per_s_median']:.3f} steps/s = "
         f"{summary['audio_seconds_per_s_median']:.2f} audio-seconds/s, validation and probes excluded (other jobs "
         "shared the machine at times: see the throughput section)",
-        f"- data: suite `music/train` (126 clips x 10 s), validation and reconstruction probe: `music/eval`; "
+        f"- data: {getattr(args, 'data', None) or data_words(cfg)}; "
         f"suite manifest sha256 `{summary['manifest_sha256']}`",
         "",
         "### Configuration (as trained)",
@@ -140,11 +163,15 @@ def write_card(args, summary: dict, rows: list[dict]) -> None:
         "",
         "![curves](curves.png)",
         "",
-        "Loss (consistency, plus the magnitude-head term where the model has one) on fixed held-out crops (live and EMA weights) and reconstruction of 4 fixed 3-s "
-        "excerpts of `music/eval` with the EMA weights (one-step decoding): SI-SDR and mean |log-magnitude "
-        "error| per band. Full log: `log.jsonl`.",
+        "Training loss (consistency, plus the auxiliary terms the config enables), validation loss on fixed held-out "
+        "crops where the run had validation data, and the reconstruction probe: "
+        f"{cfg['train'].get('recon_clips', 4)} fixed {cfg['train'].get('recon_seconds', 3.0):g}-s excerpts of the "
+        "probe clips, EMA weights, decoded as `m2l2 reconstruct` does (each previous chunk re-decoded at "
+        "σ_cond 0.4): SI-SDR, dynamics correlation where logged, and mean |log-magnitude error| per band. "
+        "Full log: `log.jsonl`.",
         "",
-        _table(merged, ["step", "val_loss", "val_loss_ema", "recon_si_sdr", *lsd_keys]),
+        _table(merged, ["step", *(["val_loss", "val_loss_ema"] if val else []), "recon_si_sdr",
+                        *(["recon_dyncorr"] if any("recon_dyncorr" in r for r in merged) else []), *lsd_keys]),
     ]
     if ev:
         lines += [

@@ -41,6 +41,17 @@ def test_encode_decode_round_trip(tmp_path, micro_yaml, clip):
     assert sf.read(par)[0].shape == (88_200,)
 
 
+def test_one_step_flag_keeps_each_chunks_first_decode(tmp_path, micro_yaml, clip, monkeypatch):
+    from m2l2.autoencoder import Music2Latent2
+
+    seen, decode = [], Music2Latent2.decode
+    monkeypatch.setattr(Music2Latent2, "decode",
+                        lambda self, *a, **k: seen.append(k["redecode_previous"]) or decode(self, *a, **k))
+    for flags in ([], ["--one-step"]):
+        assert main(["reconstruct", str(clip), str(tmp_path / "rec.wav"), "--untrained", micro_yaml, *flags]) == 0
+    assert seen == [True, False]
+
+
 def test_reconstruct_and_info(tmp_path, micro_yaml, clip, capsys):
     out = tmp_path / "rec.flac"
     assert main(["reconstruct", str(clip), str(out), "--untrained", micro_yaml, "--steps", "2"]) == 0

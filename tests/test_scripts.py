@@ -76,6 +76,30 @@ def test_make_card_refuses_a_one_clip_evaluation(tmp_path):
         card.write_card(args, {"config": {}}, [])
 
 
+def test_make_card_writes_the_probe_dynamics_and_the_runs_own_data(tmp_path, monkeypatch):
+    card = load_script("make_card")
+    run = tmp_path / "run"
+    run.mkdir()
+    cfg = {"model": {"latent_kind": "ordered"},
+           "train": {"batch_size": 4, "recon_clips": 8, "recon_seconds": 3.0,
+                     "data": [{"path": "/data/gates/train", "weight": 1.0}],
+                     "recon_data": [{"path": "/data/gates/dev", "weight": 1.0}]}}
+    (run / "config.json").write_text(json.dumps(cfg))
+    rows = [{"step": 25, "loss": 2.0, "steps_per_s": 1.0, "time": 0.0},
+            {"step": 50, "loss": 1.0, "steps_per_s": 1.2, "time": 20.0},
+            {"step": 50, "recon_si_sdr": -40.0, "recon_dyncorr": 0.25, "recon_lsd_0_250": 9.0, "time": 21.0}]
+    (run / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "tiny-x"
+    monkeypatch.setattr("sys.argv", ["make_card.py", str(run), str(out), "--hardware", "test box"])
+    card.main()
+    text = (out / "MODEL_CARD.md").read_text()
+    assert "`/data/gates/train`" in text and "reconstruction probe: `/data/gates/dev`" in text
+    assert "| step | recon_si_sdr | recon_dyncorr | recon_lsd_0_250 |" in text and "| 50 | -40 | 0.25 | 9 |" in text
+    assert "val_loss" not in text and "test box" in text and "8 fixed 3-s excerpts" in text
+    assert json.loads((out / "summary.json").read_text())["audio_seconds_per_s_median"] == pytest.approx(
+        1.2 * 4 * 67_072 / 44_100)
+
+
 def test_gate_dev_split_holds_out_whole_tracks(tmp_path):
     gates = load_script("training_gates")
     for track in range(20):

@@ -112,7 +112,8 @@ class ReconstructionProbe:
 
     @torch.no_grad()
     def evaluate(self, model) -> dict[str, float]:
-        """SI-SDR (dB) and per-band log-spectral error (dB) averaged over the clips, one-step decoding."""
+        """SI-SDR (dB), dynamics correlation and per-band log-spectral error (dB) averaged over the clips,
+        decoded as `m2l2 reconstruct` does (autoregressive, each previous chunk re-decoded at σ_cond)."""
         sdrs, errors, dyn = [], [], []
         for i, clip in enumerate(self.clips):
             latents = model.encode(torch.from_numpy(clip)[None], SAMPLE_RATE)
