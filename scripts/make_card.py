@@ -51,8 +51,9 @@ def main() -> None:
     dyn = [r for r in rec if "recon_dyncorr" in r]
     fig, ax = plt.subplots(1, 4 if dyn else 3, figsize=(20 if dyn else 15, 4))
     ax[0].plot([r["step"] for r in train], [r["loss"] for r in train], label="train loss", alpha=0.6)
-    ax[0].plot([r["step"] for r in val], [r["val_loss"] for r in val], "o-", label="val loss (live)")
-    ax[0].plot([r["step"] for r in val], [r["val_loss_ema"] for r in val], "s-", label="val loss (EMA)")
+    if val:
+        ax[0].plot([r["step"] for r in val], [r["val_loss"] for r in val], "o-", label="val loss (live)")
+        ax[0].plot([r["step"] for r in val], [r["val_loss_ema"] for r in val], "s-", label="val loss (EMA)")
     mag = [r for r in train if "magnitude_loss" in r]
     if mag:
         ax[0].plot([r["step"] for r in mag], [r["magnitude_loss"] for r in mag], label="magnitude-head term (train)", alpha=0.6)
@@ -148,10 +149,9 @@ def write_card(args, summary: dict, rows: list[dict]) -> None:
         f"{getattr(args, 'contention', '')})",
         f"- hardware: {summary['hardware']} (no GPU; the last field is torch's CPU capability)",
         f"- throughput in this run: median {summary['steps_per_s_median']:.3f} steps/s = "
-        f"{summary['audio_seconds_per_s_median']:.2f} audio-seconds/s, validation and probes excluded (other jobs "
-        "shared the machine at times: see the throughput section)",
+        f"{summary['audio_seconds_per_s_median']:.2f} audio-seconds/s, validation and probes excluded",
         f"- data: {getattr(args, 'data', None) or data_words(cfg)}; "
-        f"suite manifest sha256 `{summary['manifest_sha256']}`",
+        f"sha256 of the suite manifest on the machine that wrote this card: `{summary['manifest_sha256']}`",
         "",
         "### Configuration (as trained)",
         "",
@@ -178,7 +178,8 @@ def write_card(args, summary: dict, rows: list[dict]) -> None:
             "## Reconstruction of real eval clips (final EMA weights)",
             "",
             f"`scripts/evaluate_checkpoint.py`: {ev['clips']} `music/eval` clips x {ev['seconds']:g} s, "
-            "mono, one-step decoding (sigma_cond 0.4, seed 0), as `m2l2 reconstruct` does.",
+            f"mono, decoded as `m2l2 reconstruct` does ({ev.get('steps', 1)} sampling step(s) per chunk, each previous "
+            f"chunk re-decoded at sigma_cond {ev.get('sigma_cond', 0.4):g}, seed 0).",
             "",
             f"- SI-SDR: mean {ev['si_sdr_mean']:.2f} dB, median {ev['si_sdr_median']:.2f} dB (for scale: the next "
             f"eval clip in place of the reconstruction scores {ev['si_sdr_other_clip_mean']:.2f} dB on average)",
