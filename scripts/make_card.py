@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from m2l2.autoencoder import DEFAULT_SIGMA_COND
+
 SUITE_MANIFEST = Path.home() / ".cache/m2l2/suite/manifest.json"
 
 
@@ -146,11 +148,11 @@ def write_card(args, summary: dict, rows: list[dict]) -> None:
         f"- steps: {summary['steps']} (batch {cfg['train']['batch_size']}, "
         f"{cfg['train'].get('crop_samples') or 67072} samples = two 64-frame chunks + 3 hops per item)",
         f"- wall time: {summary['wall_hours']:.2f} h of training (pauses between segments not counted; "
-        f"{getattr(args, 'contention', '')})",
+        f"{args.contention})",
         f"- hardware: {summary['hardware']} (no GPU; the last field is torch's CPU capability)",
         f"- throughput in this run: median {summary['steps_per_s_median']:.3f} steps/s = "
         f"{summary['audio_seconds_per_s_median']:.2f} audio-seconds/s, validation and probes excluded",
-        f"- data: {getattr(args, 'data', None) or data_words(cfg)}; "
+        f"- data: {args.data or data_words(cfg)}; "
         f"sha256 of the suite manifest on the machine that wrote this card: `{summary['manifest_sha256']}`",
         "",
         "### Configuration (as trained)",
@@ -167,7 +169,7 @@ def write_card(args, summary: dict, rows: list[dict]) -> None:
         "crops where the run had validation data, and the reconstruction probe: "
         f"{cfg['train'].get('recon_clips', 4)} fixed {cfg['train'].get('recon_seconds', 3.0):g}-s excerpts of the "
         "probe clips, EMA weights, decoded as `m2l2 reconstruct` does (each previous chunk re-decoded at "
-        "σ_cond 0.4): SI-SDR, dynamics correlation where logged, and mean |log-magnitude error| per band. "
+        f"σ_cond {DEFAULT_SIGMA_COND:g}): SI-SDR, dynamics correlation where logged, and mean |log-magnitude error| per band. "
         "Full log: `log.jsonl`.",
         "",
         _table(merged, ["step", *(["val_loss", "val_loss_ema"] if val else []), "recon_si_sdr",
@@ -179,7 +181,7 @@ def write_card(args, summary: dict, rows: list[dict]) -> None:
             "",
             f"`scripts/evaluate_checkpoint.py`: {ev['clips']} `music/eval` clips x {ev['seconds']:g} s, "
             f"mono, decoded as `m2l2 reconstruct` does ({ev.get('steps', 1)} sampling step(s) per chunk, each previous "
-            f"chunk re-decoded at sigma_cond {ev.get('sigma_cond', 0.4):g}, seed 0).",
+            f"chunk re-decoded at sigma_cond {ev.get('sigma_cond', DEFAULT_SIGMA_COND):g}, seed 0).",
             "",
             f"- SI-SDR: mean {ev['si_sdr_mean']:.2f} dB, median {ev['si_sdr_median']:.2f} dB (for scale: the next "
             f"eval clip in place of the reconstruction scores {ev['si_sdr_other_clip_mean']:.2f} dB on average)",
