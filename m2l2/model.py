@@ -246,6 +246,6 @@ class ConsistencyModel(nn.Module):
             f0 = f0 * (1 + self.scale_out(emb)[:, None, :, None])
         out = self.head[2](f0)
         s = flat_s[:, None, None, None]
-        denoised = edm.c_skip(s) * flat_x + edm.c_out(s) * out
+        denoised = edm.consistency_output(flat_x, s, out)
         return denoised.reshape(b, n, *x.shape[2:])
 

@@ -44,13 +44,10 @@ def suite_train_folder() -> Path:
 
 
 def dev_split(folder: Path, every: int = 8) -> tuple[list[Path], list[Path]]:
-    """(train, dev) files of `music/train`, split by track (never by clip): every `every`-th track of the
-    sorted track names is held out for recipe decisions, so the tables' `music/eval` clips never are."""
-    files = sorted(folder.glob("*.flac"))
-    tracks = sorted({f.stem.rsplit("-", 1)[0] for f in files})
-    held = set(tracks[every - 1 :: every])
-    dev = [f for f in files if f.stem.rsplit("-", 1)[0] in held]
-    return [f for f in files if f not in dev], dev
+    """(train, dev) files of `music/train`, split by track (benchmarks.splits.music_dev)."""
+    from benchmarks.splits.music_dev import split_clips
+
+    return split_clips(folder, every)
 
 
 def link_split(out: Path) -> tuple[Path, Path]:

@@ -335,7 +335,7 @@ def test_delta_t_start_of_one_is_denoising_against_the_clean_input():
     # = x + σ_min·z exactly: the loss is the pseudo-Huber distance of the student to the (almost) clean
     # spectrogram, weighted by 1/(σ − σ_min).
     from m2l2 import spectral
-    from m2l2.consistency import split_chunks, training_loss
+    from m2l2.consistency import Objective, split_chunks, training_loss
 
     torch.manual_seed(0)
     model = micro().eval()
@@ -347,7 +347,7 @@ def test_delta_t_start_of_one_is_denoising_against_the_clean_input():
             step=0,
             total_steps=10,
             generator=torch.Generator().manual_seed(3),
-            delta_t_range=(1.0, 0.001),
+            objective=Objective(delta_t_range=(1.0, 0.001)),
             magnitude_weight=0.0,
         )
         g = torch.Generator().manual_seed(3)
@@ -363,42 +363,56 @@ def test_delta_t_start_of_one_is_denoising_against_the_clean_input():
     assert torch.allclose(loss, expected, rtol=1e-4)
 
 
-def test_anchor_fraction_trains_that_share_of_chunks_against_the_clean_input():
-    # The mixed objective: anchored chunks get σ_lo = σ_min (Δt = 1), the others σ(t − Δt) of the schedule.
-    from m2l2.consistency import training_loss
+def test_teacher_replays_the_students_dropout_masks():
+    # iCT: student and teacher share every random draw but the noise level. With dropout > 0 and σ_lo = σ_hi
+    # the two evaluations are the same function of the same input, so their distance is exactly 0 (the
+    # teacher drew masks of its own before, a distance of the order of the output).
+    from m2l2.consistency import consistency_distance
 
-    model = micro().eval()
-    audio = torch.randn(12, 1, model.train_samples) * 0.1
-    seen = []
-    model.consistency.register_forward_pre_hook(lambda _module, args: seen.append(args[1].detach().clone()))
-    for fraction in (0.0, 0.5, 1.0):
-        seen.clear()
-        with torch.no_grad():
-            training_loss(model, audio, 0, 10, torch.Generator().manual_seed(0), delta_t_range=(0.01, 0.01),
-                          magnitude_weight=0.0, anchor_fraction=fraction)
-        s_hi, s_lo = seen
-        expected_lo = edm.sigma_of_t((edm.t_of_sigma(s_hi) - 0.01).clamp_min(0.0))
-        anchored = torch.isclose(s_lo, torch.full_like(s_lo, edm.SIGMA_MIN)) & ~torch.isclose(expected_lo, s_lo)
-        share = anchored.float().mean().item()
-        assert torch.all(anchored | torch.isclose(s_lo, expected_lo, rtol=1e-3))
-        assert abs(share - fraction) < 0.2, (fraction, share)  # 24 chunks, fixed seed
+    net = torch.nn.Sequential(torch.nn.Linear(8, 64), torch.nn.Dropout(0.5), torch.nn.Linear(64, 8)).train()
+    fn = lambda x, s: net(x) * s[:, None]  # noqa: E731
+    x, noise, sigma = torch.randn(4, 8), torch.randn(4, 8), torch.full((4,), 2.0)
+    _, dist, _ = consistency_distance(fn, fn, x, sigma, sigma, noise)
+    assert torch.all(dist == 0)
+    with torch.no_grad():
+        assert not torch.equal(fn(x, sigma), fn(x, sigma))  # the masks do differ between two calls
 
 
-def test_anchor_only_latents_stops_the_consistency_gradient_into_the_encoder():
-    from m2l2.consistency import training_loss
+def test_t_max_fraction_is_refused_where_its_teacher_is_not_the_data():
+    # A σ_max draw with Δt < 1 has the network at σ(1 − Δt) ≈ 77 as its teacher, a level that is itself almost
+    # never trained: the ungrounded link that diverged. It stays legal for plain denoising (Δt = 1).
+    from m2l2.consistency import Objective
+    from m2l2.errors import M2L2Error
+    from m2l2.training.config import TrainConfig
 
-    audio = torch.randn(2, 1, micro().train_samples) * 0.1
-    grads = {}
-    for only in (False, True):
-        model = micro().train()
-        with torch.no_grad():  # a non-zero output head, so that the loss depends on the cross-connections
-            model.consistency.head[-1].weight.normal_(0, 0.05)
-        loss, _ = training_loss(model, audio, 0, 10, torch.Generator().manual_seed(0), magnitude_weight=0.0,
-                                anchor_fraction=1e-9, anchor_only_latents=only)  # no chunk is anchored
-        loss.backward()
-        grads[only] = sum(p.grad.abs().sum().item() for p in model.encoder.parameters() if p.grad is not None)
-        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.consistency.parameters())
-    assert grads[False] > 0 and grads[True] == 0
+    with pytest.raises(M2L2Error, match=r"t_max_fraction.*train\.t_max_fraction=0"):
+        TrainConfig.from_dict({"t_max_fraction": 0.5, "delta_t_start": 0.05, "delta_t_end": 0.005})
+    with pytest.raises(M2L2Error, match="t_max_fraction"):
+        TrainConfig.from_dict({"t_max_fraction": 0.5, "delta_t_start": 1.0, "delta_t_end": 1.0,
+                               "delta_schedule": "ect"})
+    with pytest.raises(ValueError, match="teacher"):
+        Objective(delta_t_range=(1.0, 0.5), t_max_fraction=0.1)
+    assert TrainConfig.from_dict({"t_max_fraction": 0.5, "delta_t_start": 1.0, "delta_t_end": 1.0}).t_max_fraction == 0.5
+
+
+def test_anchor_options_are_retired_with_an_error_unless_inert():
+    from m2l2.errors import M2L2Error
+    from m2l2.training.config import TrainConfig
+
+    for key, value in (("anchor_fraction", 0.5), ("anchor_only_latents", True)):
+        with pytest.raises(M2L2Error, match=f"train.{key} was removed"):
+            TrainConfig.from_dict({key: value})
+    # run folders written before record them at their inert values: those still load
+    assert TrainConfig.from_dict({"anchor_fraction": 0.0, "anchor_only_latents": False}).batch_size == 16
+
+
+def test_ect_teacher_follows_the_relative_step_and_shrinks_per_stage():
+    sigma = torch.tensor([0.01, 1.0, 80.0])
+    for stage in range(3):
+        got = edm.ect_teacher_sigma(sigma, step=stage * 100, total_steps=300, q=4.0, stages=3)
+        want = sigma * (1 - (1 + 8 * torch.sigmoid(-sigma)) / 4.0 ** (stage + 1))
+        assert torch.allclose(got, want.clamp_min(0.0))
+    assert edm.ect_teacher_sigma(torch.tensor([0.01]), 0, 300, 4.0, 3).item() == 0.0  # 1 − 9/4·… < 0: the data
 
 
 def test_detach_cross_leaves_the_encoder_to_the_magnitude_head():

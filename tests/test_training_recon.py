@@ -62,7 +62,10 @@ def test_probe_logs_ema_reconstruction_and_restores_weights(tmp_path):
             if v.is_floating_point():
                 v.add_(0.01)
     first = tr.reconstruct()
-    assert set(first) == {"recon_si_sdr", "recon_dyncorr", *(f"recon_lsd_{int(a)}_{int(b)}" for a, b in BANDS)}
+    ema_keys = {"recon_si_sdr", "recon_dyncorr", "recon_rms_ratio", "recon_one_step_dyncorr",
+                "recon_one_step_rms_ratio", *(f"recon_lsd_{int(a)}_{int(b)}" for a, b in BANDS)}
+    assert ema_keys <= set(first) and {k.replace("recon_", "recon_raw_", 1) for k in ema_keys} <= set(first)
+    assert first["recon_dyncorr"] != first["recon_raw_dyncorr"]  # the EMA was shifted, the live weights not
     assert all(np.isfinite(v) for v in first.values())
     assert tr.reconstruct() == first, "same excerpts, same decoding noise"
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()), "live weights restored"
@@ -79,18 +82,27 @@ def test_stop_file_ends_the_run_with_a_checkpoint(tmp_path):
     assert [p.name for p in list_checkpoints(tr.ckpt_dir)] == ["step-00000001.json"]
 
 
-def test_init_from_exported_weights_continues_at_its_step(tmp_path):
+def test_init_from_starts_a_new_run_with_a_fresh_ema_warm_up(tmp_path):
+    # A new run from exported weights starts at step 0 with the EMA warm-up restarted: after 3 steps the EMA
+    # has moved most of the way the live weights moved. Continuing the parent's count (decay 0.998 after
+    # thousands of steps) left it at ~1 % and hid what the new run did.
     data = make_data(tmp_path / "data")
     first = toy_trainer(tmp_path, data, run="first", total_steps=4)
     first.fit()
     exported = export_inference(first.ckpt_dir, tmp_path / "export")
-    _, ema = read_inference_weights(exported)
-    second = toy_trainer(tmp_path, data, run="second", total_steps=6)
-    assert second.init_from(exported) == 4
-    assert all(torch.equal(ema[k], v) for k, v in second.model.state_dict().items())
-    assert second.fit() == 6
+    _, start = read_inference_weights(exported)
+    second = toy_trainer(tmp_path, data, run="second", total_steps=3)
+    second.cfg.ema_decay = 0.999
+    assert second.init_from(exported) == 0
+    assert all(torch.equal(start[k], v) for k, v in second.model.state_dict().items())
+    assert second.fit() == 3
     rows = [json.loads(r) for r in second.log_path.read_text().splitlines()]
-    assert [r["step"] for r in rows] == [5, 6]
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    assert json.loads((second.run_dir / "config.json").read_text())["init_from"]["step"] == 4
+    live, ema = second.model.state_dict(), second.ema.state_dict()
+    moved = sum(float((live[k] - start[k]).norm()) for k in second.ema.names)
+    lag = sum(float((live[k] - ema[k]).norm()) for k in second.ema.names)
+    assert moved > 0 and lag < 0.5 * moved
 
 
 def test_train_cli_init_from_exported_weights(tmp_path):
@@ -111,7 +123,7 @@ def test_train_cli_init_from_exported_weights(tmp_path):
     args = parser.parse_args([*common, "--run-dir", str(tmp_path / "second"), "--init-from", str(exported)])
     assert args.func(args) == 0
     rows = [json.loads(r) for r in (tmp_path / "second" / "log.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in rows] == [3, 4]
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
     args = parser.parse_args([*common, "--run-dir", str(tmp_path / "x"), "--init-from", str(exported), "--resume"])
     with pytest.raises(M2L2Error, match="not both"):
         args.func(args)

@@ -12,7 +12,8 @@ from benchmarks.datasets.base import Item, read_csv_rows, require_file
 from benchmarks.datasets.tinysol import fold_split
 from m2l2.errors import M2L2Error
 
-PARTS = ("music", "notes", "key", "tags", "speech")
+PARTS = ("music", "notes", "key", "tags", "speech")  # what `make tables` builds and evaluates on
+TRAINING_PARTS = ("music-train",)  # built on request: full tracks for training (m2l2 data build --parts)
 LIST_COLUMNS = {"tags", "instrument_families"}
 INT_COLUMNS = {"midi", "fold", "tempo", "transpose", "velocity", "n_tracks"}
 FLOAT_COLUMNS = {"start_s", "duration_s"}

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.datasets.suite import PARTS, default_root
+from benchmarks.datasets.suite import PARTS, TRAINING_PARTS, default_root
 
-__all__ = ["PARTS", "default_root", "ensure_built", "stale_parts"]
+__all__ = ["PARTS", "TRAINING_PARTS", "default_root", "ensure_built", "stale_parts"]
 
 
 def stale_parts(root: Path, parts: list[str], small: bool, check_hashes: bool = False) -> list[str]:

@@ -23,6 +23,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from benchmarks.datasets.suite import PARTS, TRAINING_PARTS
 from benchmarks.suite.manifest import Journal, read_manifest, verify, write_manifest
 from benchmarks.suite.sources import Fetched, fetch
 from m2l2.audio import save_audio
@@ -30,8 +31,6 @@ from m2l2.errors import M2L2Error
 from m2l2.io import atomic_path, sha256_file
 
 log = logging.getLogger(__name__)
-
-PARTS = ("music", "notes", "key", "tags", "speech")
 
 
 @dataclass
@@ -114,9 +113,9 @@ def make_pool(workers: int):
 
 
 def part_module(part: str):
-    if part not in PARTS:
-        raise M2L2Error(f"unknown suite part {part!r}; choose from {', '.join(PARTS)}")
-    return importlib.import_module(f"benchmarks.suite.part_{part}")
+    if part not in PARTS + TRAINING_PARTS:
+        raise M2L2Error(f"unknown suite part {part!r}; choose from {', '.join(PARTS + TRAINING_PARTS)}")
+    return importlib.import_module(f"benchmarks.suite.part_{part.replace('-', '_')}")
 
 
 def _package_versions() -> dict[str, str]:

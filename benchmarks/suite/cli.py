@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from benchmarks.suite import PARTS, default_root
+from benchmarks.suite import PARTS, TRAINING_PARTS, default_root
 from m2l2.errors import M2L2Error
 
 
@@ -14,9 +14,9 @@ def _parts(text: str | None) -> list[str] | None:
     if not text:
         return None
     parts = [p.strip() for p in text.split(",") if p.strip()]
-    unknown = [p for p in parts if p not in PARTS]
+    unknown = [p for p in parts if p not in PARTS + TRAINING_PARTS]
     if unknown:
-        raise M2L2Error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+        raise M2L2Error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS + TRAINING_PARTS)}")
     return parts
 
 
@@ -51,7 +51,7 @@ def register(subparsers) -> None:
     sub = data.add_subparsers(dest="data_command", metavar="ACTION")
     b = sub.add_parser("build", help="build the default suite from Debian packages (resumable)")
     b.add_argument("--root", help="output folder (default $M2L2_DATA_DIR or ~/.cache/m2l2/suite)")
-    b.add_argument("--parts", help=f"comma-separated subset of {','.join(PARTS)}")
+    b.add_argument("--parts", help=f"comma-separated parts (default {','.join(PARTS)}; also {','.join(TRAINING_PARTS)}: full tracks for training)")
     b.add_argument("--small", action="store_true", help="a few clips per part (for tests)")
     b.add_argument(
         "--workers",

@@ -15,6 +15,7 @@ from typing import Any
 from m2l2.errors import M2L2Error
 
 PRECISIONS = ("fp32", "bf16", "fp16")
+RETIRED = {"anchor_fraction": 0.0, "anchor_only_latents": False}  # removed options and their inert values
 OPTIMIZERS = ("radam", "adam")
 
 
@@ -86,9 +87,12 @@ class TrainConfig:
     delta_t_start: float = 0.1  # consistency step Δt (in t ∈ [0, 1]) at step 0; upstream 0.1
     delta_t_end: float = 0.001  # Δt at total_steps; upstream 0.001
     loss_weighting: str = "delta_sigma"  # "delta_sigma" (upstream 1/Δσ) or "f_space" (see edm.consistency_weight)
-    t_max_fraction: float = 0.0  # share of noise indices set to t = 1, σ_max (0: upstream's lognormal only)
-    anchor_fraction: float = 0.0  # share of chunks trained at Δt = 1 (teacher: the clean chunk) whatever the schedule
-    anchor_only_latents: bool = False  # encoder/decoder learn from the anchored chunks only (see consistency.py)
+    delta_schedule: str = "t_index"  # "t_index" (Δt above) or "ect" (Easy Consistency Tuning's relative step)
+    ect_q: float = 256.0  # "ect": the teacher's gap shrinks by ect_q per stage
+    ect_stages: int = 8  # "ect": stages over total_steps
+    p_mean: float = -1.1  # lognormal σ sampling (upstream); raise it or p_std to train high σ more often
+    p_std: float = 2.0
+    t_max_fraction: float = 0.0  # share of noise indices set to t = 1, σ_max; only with Δt = 1 (denoising)
     output_magnitude_weight: float = 0.0  # consistency output's magnitude vs the clean chunk's (consistency.py)
     detach_cross: bool = False  # consistency terms do not train encoder/decoder (magnitude head only; consistency.py)
     magnitude_weight: float = 1.0  # weight of the magnitude-head loss (models with model.magnitude_head only)
@@ -140,9 +144,10 @@ class TrainConfig:
 
         if self.loss_weighting not in WEIGHTINGS:
             raise M2L2Error(f"train.loss_weighting must be one of {WEIGHTINGS}, got {self.loss_weighting!r}")
-        for name in ("t_max_fraction", "anchor_fraction"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise M2L2Error(f"train.{name} must be in [0, 1], got {getattr(self, name)}")
+        if not 0.0 <= self.t_max_fraction <= 1.0:
+            raise M2L2Error(f"train.t_max_fraction must be in [0, 1], got {self.t_max_fraction}")
+        if self.ect_q <= 1 or self.ect_stages < 1 or self.p_std <= 0:
+            raise M2L2Error("train.ect_q must be > 1, train.ect_stages >= 1 and train.p_std > 0")
         if self.magnitude_weight < 0:
             raise M2L2Error(f"train.magnitude_weight must be >= 0, got {self.magnitude_weight}")
         if not 0.0 < self.delta_t_end <= self.delta_t_start <= 1.0:
@@ -152,6 +157,30 @@ class TrainConfig:
             )
         if self.crop_samples is not None and self.crop_samples < 1:
             raise M2L2Error(f"train.crop_samples must be >= 1, got {self.crop_samples}")
+        try:
+            self.objective()
+        except ValueError as e:
+            raise M2L2Error(
+                f"train.t_max_fraction={self.t_max_fraction} with a consistency step below 1 ({e}); set "
+                "train.t_max_fraction=0, or train.delta_t_start=train.delta_t_end=1 for plain denoising"
+            ) from None
+
+    def objective(self):
+        """The consistency objective these options describe (m2l2.consistency.Objective)."""
+        from m2l2.consistency import SCHEDULES, Objective
+
+        if self.delta_schedule not in SCHEDULES:
+            raise M2L2Error(f"train.delta_schedule must be one of {SCHEDULES}, got {self.delta_schedule!r}")
+        return Objective(
+            delta_t_range=(self.delta_t_start, self.delta_t_end),
+            schedule=self.delta_schedule,
+            ect_q=self.ect_q,
+            ect_stages=self.ect_stages,
+            weighting=self.loss_weighting,
+            t_max_fraction=self.t_max_fraction,
+            p_mean=self.p_mean,
+            p_std=self.p_std,
+        )
 
     def micro_batch(self, world_size: int) -> int:
         """Per-rank batch of one micro-step; the global batch must split evenly."""
@@ -167,6 +196,12 @@ class TrainConfig:
     def from_dict(cls, d: dict[str, Any] | None) -> TrainConfig:
         """Build from a YAML `train:` mapping; unknown keys are an error (they are usually typos)."""
         d = dict(d or {})
+        for name, inert in RETIRED.items():  # older run folders record them at their inert value
+            if name in d and d.pop(name) != inert:
+                raise M2L2Error(
+                    f"train.{name} was removed (it gave the high noise levels a denoising target beside the "
+                    "consistency target); drop it from the configuration, or train with m2l2 <= 0.1 at commit 60721f4"
+                )
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:

@@ -112,20 +112,49 @@ class ReconstructionProbe:
 
     @torch.no_grad()
     def evaluate(self, model) -> dict[str, float]:
-        """SI-SDR (dB), dynamics correlation and per-band log-spectral error (dB) averaged over the clips,
-        decoded as `m2l2 reconstruct` does (autoregressive, each previous chunk re-decoded at σ_cond)."""
-        sdrs, errors, dyn = [], [], []
+        """Averaged over the clips: SI-SDR (dB), dynamics correlation, output/input RMS ratio and per-band
+        log-spectral error (dB) of the default decoding (autoregressive, each previous chunk re-decoded at
+        σ_cond; `recon_*`), the dynamics correlation and RMS ratio of one-step decoding (`recon_one_step_*`),
+        and the consistency model's denoising error at σ = 10 and 80 with each clip's own latents and with
+        another clip's (`recon_err_own/other_sigma_*`: equal errors mean the latents are ignored there)."""
+        rows = []
         for i, clip in enumerate(self.clips):
             latents = model.encode(torch.from_numpy(clip)[None], SAMPLE_RATE)
-            gen = torch.Generator().manual_seed(self.seed + i)
-            out = model.decode(latents, length=clip.shape[-1], generator=gen)[0].float().cpu().numpy()
-            sdrs.append(si_sdr(clip, out))
-            errors.append(band_log_spectral_error(clip, out))
-            dyn.append(dynamics_correlation(clip, out))
-        row = {"recon_si_sdr": float(np.nanmean(sdrs)), "recon_dyncorr": float(np.nanmean(dyn))}
-        for (lo, hi), err in zip(BANDS, np.mean(errors, axis=0)):
-            row[f"recon_lsd_{int(lo)}_{int(hi)}"] = float(err)
-        return row
+            row = {}
+            for name, redecode in (("recon", True), ("recon_one_step", False)):
+                gen = torch.Generator().manual_seed(self.seed + i)
+                out = model.decode(latents, length=clip.shape[-1], generator=gen, redecode_previous=redecode)
+                out = out[0].float().cpu().numpy()
+                row[f"{name}_dyncorr"] = dynamics_correlation(clip, out)
+                row[f"{name}_rms_ratio"] = rms_ratio(clip, out)
+                if redecode:
+                    row["recon_si_sdr"] = si_sdr(clip, out)
+                    row |= {f"recon_lsd_{int(lo)}_{int(hi)}": float(e)
+                            for (lo, hi), e in zip(BANDS, band_log_spectral_error(clip, out))}
+            rows.append(row)
+        means = {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
+        if len(self.clips) > 1 and all(c.shape[-1] >= model.train_samples for c in self.clips):
+            means |= own_other_errors(model, [c[..., : model.train_samples] for c in self.clips], self.seed)
+        return means
+
+
+def rms_ratio(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """RMS of the estimate over the reference's (a model that outputs a quiet mean scores far below 1)."""
+    return float(np.sqrt(np.mean(estimate**2)) / max(np.sqrt(np.mean(reference**2)), 1e-12))
+
+
+def own_other_errors(model, crops: list[np.ndarray], seed: int = 0, sigmas=(10.0, 80.0)) -> dict[str, float]:
+    """`recon_err_{own,other}_sigma_S`: denoising error at σ = S with each crop's own cross-connections and
+    with the next crop's (crops of exactly the training length)."""
+    x = torch.cat([training_chunks(model, c) for c in crops])
+    cross = model.decoder(model.encoder(x))
+    other = torch.roll(torch.arange(len(x)), 2)  # the same chunk position of the next crop
+    noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(seed)).to(model.device)
+    out = {}
+    for s in sigmas:
+        out[f"recon_err_own_sigma_{s:g}"] = _denoise_error(model, x, noise, s, cross)
+        out[f"recon_err_other_sigma_{s:g}"] = _denoise_error(model, x, noise, s, [c[other] for c in cross])
+    return out
 
 
 PROBE_SIGMAS = (0.01, 0.1, 0.5, 2.0, 10.0, 80.0)
@@ -165,9 +194,8 @@ def encode_as_trained(model, clip: np.ndarray) -> tuple[torch.Tensor, np.ndarray
 
 def estimate_scores(name: str, target: np.ndarray, est: np.ndarray) -> dict[str, float]:
     """`<name>_si_sdr`, `<name>_dyncorr` and `<name>_rms_ratio` (output/input RMS) of one decoded estimate."""
-    rms = float(np.sqrt(np.mean(est**2)) / max(np.sqrt(np.mean(target**2)), 1e-12))
     return {f"{name}_si_sdr": si_sdr(target, est), f"{name}_dyncorr": dynamics_correlation(target, est),
-            f"{name}_rms_ratio": rms}
+            f"{name}_rms_ratio": rms_ratio(target, est)}
 
 
 @torch.no_grad()
