@@ -7,16 +7,16 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from m2l2 import edm, spectral
+from m2l2 import spectral
 from m2l2.audio import resample
 from m2l2.config import ModelConfig
+from m2l2.decoding import DEFAULT_SIGMA_COND, Decoding
+from m2l2.decoding import decode as run_decoding
 from m2l2.errors import M2L2Error
 from m2l2.model import ConsistencyModel, Decoder, Encoder
 
-DEFAULT_SIGMA_COND = 0.4  # noise level of the re-decoded previous chunk: the paper's best (its Fig. 3)
-DECODE_MODES = ("autoregressive", "parallel")  # see Music2Latent2.decode
+DECODE_MODES = ("autoregressive", "parallel")  # the modes of Music2Latent2.decode (m2l2.decoding has more)
 
 
 class Music2Latent2(nn.Module):
@@ -168,151 +168,12 @@ class Music2Latent2(nn.Module):
         per chunk in the autoregressive order, so up to two chunks decode exactly as autoregressively; with
         more, a chunk's context is its neighbour's independent decode instead of its context-conditioned one.
 
-        `steps` > 1 adds consistency sampling steps per chunk.
+        `steps` > 1 adds consistency sampling steps per chunk. The algorithms live in m2l2.decoding.
         """
-        cfg = self.config
-        if latents.ndim == 3:
-            latents = latents[None]
-        if latents.ndim != 4 or tuple(latents.shape[2:]) != cfg.latent_shape:
-            raise M2L2Error(
-                f"latents must have shape [B, T, {cfg.latent_shape[0]}, {cfg.latent_shape[1]}]; "
-                f"got {tuple(latents.shape)}"
-            )
-        if steps < 1:
-            raise M2L2Error("steps must be at least 1")
         if mode not in DECODE_MODES:
             raise M2L2Error(f"mode must be 'autoregressive' or 'parallel', got {mode!r}")
-        if max_batch < 1:
-            raise M2L2Error("max_batch must be at least 1")
-        latents = latents.to(self.device, torch.float32)
-        b, chunks = latents.shape[:2]
-        frames = cfg.chunk_frames
-        ola = spectral.OverlapAdd((b, cfg.channels), chunks * frames)
-
-        def commit(chunk: torch.Tensor, index: int) -> None:  # a chunk's final version → waveform buffer
-            ola.add(spectral.from_rep(chunk).cpu(), index * frames)
-
-        sampler = _Sampler(self, b, steps, sigma_cond, generator)
-        if mode == "parallel":
-            self._decode_parallel(latents, sampler, commit, redecode_previous, max_batch, progress)
-        else:
-            self._decode_autoregressive(latents, sampler, commit, redecode_previous, progress)
-        wave = ola.result().clamp_(-1.0, 1.0)
-        n = chunks * self.chunk_samples if length is None else length
-        return spectral.unpad(wave, n)
-
-    def _decode_autoregressive(self, latents, sampler: _Sampler, commit, redecode_previous: bool, progress: bool):
-        chunks = latents.shape[1]
-        cross_prev = self.decoder(latents[:, 0])
-        _, prev = sampler.run(None, cross_prev, *sampler.draw(first=True))
-        for t in tqdm(range(1, chunks), desc="decoding chunks", disable=not progress, initial=1, total=chunks):
-            cross_cur = self.decoder(latents[:, t])  # computed once per chunk, reused as cross_prev next step
-            new_prev, current = sampler.run(prev, _pair(cross_prev, cross_cur), *sampler.draw(first=False),
-                                            last_only=not redecode_previous)
-            commit(new_prev if redecode_previous else prev, t - 1)
-            prev, cross_prev = current, cross_cur
-        commit(prev, chunks - 1)
-
-    def _decode_parallel(self, latents, sampler: _Sampler, commit, redecode_previous: bool, max_batch: int,
-                         progress: bool):
-        """Windows of up to `max_batch` chunks: decode them alone, then each with its left neighbour."""
-        b, chunks = latents.shape[:2]
-        left_first = left_cross = None  # the last chunk of the previous window: its first version, its features
-        for i in tqdm(range(0, chunks, max_batch), desc="decoding chunk batches", disable=not progress):
-            idx = range(i, min(i + max_batch, chunks))
-            w = len(idx)
-            draws = [sampler.draw(first=t == 0) for t in idx]  # per chunk, in the autoregressive order
-            cross = self.decoder(latents[:, i : i + w].flatten(0, 1))  # [b·w, ...] item-major
-            cur_noise = [torch.stack([d[0][k] for d in draws], 1).flatten(0, 1) for k in range(sampler.steps)]
-            _, first = sampler.run(None, cross, cur_noise, None, batch=b * w)  # every chunk alone
-            first = first.unflatten(0, (b, w))
-            cross = [c.unflatten(0, (b, w)) for c in cross]
-            if i == 0:
-                if chunks == 1:
-                    commit(first[:, 0], 0)
-                    return
-                if not redecode_previous:
-                    commit(first[:, 0], 0)
-            else:
-                first = torch.cat([left_first, first], 1)
-                cross = [torch.cat([lc, c], 1) for lc, c in zip(left_cross, cross)]
-            pairs = [t for t in idx if t > 0]  # chunk t with its left neighbour t − 1
-            if pairs:
-                off = 1 if i > 0 else 0  # position of chunk i in `first`/`cross`
-                pos = [t - i + off for t in pairs]
-                left = [p - 1 for p in pos]
-                pair_cross = _pair([c[:, left].flatten(0, 1) for c in cross], [c[:, pos].flatten(0, 1) for c in cross])
-                prev = first[:, left].flatten(0, 1)
-                k_range = range(sampler.steps)
-                pair_draws = [draws[t - i] for t in pairs]
-                cur = [torch.stack([d[0][k] for d in pair_draws], 1).flatten(0, 1) for k in k_range]
-                prv = [torch.stack([d[1][k] for d in pair_draws], 1).flatten(0, 1) for k in k_range]
-                if pairs[0] == 1 and redecode_previous:  # chunk 0 has no left neighbour: its re-decoded version
-                    def pair01(t: torch.Tensor, per: int = 1) -> torch.Tensor:
-                        return t.unflatten(0, (b, -1, per))[:, 0].flatten(0, 1)
-
-                    new_prev, _ = sampler.run(pair01(prev), [pair01(c, 2) for c in pair_cross],
-                                              [pair01(c) for c in cur], [pair01(c) for c in prv])
-                    commit(new_prev, 0)
-                _, current = sampler.run(prev, pair_cross, cur, prv, batch=b * len(pairs), last_only=True)
-                current = current.unflatten(0, (b, -1))
-                for j, t in enumerate(pairs):
-                    commit(current[:, j], t)
-            left_first = first[:, -1:]
-            left_cross = [c[:, -1:] for c in cross]
+        decoding = Decoding(mode, sigma_cond, steps, redecode_previous, max_batch)
+        return run_decoding(self, latents, decoding, length, generator, progress)
 
     def parameter_counts(self) -> dict[str, int]:
         return {name: sum(p.numel() for p in m.parameters()) for name, m in self.named_children()}
-
-
-def _pair(prev: list[torch.Tensor], cur: list[torch.Tensor]) -> list[torch.Tensor]:
-    """Cross-connections of (previous, current) chunk pairs, chunk-major within each item: [B·2, ...]."""
-    return [torch.stack([p, c], 1).flatten(0, 1) for p, c in zip(prev, cur)]
-
-
-class _Sampler:
-    """Consistency sampling of single chunks or (previous, current) pairs, shared by both decoding modes.
-
-    The noise of a chunk is drawn by `draw` in one fixed order (per step: the current chunk, then the
-    re-noised previous one), so that both modes see the same noise for the same chunk.
-    """
-
-    def __init__(self, model: Music2Latent2, batch: int, steps: int, sigma_cond: float, generator):
-        cfg = model.config
-        self.model, self.b, self.steps, self.generator = model, batch, steps, generator
-        self.shape = (batch, 2 * cfg.channels, spectral.FREQ_BINS, cfg.chunk_frames)
-        self.levels = edm.sigma_of_t(torch.linspace(1.0, 0.0, steps + 1)[:-1]).tolist()
-        self.s_cond = max(float(sigma_cond), edm.SIGMA_MIN)
-
-    def _noise(self) -> torch.Tensor:
-        return torch.randn(self.shape, generator=self.generator, device="cpu").to(self.model.device)
-
-    def draw(self, first: bool) -> tuple[list[torch.Tensor], list[torch.Tensor] | None]:
-        """Noise of one chunk per step: for the current chunk, and (unless `first`) for its re-noised left one."""
-        cur, prev = [], []
-        for _ in range(self.steps):
-            cur.append(self._noise())
-            if not first:
-                prev.append(self._noise())
-        return cur, (None if first else prev)
-
-    def run(self, prev, cross, cur_noise, prev_noise, batch: int | None = None, last_only: bool = False):
-        """(new version of `prev` or None, current chunk) for `batch` items (default: the decode batch);
-        `last_only` skips computing the new version of `prev` (returned as None)."""
-        b = self.b if batch is None else batch
-        current, new_prev = None, None
-        for k, s in enumerate(self.levels):
-            if k == 0:
-                x_cur = cur_noise[k] * s
-            else:
-                x_cur = current + cur_noise[k] * (s**2 - edm.SIGMA_MIN**2) ** 0.5
-            if prev is None:
-                x, sig = x_cur[:, None], torch.full((b, 1), s)
-            else:
-                x_prev = prev + prev_noise[k] * (self.s_cond**2 - edm.SIGMA_MIN**2) ** 0.5
-                x = torch.stack([x_prev, x_cur], dim=1)
-                sig = torch.tensor([[self.s_cond, s]]).expand(b, 2)
-            out = self.model.consistency(x, sig.to(x.device), cross, last_only=last_only)
-            current = out[:, -1]
-            new_prev = out[:, 0] if prev is not None and not last_only else None
-        return new_prev, current

@@ -116,7 +116,9 @@ def cmd_decode(args) -> int:
 
     latents, meta = load_latents(args.input)
     model, _ = _model_from_args(args)
-    if meta.get("config") and meta["config"] != model.config.to_dict():
+    from m2l2.config import ModelConfig
+
+    if meta.get("config") and ModelConfig.normalise(meta["config"]) != model.config.to_dict():
         raise M2L2Error(f"{args.input} was encoded by a model with another configuration ({meta.get('model')})")
     _decode_to_file(model, latents, meta.get("length"), args)
     print(f"{args.input} → {args.output}")

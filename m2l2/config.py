@@ -13,6 +13,12 @@ import yaml
 from m2l2.errors import M2L2Error
 
 CONFIG_DIR = Path(__file__).parent / "configs"
+MIN_GROUP_CHANNELS = 4  # channels per GroupNorm group at least
+# Options of earlier versions and the value at which they changed nothing (investigation options, and the
+# settings of the 2026-11 `tiny` checkpoints that were replaced): a checkpoint that sets another value
+# cannot be rebuilt by this version.
+RETIRED_OPTIONS = {"cross_depatchifier": False, "head_cross": False, "cross_gain": False, "noise_scale": 1.0,
+                   "norm_min_channels": 4}
 
 
 @dataclass
@@ -39,33 +45,15 @@ class ModelConfig:
     adaln: str = "shared"  # AdaLN of the consistency transformer: "shared" (adaLN-single) or "per_block" (DiT)
     dropout: float = 0.0
     norm_groups: int = 32
-    # At least this many channels per GroupNorm group (upstream: min(C // 4, 32) groups). 1 allows one
-    # channel per group, an instance norm that removes each channel's level (the step-8,500 tiny models).
-    norm_min_channels: int = 4
-    # Factor on log(σ)/4 inside the sinusoidal noise embedding: 1 as upstream. The step-8,500 tiny models
-    # were trained with 1000, which makes neighbouring noise levels look unrelated (see their cards).
-    noise_scale: float = 1.0
     # A 1x1 conv on the decoder's full-resolution features that predicts the chunk's (compressed) magnitude
     # spectrogram, trained with train.magnitude_weight. Not in the paper: it gives the latents a direct
     # training signal from step 0 (short CPU runs collapsed without it; see the tiny model cards).
     magnitude_head: bool = False
-    # Also add the decoder's cross-connections at every de-patchifier level (the last one feeds the output
-    # head), as upstream Music2Latent's U-Net adds its decoder pyramid on both paths and before the output.
-    # The paper names the patchifier only; False keeps that reading (and the committed checkpoints).
-    cross_depatchifier: bool = False
     # Upstream Music2Latent's `frequency_scaling`: σ-conditioned gains per frequency bin, (1 + s_in(σ)) on the
     # stem's features and (1 + s_out(σ)) before the output convolution, both zero-initialised. They are the
     # only noise-level conditioning at full resolution: at high σ the stem's features are pure noise and
-    # the gain can mute them. Not in the Music2Latent2 paper; False keeps the step-8,500 checkpoints.
+    # the gain can mute them. Not in the Music2Latent2 paper; the committed `tiny` checkpoints use it.
     frequency_scaling: bool = False
-    # Upstream's last injection: the output head reads (features + 1x1 conv(cross[0])) / sqrt(2), so the
-    # decoder's full-resolution features reach the head without passing through the noisy skip.
-    head_cross: bool = False
-    # Not upstream: at full resolution the decoder's features also scale the stem's, h = stem(x)·(1 + g) +
-    # cross[0] with g = 1x1 conv(cross[0]) (zero-initialised). Denoising with known magnitudes is a product of
-    # the noisy input and a latent-dependent gain; with additive injection only, `tiny` (no residual block at
-    # full resolution) has no layer that can form it.
-    cross_gain: bool = False
 
     def __post_init__(self) -> None:
         if self.channels not in (1, 2):
@@ -84,8 +72,9 @@ class ModelConfig:
             raise M2L2Error("ordered latents: K*d_lat must divide evenly over the time steps of a chunk")
 
     def groups_for(self, channels: int) -> int:
-        """GroupNorm groups for a `channels`-wide layer: at most norm_groups, at least norm_min_channels each."""
-        return math.gcd(min(self.norm_groups, max(channels // self.norm_min_channels, 1)), channels)
+        """GroupNorm groups for a `channels`-wide layer: at most norm_groups, at least 4 channels each
+        (upstream: min(C // 4, 32) groups)."""
+        return math.gcd(min(self.norm_groups, max(channels // MIN_GROUP_CHANNELS, 1)), channels)
 
     @property
     def freq_down(self) -> int:
@@ -116,6 +105,16 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
+        """Build from a mapping; unknown keys are an error. Options that were removed are accepted at the
+        value that meant "off" (older checkpoints record them) and refused otherwise."""
+        d = dict(d)
+        for name, inert in RETIRED_OPTIONS.items():
+            value = d.pop(name, inert)
+            if value != inert:
+                raise M2L2Error(
+                    f"model.{name} was removed and this configuration sets it (model.{name}={value}): "
+                    "load it with m2l2 at commit 60721f4 or earlier, or drop the option"
+                )
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
@@ -124,6 +123,11 @@ class ModelConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def normalise(cls, d: dict[str, Any]) -> dict[str, Any]:
+        """The mapping this version writes for `d` (retired options dropped): compare configurations with it."""
+        return cls.from_dict(d).to_dict()
 
 
 def named_configs() -> list[str]:

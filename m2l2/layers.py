@@ -16,17 +16,16 @@ class NoiseEmbedding(nn.Module):
     (an earlier version multiplied by 1000) makes neighbouring noise levels look unrelated, so the student
     at σ(t) and the teacher at σ(t − Δt) of consistency training see different conditioning."""
 
-    def __init__(self, channels: int = 256, out_dim: int = 256, scale: float = 1.0):
+    def __init__(self, channels: int = 256, out_dim: int = 256):
         super().__init__()
         self.channels = channels
-        self.scale = scale
         self.mlp = nn.Sequential(nn.Linear(channels, out_dim), nn.SiLU(), nn.Linear(out_dim, out_dim))
 
     def forward(self, sigma: torch.Tensor) -> torch.Tensor:
         x = torch.log(sigma.float().clamp_min(1e-20)) / 4
         half = self.channels // 2
         freqs = torch.exp(-math.log(10_000) * torch.arange(half, device=x.device, dtype=torch.float32) / half)
-        angles = x[:, None] * freqs[None] * self.scale
+        angles = x[:, None] * freqs[None]
         return self.mlp(torch.cat([torch.sin(angles), torch.cos(angles)], dim=1))
 
 

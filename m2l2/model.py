@@ -6,8 +6,6 @@ consistency model's transformer sees two consecutive chunks, with chunked causal
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -69,15 +67,13 @@ class Depatchifier(nn.Module):
             for i, f in enumerate(cfg.down_factors)
         )
 
-    def forward(self, h, cond=None, skips=None, cross=None) -> list[torch.Tensor]:
+    def forward(self, h, cond=None, skips=None) -> list[torch.Tensor]:
         features: list[torch.Tensor] = [None] * len(self.levels)  # type: ignore[list-item]
         for i in reversed(range(len(self.levels))):
             if i < len(self.levels) - 1:
                 h = self.up[i](h)
             if skips is not None:
                 h = h + skips[i]
-            if cross is not None:
-                h = h + cross[i]
             for block in self.levels[i]:
                 h = block(h, cond)
             features[i] = h
@@ -184,7 +180,7 @@ class ConsistencyModel(nn.Module):
         super().__init__()
         self.cfg = cfg
         cond = cfg.dim
-        self.noise_emb = NoiseEmbedding(cfg.noise_channels, cond, cfg.noise_scale)
+        self.noise_emb = NoiseEmbedding(cfg.noise_channels, cond)
         self.patchifier = Patchifier(cfg, 2 * cfg.channels, cond)
         self.pos = nn.Parameter(torch.randn(cfg.tokens_per_chunk, cfg.dim) * 0.02)
         self.chunk_pos = nn.Parameter(torch.randn(2, cfg.dim) * 0.02)
@@ -199,12 +195,6 @@ class ConsistencyModel(nn.Module):
         nn.init.zeros_(self.head[-1].bias)
         if cfg.frequency_scaling:
             self.scale_in, self.scale_out = frequency_gain(cond), frequency_gain(cond)
-        if cfg.head_cross:
-            self.head_cross = nn.Conv2d(cfg.level_channels[0], cfg.level_channels[0], 1)
-        if cfg.cross_gain:
-            self.cross_gain = nn.Conv2d(cfg.level_channels[0], cfg.level_channels[0], 1)
-            nn.init.zeros_(self.cross_gain.weight)
-            nn.init.zeros_(self.cross_gain.bias)
 
     def forward(
         self, x: torch.Tensor, sigma: torch.Tensor, cross: list[torch.Tensor], last_only: bool = False
@@ -219,9 +209,6 @@ class ConsistencyModel(nn.Module):
         emb = self.noise_emb(flat_s)
         scale = edm.c_in(flat_s)[:, None, None, None]
         stem_gain = 1 + self.scale_in(emb)[:, None, :, None] if cfg.frequency_scaling else None
-        if cfg.cross_gain:
-            gain = 1 + self.cross_gain(cross[0])
-            stem_gain = gain if stem_gain is None else stem_gain * gain
         h, skips = self.patchifier(flat_x * scale, emb, cross, stem_gain)
         tokens = grid_to_tokens(h) + self.pos  # [B·n, P, D]
         p = tokens.shape[1]
@@ -237,11 +224,8 @@ class ConsistencyModel(nn.Module):
             cross = [last(c) for c in cross]
             n = 1
         grid = tokens_to_grid(tokens, cfg.token_freqs, cfg.token_times)
-        feats = self.depatchifier(grid, emb, skips, cross if cfg.cross_depatchifier else None)
-        f0 = feats[0]
-        if cfg.head_cross:
-            f0 = (f0 + self.head_cross(cross[0])) / math.sqrt(2.0)
-        f0 = self.head[1](self.head[0](f0))
+        feats = self.depatchifier(grid, emb, skips)
+        f0 = self.head[1](self.head[0](feats[0]))
         if cfg.frequency_scaling:
             f0 = f0 * (1 + self.scale_out(emb)[:, None, :, None])
         out = self.head[2](f0)

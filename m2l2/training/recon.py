@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from m2l2 import edm, spectral
+from m2l2 import decoding, spectral
 from m2l2.consistency import split_chunks
 from m2l2.errors import M2L2Error
 from m2l2.spectral import SAMPLE_RATE
@@ -219,27 +219,9 @@ def memorisation_scores(model, clips: list[np.ndarray], seed: int = 0, aligned: 
     return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
 
 
-@torch.no_grad()
 def ode_decode(model, latents: torch.Tensor, steps: int, length: int, generator: torch.Generator) -> torch.Tensor:
-    """Latents [B, T, L, D] → audio [B, C, length], every chunk alone, with the consistency network used as
-    a denoiser D(x, σ) in the deterministic EDM Euler sampler (Karras et al. 2022, Alg. 1 without the
-    second-order step) over `steps` levels of the ρ = 7 grid, σ_max to σ_min, then to 0. A model trained as a pure denoiser (Δt = 1)
-    returns the conditional mean from one step, which is near silent for unpredictable phase; the ODE
-    turns it into a sample, so this is how such a stage is judged (not part of the paper's decoding)."""
-    cfg = model.config
-    b, chunks = latents.shape[:2]
-    cross = model.decoder(latents.flatten(0, 1).to(model.device))
-    levels = edm.sigma_of_t(torch.linspace(1.0, 0.0, steps)).tolist() + [0.0]  # the last step returns D
-    shape = (b * chunks, 2 * cfg.channels, spectral.FREQ_BINS, cfg.chunk_frames)
-    x = torch.randn(shape, generator=generator).to(model.device) * levels[0]
-    for s, s_next in zip(levels[:-1], levels[1:]):
-        sig = torch.full((len(x), 1), s, device=model.device)
-        denoised = model.consistency(x[:, None], sig, cross)[:, 0]
-        x = x + (s_next - s) * (x - denoised) / s
-    ola = spectral.OverlapAdd((b, cfg.channels), chunks * cfg.chunk_frames)
-    for t, chunk in enumerate(x.unflatten(0, (b, chunks)).unbind(1)):
-        ola.add(spectral.from_rep(chunk).cpu(), t * cfg.chunk_frames)
-    return spectral.unpad(ola.result().clamp_(-1.0, 1.0), length)
+    """Latents [B, T, L, D] → audio with EDM's Euler ODE sampler (m2l2.decoding.ode_euler)."""
+    return decoding.decode(model, latents, decoding.Decoding("ode", steps=steps), length, generator)
 
 
 @torch.no_grad()

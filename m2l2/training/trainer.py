@@ -53,6 +53,13 @@ def step_seed(seed: int, rank: int, step: int) -> int:
     return int(np.random.SeedSequence([seed, rank, step]).generate_state(1, np.uint64)[0]) >> 1
 
 
+def _same_model(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Equal model configurations, whichever version wrote them (retired options dropped)."""
+    from m2l2.config import ModelConfig
+
+    return ModelConfig.normalise(a) == ModelConfig.normalise(b)
+
+
 class EMA:
     """Exponential moving average of the model's floating-point state, updated once per optimizer
     step (not per micro-step). Keys match `model.state_dict()`, so the EMA loads as a model."""
@@ -223,7 +230,7 @@ class Trainer:
         """Load the newest checkpoint of the run (or `path`) and continue from its step."""
         ckpt = load_checkpoint(path or self.ckpt_dir)
         saved_model = ckpt.config.get("model", {})
-        if saved_model and self.config.get("model") and saved_model != self.config["model"]:
+        if saved_model and self.config.get("model") and not _same_model(saved_model, self.config["model"]):
             raise M2L2Error(
                 f"{ckpt.path} was trained with a different model configuration; resume with the same one"
             )
@@ -251,7 +258,7 @@ class Trainer:
 
         json_path = resolve_checkpoint(path)
         model_cfg, state = read_inference_weights(json_path)
-        if self.config.get("model") and model_cfg != self.config["model"]:
+        if self.config.get("model") and not _same_model(model_cfg, self.config["model"]):
             raise M2L2Error(f"{json_path} holds another model configuration; train with the same one")
         self.model.load_state_dict(state)
         self.ema = EMA(self.model, self.cfg.ema_decay, self.cfg.ema_warmup)
