@@ -24,7 +24,7 @@ class Music2Latent2(nn.Module):
 
     CPU speed: `model.to(memory_format=torch.channels_last)` runs the convolutions channels-last (same
     outputs within float error; on a 2-core AVX-512 EPYC, paper-config decoding of 3 s went from RTF 4.46
-    to 3.28 against upstream Music2Latent's 2.89 in the same run; scripts/profile_inference.py profiles it).
+    to 3.28 against upstream Music2Latent's 2.89 in the same run; tools/profile_inference.py profiles it).
     """
 
     sample_rate = spectral.SAMPLE_RATE

@@ -1,5 +1,5 @@
 """The PyTorch MusiCNN port against outputs of the ORIGINAL TensorFlow graph (fixtures made by
-scripts/musicnn_reference.py), plus the TF-checkpoint reader. TensorFlow is not needed; the `musicnn` wheel is
+tools/musicnn_reference.py), plus the TF-checkpoint reader. TensorFlow is not needed; the `musicnn` wheel is
 (installed with `pip install musicnn==0.1.0 --no-deps`), for its checkpoint files."""
 
 from __future__ import annotations

@@ -1,23 +1,20 @@
-"""The training probes of the gate investigation (m2l2/training/recon.py), against cases with known answers."""
+"""The training probes (m2l2/training/recon.py) and the investigation's diagnostics (tools/diagnostics.py),
+against cases with known answers."""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import numpy as np
 import torch
 from helpers_m2l2 import micro
 
 from m2l2 import spectral
-from m2l2.training.recon import (
-    _crop_dyncorr,
-    encode_as_trained,
-    latent_use,
-    magnitude_only_scores,
-    ode_decode,
-    polar_rep,
-    rep_phase,
-    si_sdr,
-    training_chunks,
-)
+from m2l2.training.recon import encode_as_trained, ode_decode, si_sdr, training_chunks
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from diagnostics import _crop_dyncorr, latent_use, magnitude_only_scores, polar_rep, rep_phase  # noqa: E402
 
 
 def _crop(model, seed: int = 0) -> np.ndarray:

@@ -1,10 +1,10 @@
 """Measured gates of consistency training: memorise one crop, then a handful, then generalise.
 
-    python scripts/training_gates.py 1 OUT --config tiny-ordered --steps 1000 [--set key=value ...]
-    python scripts/training_gates.py 2 OUT --config tiny --steps 3000
-    python scripts/training_gates.py rescore OUT     (score OUT/run's last checkpoint again, and its latent use)
-    python scripts/training_gates.py 3 OUT --config tiny-cpu-recipe --steps 6000   (resumable)
-    python scripts/training_gates.py dev OUT --checkpoint CKPT   (score any checkpoint on the dev clips)
+    python tools/training_gates.py 1 OUT --config tiny-ordered --steps 1000 [--set key=value ...]
+    python tools/training_gates.py 2 OUT --config tiny --steps 3000
+    python tools/training_gates.py rescore OUT     (score OUT/run's last checkpoint again, and its latent use)
+    python tools/training_gates.py 3 OUT --config tiny-cpu-recipe --steps 6000   (resumable)
+    python tools/training_gates.py dev OUT --checkpoint CKPT   (score any checkpoint on the dev clips)
 
 Gate 1 trains on one fixed crop of exactly two chunks (a folder holding one file of that length, so every
 random crop is that crop) and scores the reconstruction of that same crop; gate 2 does the same with
@@ -27,11 +27,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from diagnostics import latent_use, magnitude_only_scores
 
 from m2l2 import spectral
 from m2l2.audio import load_audio, save_audio
-from m2l2.training.recon import latent_use, magnitude_only_scores, ode_scores
 from m2l2.training.recon import memorisation_scores as score
+from m2l2.training.recon import ode_scores
 
 
 def suite_train_folder() -> Path:

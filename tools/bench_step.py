@@ -1,6 +1,6 @@
 """Time consistency-training steps (RAdam, random audio) of a configuration on the CPU.
 
-usage: python scripts/bench_step.py CONFIG BATCH STEPS [fp32|bf16] [key=value ...]
+usage: python tools/bench_step.py CONFIG BATCH STEPS [fp32|bf16] [key=value ...]
 env: NT (intra-op threads, default 1), CL=1 (channels_last weights).
 Reports wall and process CPU time per step (median, first step excluded): on a shared machine the CPU
 time of a one-thread run is the better proxy for speed on an idle core.

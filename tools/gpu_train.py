@@ -1,8 +1,8 @@
 """The GPU part of the training investigation as one device-tool call (≤ 10 minutes), prepared on the CPU.
 
-    python scripts/gpu_session.py pack data/gpu-train             # here: the training split, mono Ogg Vorbis, ≤ 48 MiB
-    python scripts/gpu_session.py run "$OUT" --data data/gpu-train  # on the device (carry: ["data/gpu-train"])
-    python scripts/gpu_session.py run OUT --data data/gpu-train --train-minutes 0.1 --batch 2 \
+    python tools/gpu_train.py pack data/gpu-train             # here: the training split, mono Ogg Vorbis, ≤ 48 MiB
+    python tools/gpu_train.py run "$OUT" --data data/gpu-train  # on the device (carry: ["data/gpu-train"])
+    python tools/gpu_train.py run OUT --data data/gpu-train --train-minutes 0.1 --batch 2 \
         --speed-config tiny --speed-batch 2 --speed-steps 1     # the same on a CPU, as a smoke test
 
 `run` first trains (default `tiny-cpu-recipe` with the gate-3 options of GATES.md, bf16 on a GPU, a batch
