@@ -213,7 +213,11 @@ def training_procedure(args, summary: dict, cfg: dict) -> list[str]:
 
     train = TrainConfig.from_dict(cfg["train"])
     ema = f"EMA {train.ema_decay:g}" + (" with upstream's warm-up" if train.ema_warmup else "")
+    parent = cfg.get("init_from")
+    started = [f"- started from `{parent['checkpoint']}` (its step {parent['step']}) with `--init-from`: a new run "
+               "from step 0"] if parent else []
     return [
+        *started,
         f"- steps: {summary['steps']} (batch {train.batch_size}, "
         f"{train.crop_samples or 67072} samples = two 64-frame chunks + 3 hops per item)",
         f"- objective: {objective_words(train)}",

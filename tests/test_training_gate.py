@@ -67,7 +67,7 @@ def train_micro(tmp_path, steps: int, overrides: dict) -> tuple[m2l2.Music2Laten
 @pytest.mark.slow
 def test_training_step_memorises_one_crop(tmp_path):
     """Measured on this micro model at 300 steps: SI-SDR 3.8 dB, dynamics correlation 0.72, RMS ratio 1.11
-    (tiny-shaped models reach gate 1's 10 dB / 0.9 at 600 steps: results/checkpoints/GATES.md). The paper's
+    (tiny-shaped models reach gate 1's 10 dB / 0.9 at 600 steps: docs/training-investigation.md). The paper's
     recipe at equal steps fails them (next test), so the thresholds separate working from broken."""
     _, scores = train_micro(tmp_path, steps=300, overrides={})
     assert scores["one_step_si_sdr"] >= 0.0, scores

@@ -5,7 +5,7 @@
     python tools/gpu_train.py run OUT --data data/gpu-train --train-minutes 0.1 --batch 2 \
         --speed-config tiny --speed-batch 2 --speed-steps 1     # the same on a CPU, as a smoke test
 
-`run` first trains (default `tiny-cpu-recipe` with the gate-3 options of GATES.md, bf16 on a GPU, a batch
+`run` first trains (default `tiny-cpu-recipe` with the options of the committed tiny denoisers (docs/training-investigation.md), bf16 on a GPU, a batch
 that fills it) until `--train-minutes` have passed and writes the EMA weights (an inference checkpoint,
 ≈ 13 MB for tiny) and the log to OUT; then it times `paper` training steps at batch 16, with and without
 torch.compile, against the paper's ≈ 1.2 it/s on an A100. OUT/summary.json holds every figure. `pack` holds
