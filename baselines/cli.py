@@ -36,8 +36,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{**vars(i), "state": i.state, "ready": i.ready} for i in infos], indent=2))
         return 0
+    from baselines.hub import DOWNLOAD_ENV, hub_cache_dir
     from m2l2.weights import weights_dir
 
+    print(f"hub cache: {hub_cache_dir()}  (HF_HOME / HF_HUB_CACHE; downloads only with `m2l2 weights fetch NAME`, "
+          f"download=true or {DOWNLOAD_ENV}=1)")
     print(f"weights directory: {weights_dir()}  (set M2L2_WEIGHTS_DIR to change)")
     print(f"{'name':24s} {'state':11s} {'packages':28s} {'weights':16s} source")
     for i in infos:
@@ -46,6 +49,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print(f"{i.name:24s} {i.state:11s} {pkgs:28s} {wts:16s} {i.source}")
         if i.description:
             print(f"    {i.description}")
+        if i.latent:
+            print(f"    latent: {i.latent}")
+        if i.licence:
+            print(f"    licence: {i.licence}")
         if i.note:
             print(f"    note: {i.note}")
         for m, v in i.packages.items():

@@ -54,6 +54,7 @@ class Requirement:
 
     packages: tuple[Package, ...] = ()
     weights: tuple[str, ...] = ()  # names registered with m2l2.weights.register_weights
+    hub: tuple[str, ...] = ()  # names registered with baselines.hub.register_hub (files in the hub cache)
     paper_only: bool = False
     required_args: tuple[str, ...] = ()  # options the user must pass (e.g. a checkpoint path)
     note: str = ""
@@ -112,6 +113,11 @@ class Autoencoder(abc.ABC):
             except Exception:
                 missing.append(f"package {pkg.module} (pip install {pkg.pip})")
         missing += [f"weights {w}" for w in req.weights if find_weights(w) is None]
+        if req.hub:
+            from baselines import hub
+
+            missing += [f"weights {w} (`{hub.HUB[w].fetch_command()}`)" for w in req.hub
+                        if hub.status(hub.HUB[w]) != "cached"]
         return missing
 
     @property

@@ -22,6 +22,8 @@ class AdapterInfo:
     missing_args: list[str] = field(default_factory=list)  # options that must be passed to build it
     actions: list[str] = field(default_factory=list)
     note: str = ""
+    licence: str = ""
+    latent: str = ""  # "[9, T] at 86.13 Hz, 10 bit/value = 7.752 kbit/s, 91.02x" (from the library's config)
 
     @property
     def ready(self) -> bool:
@@ -57,6 +59,29 @@ def _import_error(module: str) -> str:
     return "ok"
 
 
+def _describe(target: object, args: dict) -> str:
+    """Latent layout and compression the adapter's library config implies, without building the model."""
+    fn = getattr(target, "describe", None)
+    if not callable(fn):
+        return ""
+    try:
+        layout, sample_rate, channels = fn(**args)
+    except Exception as e:  # the adapter's library is missing or broken: say so, list the rest
+        return f"unknown here ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+    return layout.describe(sample_rate, channels)
+
+
+def _hub_actions(info: AdapterInfo, names: tuple[str, ...]) -> None:
+    from baselines import hub
+
+    for name in names:
+        entry = hub.HUB[name]
+        info.weights[name] = "present" if hub.status(entry) == "cached" else "missing"
+        if info.weights[name] == "missing":
+            gated = "; gated: accept the licence on the hub and log in (`hf auth login` or HF_TOKEN)" if entry.gated else ""
+            info.actions.append(f"`{entry.fetch_command()}` (= `{entry.hf_command()}`; licence: {entry.licence}{gated})")
+
+
 def inspect_spec(spec: AdapterSpec) -> AdapterInfo:
     info = AdapterInfo(spec.name, spec.source, spec.description)
     try:
@@ -65,6 +90,9 @@ def inspect_spec(spec: AdapterSpec) -> AdapterInfo:
         info.adapter_importable = False
         info.actions.append(str(e))
         return info
+    target = spec.load_target()
+    info.licence = str(getattr(target, "licence", "") or "")
+    info.latent = _describe(target, spec.args)
     info.paper_only = req.paper_only
     info.note = req.note
     for pkg in req.packages:
@@ -86,6 +114,7 @@ def inspect_spec(spec: AdapterSpec) -> AdapterInfo:
                 f"download {entry.url} to {weights_mod.weights_dir() / entry.filename} "
                 f"(or `m2l2 weights fetch {name}`; licence: {entry.licence or 'see source'})"
             )
+    _hub_actions(info, req.hub)
     info.missing_args = [a for a in req.required_args if a not in spec.args]
     for a in info.missing_args:
         info.actions.append(f"pass {a}=... (e.g. `{spec.name}:{a}=VALUE` or baselines.get({spec.name!r}, {a}=...))")

@@ -2,6 +2,7 @@
 
 from baselines.adapters import (  # noqa: F401
     codecs,
+    codicodec,
     dac,
     encodec,
     latmusic,
@@ -9,5 +10,6 @@ from baselines.adapters import (  # noqa: F401
     music2latent,
     music2latent2,
     musika,
+    same,
     stable_audio,
 )
