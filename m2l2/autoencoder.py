@@ -175,5 +175,12 @@ class Music2Latent2(nn.Module):
         decoding = Decoding(mode, sigma_cond, steps, redecode_previous, max_batch)
         return run_decoding(self, latents, decoding, length, generator, progress)
 
+    @torch.no_grad()
+    def reconstruct(self, audio, sample_rate: int = spectral.SAMPLE_RATE, **decode_options) -> torch.Tensor:
+        """Encode then decode audio of any rate → [B, C, N] at 44.1 kHz, exactly the input's duration
+        (`decode` alone cannot know it: latents cover whole chunks). `decode_options` go to `decode`."""
+        x = self._prepare(audio, sample_rate)  # at 44.1 kHz: its length is the output's
+        return self.decode(self.encode(x), length=x.shape[-1], **decode_options)
+
     def parameter_counts(self) -> dict[str, int]:
         return {name: sum(p.numel() for p in m.parameters()) for name, m in self.named_children()}

@@ -564,3 +564,12 @@ def test_retired_model_options_load_when_inert_and_are_refused_otherwise():
     for key, value in (("noise_scale", 1000.0), ("norm_min_channels", 1), ("head_cross", True)):
         with pytest.raises(M2L2Error, match=f"model.{key} was removed"):
             ModelConfig.from_dict({key: value})
+
+
+@torch.no_grad()
+def test_reconstruct_returns_the_inputs_duration_at_any_rate():
+    model = micro()
+    for n, rate in ((50_000, 44_100), (16_000, 16_000)):
+        out = model.reconstruct(torch.randn(1, n) * 0.1, rate, generator=torch.Generator().manual_seed(0))
+        assert out.shape == (1, 1, round(n * 44_100 / rate))
+    assert model.decode(model.encode(torch.randn(1, 50_000) * 0.1)).shape[-1] > 50_000  # whole chunks

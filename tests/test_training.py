@@ -54,11 +54,15 @@ def test_config_round_trip_and_errors():
     assert TrainConfig(batch_size=16, grad_accum=2).micro_batch(world_size=4) == 2
 
 
-def test_named_configs_train_sections_parse():
+def test_named_configs_train_sections_parse_and_round_trip():
     from m2l2.config import load_config, named_configs
 
-    for name in named_configs():
-        TrainConfig.from_dict(load_config(name)["train"])
+    names = named_configs()
+    assert {"paper", "tiny", "tiny-cpu-recipe"} <= set(names)
+    for name in names:
+        cfg = TrainConfig.from_dict(load_config(name)["train"])
+        assert TrainConfig.from_dict(cfg.to_dict()) == cfg, name  # what a run folder records reads back equal
+        assert cfg.objective().weighting == cfg.loss_weighting
 
 
 # --- LR schedule and EMA -----------------------------------------------------------------------

@@ -26,12 +26,19 @@ def register(subparsers) -> None:
     p.add_argument("--run-dir", type=Path, default=None, help="run folder (default: runs/<config>-<time>)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --run-dir")
     p.add_argument(
+        "--allow-config-change",
+        action="store_true",
+        help="with --resume: continue although training settings differ from the checkpoint's (e.g. a longer "
+        "train.total_steps); without it such a resume is refused. The model configuration must match",
+    )
+    p.add_argument(
         "--init-from",
         type=Path,
         default=None,
         metavar="CHECKPOINT",
         help="start a new run from the weights of a checkpoint (e.g. an exported one): its EMA weights "
-        "become the live and EMA weights, training continues at its step with a fresh optimizer",
+        "become the live and EMA weights; the run starts at step 0 with a fresh optimizer, LR warm-up, "
+        "Δt schedule and EMA warm-up",
     )
     p.add_argument(
         "--max-steps", type=int, default=None, help="stop after this step without changing the LR schedule"
@@ -66,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         model = m2l2.build(cfg["model"])
         model_cfg = model.config.to_dict() if hasattr(model.config, "to_dict") else dict(cfg["model"])
         trainer = Trainer(model, train_cfg, run_dir, config={"model": model_cfg}, dist=dist)
+        trainer.allow_config_change = args.allow_config_change
         if args.init_from is not None:
             if args.resume:
                 raise M2L2Error("give either --resume (same run) or --init-from (new run from weights), not both")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from m2l2 import decoding, spectral
+from m2l2 import decoding, sisdr, spectral
 from m2l2.consistency import split_chunks
 from m2l2.errors import M2L2Error
 from m2l2.spectral import SAMPLE_RATE
@@ -23,19 +23,10 @@ BANDS: tuple[tuple[float, float], ...] = ((0, 250), (250, 2000), (2000, 8000), (
 
 
 def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
-    """Zero-mean SI-SDR in dB of [C, N] signals, averaged over channels (silent channels skipped)."""
-    n = min(reference.shape[-1], estimate.shape[-1])
-    values = []
-    for ref, est in zip(np.atleast_2d(reference)[:, :n], np.atleast_2d(estimate)[:, :n]):
-        ref = ref.astype(np.float64) - ref.mean()
-        est = est.astype(np.float64) - est.mean()
-        energy = float(ref @ ref)
-        if energy <= 1e-12:
-            continue
-        target = (est @ ref) / energy * ref
-        residual = est - target
-        values.append(10 * np.log10(max(float(target @ target), 1e-20) / max(float(residual @ residual), 1e-20)))
-    return float(np.mean(values)) if values else float("nan")
+    """SI-SDR in dB of [C, N] signals (m2l2.sisdr's convention), NaN for a silent reference: a float that
+    averages into the probe's means."""
+    value = sisdr.si_sdr(reference, estimate).value
+    return float("nan") if value is None else value
 
 
 def band_log_spectral_error(
