@@ -1,15 +1,17 @@
 """The GPU part of the training investigation as one device-tool call (≤ 10 minutes), prepared on the CPU.
 
-    python tools/gpu_train.py pack data/gpu-train             # here: the training split, mono Ogg Vorbis, ≤ 48 MiB
+    python tools/gpu_train.py pack data/gpu-train             # here: music-train full tracks, mono Ogg Vorbis, ≤ 48 MiB
     python tools/gpu_train.py run "$OUT" --data data/gpu-train  # on the device (carry: ["data/gpu-train"])
     python tools/gpu_train.py run OUT --data data/gpu-train --train-minutes 0.1 --batch 2 \
         --speed-config tiny --speed-batch 2 --speed-steps 1     # the same on a CPU, as a smoke test
 
-`run` first trains (default `tiny-cpu-recipe` with the options of the committed tiny denoisers (docs/training-investigation.md), bf16 on a GPU, a batch
-that fills it) until `--train-minutes` have passed and writes the EMA weights (an inference checkpoint,
-≈ 13 MB for tiny) and the log to OUT; then it times `paper` training steps at batch 16, with and without
-torch.compile, against the paper's ≈ 1.2 it/s on an A100. OUT/summary.json holds every figure. `pack` holds
-out the dev tracks of the gates (`training_gates.dev_split`), so gate 3 can still score the run.
+`run` first trains (default: the consistency tuning recipe `tiny-consistency-tuning` from the committed
+`tiny-ordered` denoiser, bf16 on a GPU, a batch that fills it) until `--train-minutes` have passed and writes
+the EMA weights (an inference checkpoint, ≈ 13 MB for tiny) and the log to OUT; then it times `paper`
+training steps at batch 16, with and without torch.compile, against the paper's ≈ 1.2 it/s on an A100.
+OUT/summary.json holds every figure. `pack` reads the suite's music-train part (full tracks; the eval and dev
+tracks are not in it), so the dev clips can still score the run:
+`python tools/training_gates.py dev OUT --checkpoint OUT/ema`.
 """
 
 from __future__ import annotations
@@ -30,15 +32,18 @@ PAPER_IT_S_A100 = 1.2  # the paper: 1 M iterations at batch 16 in ~10 days on on
 
 
 def pack(dest: Path, max_mib: float) -> None:
-    """Mono Ogg Vorbis copies of the gates' training files (dev tracks left out), up to `max_mib`."""
+    """Mono Ogg Vorbis copies of the music-train tracks (no eval or dev track), up to `max_mib`."""
     import soundfile as sf
-    from training_gates import dev_split, suite_train_folder
 
+    from benchmarks.datasets.suite import default_root
     from m2l2.audio import load_audio
 
+    source = default_root() / "music-train"
+    if not source.is_dir():
+        raise SystemExit(f"{source} not found: build it with `m2l2 data build --parts music,music-train`")
     dest.mkdir(parents=True, exist_ok=True)
     total = 0
-    files = dev_split(suite_train_folder())[0]
+    files = sorted(source.glob("*.flac"))
     for path in files:
         audio, sr = load_audio(path)
         target = dest / f"{path.stem}.ogg"
@@ -52,7 +57,7 @@ def pack(dest: Path, max_mib: float) -> None:
 
 
 def train_for(out: Path, data: Path, config: str, overrides: list[str], batch: int, minutes: float,
-              schedule_steps: int, cuda: bool) -> dict:
+              schedule_steps: int, cuda: bool, init_from: Path | None = None) -> dict:
     """Train until `minutes` have passed (a STOP file ends the run with a checkpoint); export the EMA."""
     from training_gates import train
 
@@ -66,7 +71,7 @@ def train_for(out: Path, data: Path, config: str, overrides: list[str], batch: i
     start = time.time()
     stopper.start()
     try:
-        model, trainer = train(config, settings, data, schedule_steps, run_dir)
+        model, trainer = train(config, settings, data, schedule_steps, run_dir, init_from)
     finally:
         stopper.cancel()
     seconds = time.time() - start
@@ -74,7 +79,8 @@ def train_for(out: Path, data: Path, config: str, overrides: list[str], batch: i
     if (run_dir / "log.jsonl").exists():  # a run stopped before its first log row has none
         shutil.copy(run_dir / "log.jsonl", out / "log.jsonl")
     shutil.rmtree(run_dir / "checkpoints")  # optimizer state: too large to bring back, not needed for scoring
-    return {"config": config, "overrides": settings, "steps": trainer.step, "schedule_steps": schedule_steps,
+    return {"config": config, "init_from": None if init_from is None else str(init_from), "overrides": settings,
+            "steps": trainer.step, "schedule_steps": schedule_steps,
             "seconds": seconds, "steps_per_s": trainer.step / seconds,
             "audio_seconds_per_s": trainer.step * batch * model.train_samples / 44_100 / seconds}
 
@@ -103,7 +109,7 @@ def run(args) -> None:
     summary = {"device": torch.cuda.get_device_name() if cuda else platform.processor() or "cpu",
                "torch": torch.__version__, "date": time.strftime("%Y-%m-%d %H:%M:%S")}
     summary["train"] = train_for(args.out, args.data, args.config, args.overrides, args.batch, args.train_minutes,
-                                 args.schedule_steps, cuda)
+                                 args.schedule_steps, cuda, args.init_from)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
     summary["paper_speed"] = []
     for compile_model in (False, True):
@@ -125,7 +131,9 @@ def main() -> None:
     r = sub.add_parser("run", help="train, export the EMA weights, time paper steps")
     r.add_argument("out", type=Path)
     r.add_argument("--data", type=Path, required=True)
-    r.add_argument("--config", default="tiny-cpu-recipe")
+    r.add_argument("--config", default="tiny-consistency-tuning")
+    r.add_argument("--init-from", type=Path, default=Path("results/checkpoints/tiny-ordered"),
+                   help="weights to start from (a new run at step 0); pass none to train from scratch")
     r.add_argument("--batch", type=int, default=64)
     r.add_argument("--train-minutes", type=float, default=4.0)
     r.add_argument("--schedule-steps", type=int, default=20_000, help="train.total_steps (the LR schedule's length)")
@@ -134,6 +142,8 @@ def main() -> None:
     r.add_argument("--speed-batch", type=int, default=16)
     r.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE")
     args = p.parse_args()
+    if getattr(args, "init_from", None) is not None and str(args.init_from) == "none":
+        args.init_from = None
     if args.command == "pack":
         pack(args.dest, args.max_mib)
     else:

@@ -91,7 +91,7 @@ def write_crops(folder: Path, count: int, length: int, out: Path) -> list[Path]:
     return paths
 
 
-def train(config: str, overrides: list[str], data: Path, steps: int, run_dir: Path):
+def train(config: str, overrides: list[str], data: Path, steps: int, run_dir: Path, init_from: Path | None = None):
     """Train with the project's own Trainer (the code path of `m2l2 train`); returns (model, trainer)."""
     import m2l2
     from m2l2.config import load_config
@@ -114,7 +114,10 @@ def train(config: str, overrides: list[str], data: Path, steps: int, run_dir: Pa
     torch.manual_seed(train_cfg.seed)  # the initial weights of `m2l2 train`
     model = m2l2.build(cfg["model"])
     trainer = Trainer(model, train_cfg, run_dir, config={"model": model.config.to_dict()})
-    trainer.fit(resume=(run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()))
+    resume = (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir())
+    if init_from is not None and not resume:
+        trainer.init_from(init_from)
+    trainer.fit(resume=resume)
     return model, trainer
 
 
