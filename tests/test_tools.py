@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,8 @@ from helpers_m2l2 import micro
 from m2l2 import spectral
 
 TOOLS = Path(__file__).resolve().parents[1] / "tools"
+if str(TOOLS) not in sys.path:  # the tools import each other as scripts do (tools/ is their folder)
+    sys.path.insert(0, str(TOOLS))
 
 
 def load_script(name: str):
