@@ -4,6 +4,10 @@ Top level: the evaluation set (`dataset`), the models, the metrics and the evalu
 every experiment. Each experiment's own section (`table1:`, `fig3:`, ...) is kept as written, so result
 files record the configuration as the user gave it; the experiment registry (`benchmarks.experiments`)
 parses it into that experiment's typed settings class.
+
+`load_config` validates the whole file before any work starts (`benchmarks.config_check`): YAML syntax,
+keys, types and ranges, model names and options, checkpoints, labels, metrics and every experiment section.
+All problems are reported at once (`ConfigError`, one line each, with the YAML path and what is allowed).
 """
 
 from __future__ import annotations
@@ -76,6 +80,7 @@ class TablesConfig:
     # Experiment sections as written; parsed into each experiment's settings class by the registry.
     fig3: dict[str, Any] = field(default_factory=dict)
     table1: dict[str, Any] = field(default_factory=dict)
+    table2: dict[str, Any] = field(default_factory=dict)  # compare_to: a row label (default: best per column)
     seams: dict[str, Any] = field(default_factory=dict)
     speed: dict[str, Any] = field(default_factory=dict)
     table3: dict[str, Any] = field(default_factory=dict)
@@ -103,17 +108,47 @@ def resolve_config_path(config: str | Path | None) -> Path:
     if shipped.is_file():
         return shipped
     names = ", ".join(sorted(q.stem for q in CONFIG_DIR.glob("*.yaml")))
-    raise M2L2Error(f"configuration not found: {config} (a YAML file, or one of: {names})")
+    raise M2L2Error(f"configuration not found ({config}): give a YAML file or one of: {names}")
+
+
+class ConfigError(M2L2Error):
+    """Every problem of a configuration; the CLI prints one `m2l2: error:` line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    """A YAML mapping; a syntax error or a file that is not a mapping is one error naming line and column."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        what = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError([f"invalid YAML, {what} ({where}): fix the syntax there"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"not a UTF-8 text file ({path}): save the configuration as UTF-8 YAML"]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            [f"expected a mapping of keys, got a {type(data).__name__} ({path}): see {CONFIG_DIR / 'default.yaml'}"]
+        )
+    return data
 
 
 def load_config(config: str | Path | None = None) -> TablesConfig:
-    """Parse a tables configuration from YAML, checking keys so typos fail loudly."""
+    """Parse a tables configuration from YAML after validating all of it (every problem at once)."""
+    from benchmarks.config_check import problems_of
+
     path = resolve_config_path(config)
-    return config_from_dict(read_yaml(path), source=str(path))
+    data = read_yaml(path)
+    problems = problems_of(data, str(path))
+    if problems:
+        raise ConfigError(problems)
+    return config_from_dict(data, source=str(path))
 
 
 def build_dataclass(cls: type[T], data: Any, where: str) -> T:

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from benchmarks.config import TablesConfig
 from m2l2.errors import M2L2Error
-from m2l2.io import AUDIO_SUFFIXES, is_audio_file
+from m2l2.io import AUDIO_SUFFIXES, is_audio_file, walk_files
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def folder_items(root: Path) -> list[Any]:
 
     if not root.is_dir():
         raise M2L2Error(f"dataset folder not found: {root}")
-    files = sorted(p for p in root.rglob("*") if is_audio_file(p))
+    files = [p for p in walk_files(root) if is_audio_file(p)]  # symlinked sub-folders included
     if not files:
         raise M2L2Error(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) under {root}")
     return [Item(p.relative_to(root).with_suffix("").as_posix(), p, {}, "eval") for p in files]

@@ -8,6 +8,7 @@ __version__ = "0.1.0"
 
 __all__ = ["build", "load", "Music2Latent2", "ModelConfig", "M2L2Error", "__version__"]
 
+from m2l2 import threads as _threads  # noqa: F401  (first: sets OpenMP's wait policy before torch loads)
 from m2l2.autoencoder import Music2Latent2
 from m2l2.config import ModelConfig, load_config
 from m2l2.errors import M2L2Error
@@ -26,16 +27,19 @@ def build(config: str | Path | dict | ModelConfig = "paper", overrides: list[str
 
 def load(path: str | Path, device: str = "cpu", ema: bool = True) -> Music2Latent2:
     """A trained model from a checkpoint (safetensors + JSON sidecar); the EMA weights by default."""
-    from m2l2.checkpoint import read_inference_weights
+    from m2l2.checkpoint import check_state, read_inference_weights, resolve_checkpoint
 
     path = Path(path)
     if not path.exists():
-        raise M2L2Error(f"checkpoint not found: {path}")
+        raise M2L2Error(f"checkpoint not found ({path}): pass a step-*.json file or a training run folder")
+    path = resolve_checkpoint(path)  # errors name the sidecar
     model_cfg, state = read_inference_weights(path, ema=ema)
-    model = Music2Latent2(ModelConfig.from_dict(model_cfg))
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise M2L2Error(
-            f"checkpoint {path} does not match its configuration: missing {missing[:5]}, unexpected {unexpected[:5]}"
-        )
+    try:
+        config = ModelConfig.from_dict(model_cfg)
+    except M2L2Error as e:
+        raise M2L2Error(f"invalid model configuration in the checkpoint sidecar, {e} ({path}): use the "
+                        "sidecar saved with these weights") from None
+    model = Music2Latent2(config)
+    check_state(model.state_dict(), state, path)  # one line naming what does not fit, never a traceback
+    model.load_state_dict(state)
     return model.to(device).eval()

@@ -175,14 +175,48 @@ def audio_problem(path: str | Path) -> str | None:
     return None
 
 
+def audio_file_problem(path: str | Path, like: str | Path | None = None) -> str | None:
+    """Why `path` is not a complete, finite audio file shaped like the file `like` (same frames, channels
+    and rate), or None. Checks a cached output written before checksums were recorded."""
+    problem = audio_problem(path)
+    if problem is not None or like is None:
+        return problem
+    want, got = audio_info(like), audio_info(path)
+    if want is None or got is None:
+        return None
+    if got != want:
+        return (
+            f"{got.frames} frames x {got.channels} channels at {got.sample_rate} Hz, "
+            f"expected {want.frames} x {want.channels} at {want.sample_rate} Hz"
+        )
+    return None
+
+
+# What `save_audio` writes: suffix → soundfile format.
+WRITE_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".mp3": "MP3", ".aiff": "AIFF", ".aif": "AIFF"}
+WRITABLE_SUFFIXES = tuple(WRITE_FORMATS)
+
+
+def check_output_suffix(path: str | Path) -> None:
+    """Refuse an output file `save_audio` cannot write, before any long work is done."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in WRITABLE_SUFFIXES:
+        raise M2L2Error(
+            f"unknown output extension {suffix or '(none)'!r} ({path}): use one of {', '.join(WRITABLE_SUFFIXES)}"
+        )
+
+
 def save_audio(path: str | Path, audio: np.ndarray, sample_rate: int) -> None:
-    """Write [C, N] or [N] float audio; the format follows the suffix (wav, flac, ogg). PCM-16 for wav."""
+    """Write [C, N] or [N] float audio atomically; the format follows the suffix (`WRITE_FORMATS`), PCM-16
+    for wav, flac and aiff. An unknown suffix is refused before anything is written."""
     from m2l2.io import atomic_path
 
     path = Path(path)
+    check_output_suffix(path)
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim == 1:
         audio = audio[None]
-    subtype = "PCM_16" if path.suffix.lower() in {".wav", ".flac"} else None
+    suffix = path.suffix.lower()
+    subtype = "PCM_16" if suffix in {".wav", ".flac", ".aiff", ".aif"} else None
     with atomic_path(path) as tmp:
-        sf.write(str(tmp), np.clip(audio, -1, 1).T, sample_rate, subtype=subtype, format=path.suffix[1:].upper())
+        sf.write(str(tmp), np.clip(audio, -1, 1).T, sample_rate, subtype=subtype, format=WRITE_FORMATS[suffix])

@@ -11,6 +11,7 @@ RNG states and other scalars live in the JSON as lists or base64 strings.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import random
@@ -191,41 +192,94 @@ def resolve_checkpoint(path: str | Path) -> Path:
         if p.suffix == ".safetensors" and p.with_suffix(".json").is_file():
             return p.with_suffix(".json")
         raise M2L2Error(
-            f"{p} is not an m2l2 checkpoint: expected a .json sidecar next to a .safetensors file"
+            f"not an m2l2 checkpoint ({p}): pass the step-*.json sidecar, a .safetensors with its sidecar "
+            "beside it, or a training run folder"
         )
     if p.is_dir():
         for d in (p, p / "checkpoints"):
             found = list_checkpoints(d)
             if found:
                 return found[-1]
-        raise M2L2Error(f"no checkpoint (step-*.json + step-*.safetensors) in {p} or {p / 'checkpoints'}")
-    raise M2L2Error(f"checkpoint not found: {p}. Pass a step-*.json file or a training run folder.")
+        raise M2L2Error(
+            f"no checkpoint (step-*.json + step-*.safetensors) in the folder ({p} or {p / 'checkpoints'}): "
+            "pass a folder that holds one, or a step-*.json file"
+        )
+    raise M2L2Error(f"checkpoint not found ({p}): pass a step-*.json file or a training run folder")
+
+
+REQUIRED_SIDECAR_KEYS = ("step", "tensors")
+RESTORE = "restore both files of this checkpoint from where they came (or re-export it)"
 
 
 def _read_sidecar(path: Path) -> dict[str, Any]:
+    """The sidecar's mapping, or one error line naming the file and what is wrong with it."""
     try:
-        meta = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise M2L2Error(f"cannot read checkpoint sidecar {path}: {e}") from e
-    if meta.get("format") != FORMAT:
-        raise M2L2Error(f"{path} is not an m2l2 checkpoint sidecar (format={meta.get('format')!r})")
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise M2L2Error(f"unreadable checkpoint sidecar, {_json_problem(e)} ({path}): {RESTORE}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise M2L2Error(
+            f"not an m2l2 checkpoint sidecar (format {got!r}) ({path}): pass the step-*.json that "
+            "`m2l2 train` wrote beside its .safetensors"
+        )
     if int(meta.get("version", 0)) > VERSION:
-        raise M2L2Error(f"{path} was written by a newer m2l2 (checkpoint version {meta['version']})")
+        raise M2L2Error(
+            f"checkpoint version {meta['version']} is newer than this m2l2 reads ({path}): update m2l2"
+        )
+    missing = [k for k in REQUIRED_SIDECAR_KEYS if k not in meta]
+    if missing:
+        raise M2L2Error(f"checkpoint sidecar lacks {', '.join(missing)} ({path}): {RESTORE}")
+    if not isinstance(meta.get("config", {}), dict):
+        raise M2L2Error(f"checkpoint sidecar's config is not a mapping ({path}): {RESTORE}")
     return meta
 
 
+def _json_problem(e: Exception) -> str:
+    if isinstance(e, json.JSONDecodeError):
+        return f"invalid JSON at line {e.lineno} column {e.colno}"
+    return str(e)
+
+
 def _read_tensors(path: Path, prefix: str | None = None) -> dict[str, dict[str, torch.Tensor]]:
-    """Tensors grouped by their first path component (model, ema, optim), optionally one group only."""
+    """Tensors grouped by their first path component (model, ema, optim), optionally one group only.
+    A truncated or damaged file is one error line naming it."""
     if not path.is_file():
-        raise M2L2Error(f"checkpoint tensors missing: {path}")
+        raise M2L2Error(f"checkpoint tensors missing ({path}): {RESTORE}")
     groups: dict[str, dict[str, torch.Tensor]] = {}
-    with safe_open(str(path), framework="pt", device="cpu") as f:
-        for key in f.keys():
-            group, _, name = key.partition("/")
-            if prefix is not None and group != prefix:
-                continue
-            groups.setdefault(group, {})[name] = f.get_tensor(key)
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            for key in f.keys():
+                group, _, name = key.partition("/")
+                if prefix is not None and group != prefix:
+                    continue
+                groups.setdefault(group, {})[name] = f.get_tensor(key)
+    except Exception as e:  # safetensors raises its own types for cut or overwritten files
+        detail = " ".join(str(e).split())[:160]
+        raise M2L2Error(f"checkpoint tensors unreadable, truncated or damaged: {detail} ({path}): {RESTORE}") from None
     return groups
+
+
+def check_state(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor], path: str | Path) -> None:
+    """Refuse weights that do not fit the model built from the sidecar's configuration: one line naming the
+    file, how many tensors are missing, unexpected or of another shape, and the first of each."""
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [
+        f"{k} {list(state[k].shape)} in the file, {list(expected[k].shape)} expected"
+        for k in expected
+        if k in state and state[k].shape != expected[k].shape
+    ]
+    parts = [
+        f"{len(items)} {what} (e.g. {items[0]})"
+        for what, items in (("of another shape", shapes), ("missing", missing), ("unexpected", unexpected))
+        if items
+    ]
+    if parts:
+        raise M2L2Error(
+            f"weights do not match the sidecar's model configuration: {'; '.join(parts)} ({path}): "
+            "the .json and .safetensors come from different models; use the pair that was saved together"
+        )
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
@@ -272,6 +326,17 @@ def export_inference(path: str | Path, out_dir: str | Path) -> Path:
     config = dict(meta.get("config", {}))
     config["model"] = model_config
     return save_checkpoint(out_dir, int(meta["step"]), state, config=config)
+
+
+def weights_fingerprint(state: dict[str, torch.Tensor]) -> str:
+    """sha256 of a state dict (names, dtypes, shapes and bytes, in name order): which weights a model has.
+    Latent files carry it, so latents are never decoded by another model's weights."""
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].detach().to("cpu").contiguous()
+        digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
 
 
 # --- RNG states (JSON-safe) ---------------------------------------------------------------------

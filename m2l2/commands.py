@@ -31,6 +31,51 @@ def _model_from_args(args):
     return m2l2.build(args.untrained).to(args.device), f"untrained:{args.untrained}"
 
 
+def _weights_id(model, source: str) -> str | None:
+    """The identity of a model's weights written into latent files (None: untrained random weights, which
+    differ on every run and identify nothing)."""
+    from m2l2.checkpoint import weights_fingerprint
+
+    return None if source.startswith("untrained:") else weights_fingerprint(model.state_dict())
+
+
+def _check_output(args, suffixes: tuple[str, ...]) -> None:
+    """Refuse, before any long work, an output that would overwrite the input, that has a suffix nothing can
+    write, or whose folder does not exist (it is never created silently)."""
+    from m2l2.io import same_file
+
+    out = Path(args.output)
+    if same_file(out, args.input):
+        raise M2L2Error(f"the output is the input ({args.output}): give another output path; the input is kept")
+    if out.suffix.lower() not in suffixes:
+        raise M2L2Error(
+            f"unknown output extension {out.suffix or '(none)'!r} ({args.output}): use one of {', '.join(suffixes)}"
+        )
+    if not out.parent.is_dir():
+        raise M2L2Error(f"output folder does not exist ({out.parent}): create it first, or choose another output")
+
+
+def _check_latent_identity(meta: dict, model, source: str, path: str) -> None:
+    """Refuse latents made by another model: another configuration or, when both are known, other weights."""
+    from m2l2.config import ModelConfig
+
+    if meta.get("config") and ModelConfig.normalise(meta["config"]) != model.config.to_dict():
+        raise M2L2Error(
+            f"latents made by a model with another configuration ({meta.get('model')}) ({path}): decode them "
+            "with that model's checkpoint"
+        )
+    if "weights" not in meta:  # written before latent files carried the weights' identity
+        return
+    mine = _weights_id(model, source)
+    if meta["weights"] != mine:
+        made = "untrained random weights" if meta["weights"] is None else f"weights {meta['weights'][:12]}"
+        have = "untrained random weights" if mine is None else f"weights {mine[:12]}"
+        raise M2L2Error(
+            f"latents made by another model, {meta.get('model')} ({made}), not {source} ({have}) ({path}): "
+            "decode them with the checkpoint that encoded them"
+        )
+
+
 def _decode_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sigma-cond", type=float, default=DEFAULT_SIGMA_COND, help="noise level of the re-decoded previous chunk")
     p.add_argument("--steps", type=int, default=1, help="consistency sampling steps per chunk")
@@ -87,6 +132,7 @@ def _read(path: str, model):
 def cmd_encode(args) -> int:
     from m2l2.latent_file import save_latents
 
+    _check_output(args, (".safetensors",))
     model, source = _model_from_args(args)
     audio, sr = _read(args.input, model)
     latents = model.encode(audio, sr)
@@ -95,7 +141,7 @@ def cmd_encode(args) -> int:
         args.output,
         latents,
         {"length": length, "sample_rate": model.sample_rate, "source_rate": sr, "model": source,
-         "config": model.config.to_dict()},
+         "config": model.config.to_dict(), "weights": _weights_id(model, source)},
     )
     print(f"{args.input} → {args.output}: latents {tuple(latents.shape)}")
     return 0
@@ -112,20 +158,22 @@ def _decode_to_file(model, latents, length, args) -> None:
 
 
 def cmd_decode(args) -> int:
+    from m2l2.audio import WRITABLE_SUFFIXES
     from m2l2.latent_file import load_latents
 
+    _check_output(args, WRITABLE_SUFFIXES)
     latents, meta = load_latents(args.input)
-    model, _ = _model_from_args(args)
-    from m2l2.config import ModelConfig
-
-    if meta.get("config") and ModelConfig.normalise(meta["config"]) != model.config.to_dict():
-        raise M2L2Error(f"{args.input} was encoded by a model with another configuration ({meta.get('model')})")
+    model, source = _model_from_args(args)
+    _check_latent_identity(meta, model, source, args.input)
     _decode_to_file(model, latents, meta.get("length"), args)
     print(f"{args.input} → {args.output}")
     return 0
 
 
 def cmd_reconstruct(args) -> int:
+    from m2l2.audio import WRITABLE_SUFFIXES
+
+    _check_output(args, WRITABLE_SUFFIXES)
     model, _ = _model_from_args(args)
     audio, sr = _read(args.input, model)
     latents = model.encode(audio, sr)

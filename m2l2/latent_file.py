@@ -22,16 +22,27 @@ def save_latents(path: str | Path, latents: torch.Tensor, meta: dict[str, Any]) 
 
 
 def load_latents(path: str | Path) -> tuple[torch.Tensor, dict[str, Any]]:
+    """The latents [B, T, L, D] and metadata of a latent file; a missing, damaged or foreign file, or latents
+    that are not finite, are one error line naming the file."""
     path = Path(path)
     if not path.is_file():
-        raise M2L2Error(f"latent file not found: {path}")
+        raise M2L2Error(f"latent file not found ({path}): write one with `m2l2 encode`")
     try:
         with safe_open(str(path), framework="pt") as f:
             header = f.metadata() or {}
             if header.get("format") != FORMAT:
-                raise M2L2Error(f"{path} is not an m2l2 latent file (write one with `m2l2 encode`)")
-            return f.get_tensor("latents"), json.loads(header.get("meta", "{}"))
+                raise M2L2Error(f"not an m2l2 latent file ({path}): write one with `m2l2 encode`")
+            latents, meta = f.get_tensor("latents"), json.loads(header.get("meta", "{}"))
     except M2L2Error:
         raise
-    except Exception as e:  # safetensors raises its own error types for corrupt headers
-        raise M2L2Error(f"cannot read latent file {path}: {e}") from e
+    except Exception as e:  # safetensors raises its own error types for cut or overwritten files
+        detail = " ".join(str(e).split())[:160]
+        raise M2L2Error(f"cannot read latent file, {detail} ({path}): encode the audio again") from None
+    if latents.ndim != 4 or not latents.is_floating_point() or not torch.isfinite(latents).all():
+        raise M2L2Error(
+            f"damaged latent file: latents {tuple(latents.shape)} {latents.dtype}, expected finite [B, T, L, D] "
+            f"floats ({path}): encode the audio again"
+        )
+    if not isinstance(meta, dict):
+        raise M2L2Error(f"damaged latent file: its metadata is not a mapping ({path}): encode the audio again")
+    return latents, meta

@@ -143,7 +143,7 @@ def test_stereo_to_mono_and_few_samples_and_silence_need_no_warning(tmp_path):
 def test_cli_refuses_bad_audio_with_one_line(tmp_path, bad, micro_yaml, capsys, command, kind):
     out = tmp_path / ("out.safetensors" if command == "encode" else "out.wav")
     assert main([command, str(bad[kind]), str(out), "--untrained", micro_yaml]) == 2
-    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("m2l2: error:")]
     assert len(err) == 1 and str(bad[kind]) in err[0], err
     assert not out.exists()
 

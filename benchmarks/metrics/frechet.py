@@ -3,6 +3,10 @@
 FAD = ‖μa − μb‖² + Tr(Σa + Σb − 2(Σa Σb)^½), in float64. The matrix square root follows the FID recipe
 (scipy's sqrtm, real part, εI added when the result is not finite). FAD is biased by the number of
 embeddings; FAD-∞ (Gui et al., 2024, as in fadtk) fits FAD against 1/n over subsets and keeps the intercept.
+
+Non-finite input is refused before any matrix root (scipy's sqrtm iterates for minutes on a NaN matrix),
+and a distance that comes out non-finite is an error, never a reported number: both raise
+`NonFiniteError`, a ValueError the scorers turn into a "not computed" cell with the reason.
 """
 
 from __future__ import annotations
@@ -14,6 +18,18 @@ import numpy as np
 import scipy.linalg
 
 from benchmarks.metrics.bootstrap import bootstrap_ci, require_paired
+
+
+class NonFiniteError(ValueError):
+    """Embeddings, statistics or a distance holding NaN or Inf."""
+
+
+def require_finite(x: np.ndarray, what: str) -> None:
+    """Raise NonFiniteError naming `what` when `x` holds NaN or Inf."""
+    finite = np.isfinite(x)
+    if not finite.all():
+        nan = int(np.isnan(x).sum())
+        raise NonFiniteError(f"{what} hold non-finite values ({nan} NaN, {x.size - int(finite.sum()) - nan} Inf)")
 
 
 @dataclass(frozen=True)
@@ -30,6 +46,7 @@ def embedding_stats(frames: np.ndarray) -> GaussianStats:
     x = np.asarray(frames, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 2:
         raise ValueError(f"need [F>=2, D] embeddings, got {x.shape}")
+    require_finite(x, "embeddings")
     return GaussianStats(x.mean(axis=0), np.cov(x, rowvar=False).reshape(x.shape[1], x.shape[1]), x.shape[0])
 
 
@@ -66,6 +83,8 @@ def trace_sqrt_product(
     "sqrtm" is the FID recipe. "eigh" uses Tr((AB)^½) = Σ √λ(A^½ B A^½), which is exact for symmetric PSD
     matrices, stable for rank-deficient ones and several times faster; `root_a` reuses a precomputed A^½.
     """
+    require_finite(a, "covariance A")
+    require_finite(b, "covariance B")
     if method == "eigh":
         root_a = psd_sqrt(a) if root_a is None else root_a
         lam = np.linalg.eigvalsh(root_a @ b @ root_a)
@@ -90,8 +109,12 @@ def frechet_distance(
     if a.mu.shape != b.mu.shape:
         raise ValueError(f"embedding sizes differ: {a.mu.shape} vs {b.mu.shape}")
     diff = a.mu - b.mu
+    require_finite(diff, "means")
     tr = trace_sqrt_product(a.cov, b.cov, eps=eps, method=method, root_a=root_a)
-    return float(diff @ diff + np.trace(a.cov) + np.trace(b.cov) - 2.0 * tr)
+    value = float(diff @ diff + np.trace(a.cov) + np.trace(b.cov) - 2.0 * tr)
+    if not np.isfinite(value):
+        raise NonFiniteError(f"the Fréchet distance is not finite ({value}): embeddings too large for float64")
+    return value
 
 
 def fad(reference: np.ndarray, estimate: np.ndarray, method: str = "sqrtm") -> float:

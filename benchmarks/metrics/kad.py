@@ -15,7 +15,7 @@ kernel (and a collapsed system, all embeddings equal, a zero bandwidth). We use 
 middle values; torch.median in kadtk takes the lower one) and no ε in 1/(2h²) (kadtk adds 1e-8).
 
 Memory: the kernel matrices are never formed; sums are accumulated over `block`×`block` tiles, so memory is
-O(block² + clips²) whatever the number of frames (measured by scripts/kad_memory.py). The sums are kept
+O(block² + clips²) whatever the number of frames (measured by tools/kad_memory.py). The sums are kept
 per clip pair, which is all a bootstrap over clips needs: a resample is a vector of draw counts, and each
 replicate is three quadratic forms in the clip count (see `kad_from_sums` for which pairs a replicate keeps).
 """
@@ -38,7 +38,14 @@ def _frames(x: np.ndarray, name: str) -> np.ndarray:
     a = np.asarray(x, dtype=np.float64)
     if a.ndim != 2 or a.shape[0] < 2:
         raise ValueError(f"{name}: need [F>=2, D] embeddings, got {a.shape}")
+    _require_finite(a, name)
     return a
+
+
+def _require_finite(a: np.ndarray, name: str) -> None:
+    """Non-finite embeddings would make every kernel value NaN: refuse them with the count."""
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name}: embeddings hold {int((~np.isfinite(a)).sum())} non-finite values")
 
 
 def reference_bandwidth(reference: np.ndarray, max_frames: int = MEDIAN_MAX_FRAMES, seed: int = 0) -> float:
@@ -118,7 +125,9 @@ def _stack(clips: list[np.ndarray], name: str) -> tuple[np.ndarray, np.ndarray, 
         raise ValueError(f"{name}: every clip must be [F, D] embeddings")
     counts = np.array([len(c) for c in arrays])
     owners = np.repeat(np.arange(len(arrays)), counts)
-    return np.concatenate(arrays), owners, counts
+    stacked = np.concatenate(arrays)
+    _require_finite(stacked, name)
+    return stacked, owners, counts
 
 
 def kernel_sums(
@@ -233,8 +242,11 @@ def kad_with_ci(
     """KAD and its bootstrap CI from one pass over the frames (what a table row needs)."""
     require_paired(reference_clips, estimate_clips)
     sums = kernel_sums(reference_clips, estimate_clips, bandwidth)
+    score = kad_from_sums(sums)
+    if not np.isfinite(score):
+        raise ValueError(f"KAD is not finite ({score})")
     return KadResult(
-        kad_from_sums(sums),
+        score,
         bootstrap_from_sums(sums, n_boot, seed, level),
         sums.bandwidth,
         int(sums.nx.sum()),

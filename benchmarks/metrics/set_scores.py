@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,8 @@ from benchmarks.metrics.frechet import (
 from benchmarks.metrics.kad import kad_with_ci
 from benchmarks.metrics.sources import load_source
 from m2l2.errors import M2L2Error
+
+log = logging.getLogger(__name__)
 
 
 def embed_sources(
@@ -73,12 +76,49 @@ def embed_pairs(
     return EmbeddedSet(pairs, ref, est, embedder.identity(), cache.hits - hits, cache.misses - misses)
 
 
+def non_finite_clip(data: EmbeddedSet) -> str | None:
+    """Why a set-level metric of `data` cannot be computed: the first clip whose embedding holds NaN/Inf."""
+    for side, clips in (("reference", data.reference), ("estimate", data.estimate)):
+        for pair, emb in zip(data.pairs, clips):
+            if not np.isfinite(emb).all():
+                return f"non-finite embedding values ({side} of clip {pair.clip})"
+    return None
+
+
+_WARNED: set[tuple[str, int, int]] = set()  # once per metric and size in a process (Fig. 3 has many points)
+
+
+def _warn_few_frames(metric: str, frames: int, dim: int) -> None:
+    if frames < 2 * dim and (metric, frames, dim) not in _WARNED:
+        _WARNED.add((metric, frames, dim))
+        log.warning(
+            "%s: %d embedding frames for %d dimensions (fewer than 2 x dimensions): the covariance is "
+            "rank-deficient and FAD is biased upward; use more or longer clips",
+            metric,
+            frames,
+            dim,
+        )
+
+
 def fad(metric: str, data: EmbeddedSet, config: EvalConfig) -> tuple[list[float | None], MetricSummary]:
-    """FAD of the sets with its paired-bootstrap CI, FAD-inf and per-song FAD (one value per clip)."""
+    """FAD of the sets with its paired-bootstrap CI, FAD-inf and per-song FAD (one value per clip); a
+    non-finite embedding or value fails the metric with the reason instead of reporting a number."""
+    pairs = data.pairs
+    why = non_finite_clip(data)
+    if why is None:
+        try:
+            return _fad(metric, data, config)
+        except ValueError as e:  # NonFiniteError and friends
+            why = str(e).splitlines()[0]
+    return [None] * len(pairs), not_computed(metric, why)
+
+
+def _fad(metric: str, data: EmbeddedSet, config: EvalConfig) -> tuple[list[float | None], MetricSummary]:
     pairs, ref, est = data.pairs, data.reference, data.estimate
     ref_x, est_x = np.concatenate(ref), np.concatenate(est)
     if ref_x.shape[0] < 2 or est_x.shape[0] < 2:
         return [None] * len(pairs), not_computed(metric, "fewer than two embedding frames in a set")
+    _warn_few_frames(metric, min(ref_x.shape[0], est_x.shape[0]), ref_x.shape[1])
     ref_stats, est_stats = embedding_stats(ref_x), embedding_stats(est_x)
     per_clip = per_clip_fad(ref_stats, est)
     try:
@@ -115,6 +155,9 @@ def kad(metric: str, data: EmbeddedSet, config: EvalConfig) -> tuple[list[float 
     """KAD (×100) of the sets, bandwidth = median pairwise distance of the reference frames, paired
     bootstrap over clips with `config.n_boot` replicates (each is three quadratic forms: cheap)."""
     n = len(data.pairs)
+    why = non_finite_clip(data)
+    if why is not None:
+        return [None] * n, not_computed(metric, why)
     try:
         result = kad_with_ci(data.reference, data.estimate, config.n_boot, config.seed, config.ci_level)
     except ValueError as e:

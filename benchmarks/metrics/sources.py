@@ -12,7 +12,7 @@ from benchmarks.metrics.evaluation import ClipPair, Source
 from benchmarks.metrics.visqol import to_mono
 from m2l2.audio import audio_problem, load_audio, resample
 from m2l2.errors import M2L2Error
-from m2l2.io import AUDIO_SUFFIXES
+from m2l2.io import AUDIO_SUFFIXES, walk_files
 
 
 def pairs_from_dirs(
@@ -24,7 +24,7 @@ def pairs_from_dirs(
         if not root.is_dir():
             raise M2L2Error(f"not a folder: {root}")
         found: dict[str, Path] = {}
-        for p in sorted(root.rglob("*")):
+        for p in walk_files(root):  # symlinked sub-folders included
             if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES:
                 key = p.relative_to(root).with_suffix("").as_posix()
                 if key in found:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from m2l2.errors import M2L2Error
 from m2l2.io import sha256_file, write_text
 
 MANIFEST = "manifest.json"
@@ -18,10 +19,24 @@ JOURNAL = ".journal.jsonl"
 
 
 def read_manifest(root: Path) -> dict[str, Any]:
+    """The suite's manifest (an empty one when absent); a malformed one is one error naming it."""
     path = root / MANIFEST
     if not path.is_file():
         return {"format": 1, "parts": {}, "files": {}, "sources": {}}
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        where = f"line {e.lineno} column {e.colno}" if isinstance(e, json.JSONDecodeError) else "not UTF-8"
+        raise M2L2Error(
+            f"malformed suite manifest, invalid JSON at {where} ({path}): delete it and run "
+            f"`m2l2 data build --root {root}` to rebuild it (finished files are kept)"
+        ) from None
+    if not isinstance(manifest, dict) or not all(isinstance(manifest.get(k), dict) for k in ("parts", "files")):
+        raise M2L2Error(
+            f"malformed suite manifest, parts and files must be mappings ({path}): delete it and run "
+            f"`m2l2 data build --root {root}` to rebuild it"
+        )
+    return manifest
 
 
 def write_manifest(root: Path, manifest: dict[str, Any]) -> None:
@@ -71,7 +86,8 @@ class Journal:
                     entry = json.loads(line)
                 except json.JSONDecodeError:
                     continue  # a line cut by an interruption
-                j.done[entry["job"]] = entry
+                if isinstance(entry, dict) and isinstance(entry.get("files"), dict) and "job" in entry:
+                    j.done[str(entry["job"])] = entry  # anything else: that job is simply built again
         return j
 
     def finished(self, job: str) -> dict[str, Any] | None:

@@ -20,7 +20,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from m2l2.audio import AudioError, AudioWarning, audio_info, load_audio, resample
 from m2l2.errors import M2L2Error
-from m2l2.io import AUDIO_SUFFIXES, is_audio_file
+from m2l2.io import AUDIO_SUFFIXES, is_audio_file, walk_files
 from m2l2.training.config import DataFolder
 
 SAMPLE_RATE = 44_100
@@ -32,7 +32,7 @@ def list_audio_files(folder: str | Path) -> list[Path]:
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise M2L2Error(f"data folder not found: {folder}")
-    files = sorted(p for p in folder.rglob("*") if is_audio_file(p))
+    files = [p for p in walk_files(folder) if is_audio_file(p)]  # symlinked sub-folders included
     if not files:
         raise M2L2Error(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) in data folder {folder}")
     return files

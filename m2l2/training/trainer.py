@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -29,9 +30,12 @@ from m2l2.checkpoint import (
     save_checkpoint,
 )
 from m2l2.errors import M2L2Error
+from m2l2.io import write_text
 from m2l2.training.config import TrainConfig
 from m2l2.training.data import AudioCropDataset, fixed_batches
 from m2l2.training.ddp import DistInfo, all_reduce_mean
+
+log = logging.getLogger(__name__)
 
 # loss_fn(model, audio [B, C, N], step, total_steps) -> (scalar loss, {name: float})
 LossFn = Callable[[nn.Module, torch.Tensor, int, int], tuple[torch.Tensor, dict[str, float]]]
@@ -58,6 +62,24 @@ def _same_model(a: dict[str, Any], b: dict[str, Any]) -> bool:
     from m2l2.config import ModelConfig
 
     return ModelConfig.normalise(a) == ModelConfig.normalise(b)
+
+
+# Training settings that say how a run is watched, saved or placed, not what it learns: free to change on resume.
+OPERATIONAL_SETTINGS = frozenset({
+    "checkpoint_every", "checkpoint_minutes", "keep_last", "log_every", "num_workers", "progress", "device",
+    "compile", "val_data", "val_every", "val_batches", "recon_every", "recon_data", "recon_clips",
+    "recon_seconds", "max_bad_steps", "find_unused_parameters",
+})
+
+
+def train_changes(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """'key: old → new' for every training setting that differs and changes what the run learns. A setting
+    the checkpoint does not record (added to m2l2 after it was written) counts at its default; one that
+    m2l2 no longer has (retired) is not compared."""
+    defaults = TrainConfig.from_dict({}).to_dict()
+    saved, current = json.loads(json.dumps({**defaults, **saved})), json.loads(json.dumps(current))
+    keys = sorted(set(current) - OPERATIONAL_SETTINGS)
+    return [f"train.{k}: {saved.get(k)!r} → {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
 
 
 class EMA:
@@ -226,14 +248,30 @@ class Trainer:
             keep_last=self.cfg.keep_last,
         )
 
+    # `m2l2 train --allow-config-change`: resume although training settings differ from the checkpoint's
+    allow_config_change: bool = False
+
     def resume(self, path: str | Path | None = None) -> int:
-        """Load the newest checkpoint of the run (or `path`) and continue from its step."""
+        """Load the newest checkpoint of the run (or `path`) and continue from its step. A changed model
+        configuration is refused; changed training settings too, unless `allow_config_change` (the
+        settings that only say how the run is watched or saved may change freely)."""
         ckpt = load_checkpoint(path or self.ckpt_dir)
         saved_model = ckpt.config.get("model", {})
         if saved_model and self.config.get("model") and not _same_model(saved_model, self.config["model"]):
             raise M2L2Error(
-                f"{ckpt.path} was trained with a different model configuration; resume with the same one"
+                f"the run was trained with another model configuration ({ckpt.path}): resume with the same one"
             )
+        changed = train_changes(ckpt.config.get("train") or {}, self.config.get("train") or {})
+        if changed and not self.allow_config_change:
+            raise M2L2Error(
+                f"training settings differ from the checkpoint's: {'; '.join(changed)} ({ckpt.path}): resume "
+                "with the same settings, or pass --allow-config-change to continue with the new ones"
+            )
+        if changed:
+            log.warning("resuming with changed training settings: %s", "; ".join(changed))
+        from m2l2.checkpoint import check_state
+
+        check_state(self.model.state_dict(), ckpt.model, ckpt.path)
         self.model.load_state_dict(ckpt.model)
         if ckpt.ema is not None:
             self.ema.load_state_dict(ckpt.ema)
@@ -268,13 +306,24 @@ class Trainer:
         return self.step
 
     def _truncate_log(self, step: int) -> None:
-        """Drop log rows written after the checkpoint we resume from (they will be written again)."""
+        """Drop log rows written after the checkpoint we resume from (they will be written again). A line
+        that is not a JSON row (a run killed mid-write leaves a torn last line) is dropped, and said so."""
         if not self.log_path.is_file():
             return
-        rows = [
-            r for r in self.log_path.read_text().splitlines() if r.strip() and json.loads(r)["step"] <= step
-        ]
-        self.log_path.write_text("".join(r + "\n" for r in rows))
+        rows, torn = [], 0
+        for line in self.log_path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                row = None
+            if not isinstance(row, dict) or not isinstance(row.get("step"), int):
+                torn += bool(line.strip())
+            elif row["step"] <= step:
+                rows.append(line)
+        if torn:
+            log.warning("%s: dropped %d torn or malformed line(s), e.g. the half-written last line of a "
+                        "killed run", self.log_path, torn)
+        write_text(self.log_path, "".join(r + "\n" for r in rows))
 
     # --- data ------------------------------------------------------------------------------------
 

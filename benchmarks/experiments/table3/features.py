@@ -24,7 +24,6 @@ import numpy as np
 from tqdm import tqdm
 
 from m2l2.errors import M2L2Error
-from m2l2.io import atomic_path
 
 FEATURES_VERSION = "probe-features-v1"  # bump when the way a clip becomes one vector changes
 
@@ -196,17 +195,18 @@ class FeatureCache:
         return self.root / model.key[:16] / key[:2] / f"{key}.npy"
 
     def get(self, path: Path) -> np.ndarray | None:
-        if not path.is_file():
-            return None
-        try:
-            return np.load(path, allow_pickle=False)
-        except (OSError, ValueError):
-            return None  # a truncated file from a killed run: recompute
+        """The cached feature, or None: absent, or damaged (checksum, shape, non-finite: logged, rebuilt)."""
+        from benchmarks.metrics.cache import load_array
+
+        return load_array(path, "feature")
 
     @staticmethod
     def put(path: Path, value: np.ndarray) -> None:
-        with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.save(f, value, allow_pickle=False)
+        """Store a feature with its checksum record; a non-finite one is not kept."""
+        from benchmarks.metrics.cache import save_array
+
+        if np.isfinite(value).all():
+            save_array(path, value)
 
 
 def extract_features(
