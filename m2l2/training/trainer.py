@@ -24,16 +24,15 @@ from torch.utils.data import DataLoader
 
 from m2l2.checkpoint import (
     capture_rng_state,
-    list_checkpoints,
     load_checkpoint,
     restore_rng_state,
     save_checkpoint,
 )
 from m2l2.errors import M2L2Error
-from m2l2.io import write_text
 from m2l2.training.config import TrainConfig
 from m2l2.training.data import AudioCropDataset, fixed_batches
 from m2l2.training.ddp import DistInfo, all_reduce_mean
+from m2l2.training.run_folder import RunFolder
 
 log = logging.getLogger(__name__)
 
@@ -183,9 +182,8 @@ class Trainer:
         self.cfg = cfg
         self.dist = dist or DistInfo()
         self.device = self.dist.device
-        self.run_dir = Path(run_dir)
-        self.ckpt_dir = self.run_dir / "checkpoints"
-        self.log_path = self.run_dir / "log.jsonl"
+        self.folder = RunFolder(run_dir)
+        self.run_dir, self.ckpt_dir, self.log_path = self.folder.path, self.folder.checkpoints, self.folder.log_path
         self.config = {"model": {}, **(config or {}), "train": cfg.to_dict()}
         self.channels = int(channels or getattr(model, "channels", 1))
         self.crop_samples = cfg.crop_samples or default_crop_samples(model)
@@ -284,7 +282,7 @@ class Trainer:
         self.skipped_total = int(ckpt.extra.get("skipped_steps", 0))
         self.step = ckpt.step
         if self.dist.is_main:
-            self._truncate_log(self.step)
+            self.folder.truncate_log(self.step)
         return self.step
 
     def init_from(self, path: str | Path) -> int:
@@ -304,26 +302,6 @@ class Trainer:
         self.config["init_from"] = {"checkpoint": str(json_path), "step": parent_step}
         self.step = 0
         return self.step
-
-    def _truncate_log(self, step: int) -> None:
-        """Drop log rows written after the checkpoint we resume from (they will be written again). A line
-        that is not a JSON row (a run killed mid-write leaves a torn last line) is dropped, and said so."""
-        if not self.log_path.is_file():
-            return
-        rows, torn = [], 0
-        for line in self.log_path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                row = None
-            if not isinstance(row, dict) or not isinstance(row.get("step"), int):
-                torn += bool(line.strip())
-            elif row["step"] <= step:
-                rows.append(line)
-        if torn:
-            log.warning("%s: dropped %d torn or malformed line(s), e.g. the half-written last line of a "
-                        "killed run", self.log_path, torn)
-        write_text(self.log_path, "".join(r + "\n" for r in rows))
 
     # --- data ------------------------------------------------------------------------------------
 
@@ -490,14 +468,12 @@ class Trainer:
 
     def _log(self, row: dict[str, Any]) -> None:
         if self.dist.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            with open(self.log_path, "a") as f:
-                f.write(json.dumps(row) + "\n")
+            self.folder.append(row)
 
     def stop_requested(self) -> bool:
         """A file named STOP in the run folder ends the run cleanly after the current step (with a checkpoint).
         Only rank 0 reads it and broadcasts its answer, so every DDP rank stops at the same step."""
-        flag = torch.tensor(float(self.dist.is_main and (self.run_dir / "STOP").exists()), device=self.device)
+        flag = torch.tensor(float(self.dist.is_main and self.folder.stop_requested()), device=self.device)
         if self.dist.distributed:
             torch.distributed.broadcast(flag, 0)
         return bool(flag)
@@ -512,75 +488,82 @@ class Trainer:
         cfg = self.cfg
         if resume:
             self.resume()
-        elif self.dist.is_main and list_checkpoints(self.ckpt_dir):
-            raise M2L2Error(
-                f"{self.run_dir} already holds checkpoints: pass --resume or pick a new --run-dir"
-            )
+        elif self.dist.is_main:
+            self.folder.refuse_reuse()
         if self.dist.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "config.json").write_text(json.dumps(self.config, indent=1))
+            self.folder.write_config(self.config)
         end = min(cfg.total_steps, until_step if until_step is not None else cfg.total_steps)
         if self.step >= end:
             return self.step
         from tqdm.auto import tqdm
 
-        bar = tqdm(
-            total=end,
-            initial=self.step,
-            desc="train",
-            unit="step",
-            disable=not (self.dist.is_main and cfg.progress),
-            dynamic_ncols=True,
-        )
+        bar = tqdm(total=end, initial=self.step, desc="train", unit="step",
+                   disable=not (self.dist.is_main and cfg.progress), dynamic_ncols=True)
         batches = iter(self._loader())
+        window = _LossWindow(self.device)
         last_ckpt_time = time.monotonic()
-        window_start, window_steps = time.monotonic(), 0
-        window_loss = torch.zeros((), device=self.device)  # stays on the device until it is logged
         try:
             while self.step < end:
                 out = self.train_step(batches)
-                window_steps += 1
-                window_loss += out["loss"]
+                window.add(out["loss"])
                 bar.update(1)
                 if self.step % max(cfg.log_every, 1) == 0 or self.step == end:
-                    mean_loss = all_reduce_mean(window_loss / window_steps, self.dist)
-                    elapsed = time.monotonic() - window_start
-                    row = {
-                        "step": self.step,
-                        "loss": float(mean_loss),
-                        "lr": out["lr"],
-                        "grad_norm": float(out["grad_norm"]),
-                        "steps_per_s": window_steps / max(elapsed, 1e-9),
-                        "skipped_total": self.skipped_total,
-                        "time": time.time(),
-                    }
-                    row.update({k: v for k, v in out.items() if k not in row and isinstance(v, float)})
-                    self._log(row)
-                    bar.set_postfix(
-                        loss=f"{row['loss']:.4g}", lr=f"{row['lr']:.2e}", it_s=f"{row['steps_per_s']:.2f}"
-                    )
-                    window_start, window_steps = time.monotonic(), 0
-                    window_loss = torch.zeros((), device=self.device)
-                if (
-                    cfg.val_data
-                    and cfg.val_every > 0
-                    and self.step % cfg.val_every == 0
-                    and self.dist.is_main
-                ):
-                    self._log({"step": self.step, **self.validate(), "time": time.time()})
-                if cfg.recon_every > 0 and self.step % cfg.recon_every == 0 and self.dist.is_main:
-                    self._log({"step": self.step, **self.reconstruct(), "time": time.time()})
+                    row = self._training_row(out, window)
+                    bar.set_postfix(loss=f"{row['loss']:.4g}", lr=f"{row['lr']:.2e}", it_s=f"{row['steps_per_s']:.2f}")
+                self._run_probes()
                 if self.stop_requested():
                     break
-                due_steps = cfg.checkpoint_every > 0 and self.step % cfg.checkpoint_every == 0
-                due_time = (
-                    cfg.checkpoint_minutes > 0
-                    and time.monotonic() - last_ckpt_time > 60 * cfg.checkpoint_minutes
-                )
-                if (due_steps or due_time) and self.step < end:
+                if self._checkpoint_due(last_ckpt_time) and self.step < end:
                     self.save()
                     last_ckpt_time = time.monotonic()
             self.save()
         finally:
             bar.close()
         return self.step
+
+    def _training_row(self, out: dict[str, Any], window: _LossWindow) -> dict[str, Any]:
+        """Log the mean loss over the steps since the last row (all ranks), and restart the window."""
+        mean_loss, steps_per_s = window.take(self.dist)
+        row = {"step": self.step, "loss": mean_loss, "lr": out["lr"], "grad_norm": float(out["grad_norm"]),
+               "steps_per_s": steps_per_s, "skipped_total": self.skipped_total, "time": time.time()}
+        row.update({k: v for k, v in out.items() if k not in row and isinstance(v, float)})
+        self._log(row)
+        return row
+
+    def _run_probes(self) -> None:
+        """Validation loss and the reconstruction probe, when due (main process only)."""
+        cfg = self.cfg
+        if not self.dist.is_main:
+            return
+        if cfg.val_data and cfg.val_every > 0 and self.step % cfg.val_every == 0:
+            self._log({"step": self.step, **self.validate(), "time": time.time()})
+        if cfg.recon_every > 0 and self.step % cfg.recon_every == 0:
+            self._log({"step": self.step, **self.reconstruct(), "time": time.time()})
+
+    def _checkpoint_due(self, last_time: float) -> bool:
+        cfg = self.cfg
+        due_steps = cfg.checkpoint_every > 0 and self.step % cfg.checkpoint_every == 0
+        due_time = cfg.checkpoint_minutes > 0 and time.monotonic() - last_time > 60 * cfg.checkpoint_minutes
+        return due_steps or due_time
+
+
+class _LossWindow:
+    """The losses of the steps since the last log row, kept on the device until they are logged."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self._reset()
+
+    def _reset(self) -> None:
+        self.total, self.steps, self.start = torch.zeros((), device=self.device), 0, time.monotonic()
+
+    def add(self, loss: torch.Tensor) -> None:
+        self.total += loss
+        self.steps += 1
+
+    def take(self, dist: DistInfo) -> tuple[float, float]:
+        """(mean loss over every rank, steps per second) of the window; starts a new one."""
+        mean = float(all_reduce_mean(self.total / max(self.steps, 1), dist))
+        rate = self.steps / max(time.monotonic() - self.start, 1e-9)
+        self._reset()
+        return mean, rate
