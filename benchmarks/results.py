@@ -3,7 +3,9 @@
 One row per (experiment, model, clip or point, metric), read from the result files `m2l2 tables` writes
 (`<output_dir>/<experiment>/<config>.json`) and their per-clip / per-run rows. `level` says what a row is:
 `summary` (a model's or point's number over the evaluation set, with its confidence interval), `clip`
-(one clip's number: per-clip metrics and per-song FAD) or `run` (one probe training run of Table III).
+(one clip's number: per-clip metrics and per-song FAD), `run` (one probe training run of Table III) or
+`comparison` (a difference the tables test: `model` − `compared_to`, its interval, `p_value` and the
+Holm-adjusted `p_adjusted`; `variant` says per-clip, per-song or set; see `rendering.differences`).
 Every row carries its file's provenance (date, git commit, package versions, configuration). The
 paper-style tables are rendered elsewhere (`benchmarks.rendering`); this only reads.
 """
@@ -39,6 +41,9 @@ COLUMNS = (
     "n",
     "status",
     "reason",
+    "compared_to",
+    "p_value",
+    "p_adjusted",
     "created",
     "git_commit",
     "git_dirty",
@@ -256,7 +261,32 @@ def result_rows(path: str | Path) -> list[dict[str, Any]]:
         raise M2L2Error(f"{path}: unknown experiment {experiment!r}; known: {', '.join(READERS)}")
     head = _provenance(result, path)
     empty = dict.fromkeys(COLUMNS)
-    return [{**empty, **head, **r} for r in READERS[experiment](result, store.rows_dir(path))]
+    rows = READERS[experiment](result, store.rows_dir(path)) + _comparisons(result, path)
+    return [{**empty, **head, **r} for r in rows]
+
+
+def _comparisons(result: dict[str, Any], path: Path) -> list[dict[str, Any]]:
+    """The differences the rendered tables test (set FAD/KAD ones only once a render computed them)."""
+    from benchmarks.rendering.differences import for_result
+
+    return [
+        {
+            "level": "comparison",
+            "model": c.a,
+            "compared_to": c.b,
+            "variant": c.kind,
+            "metric": c.metric,
+            "value": _number(c.difference),
+            "ci_low": _number(c.ci[0] if c.ci else None),
+            "ci_high": _number(c.ci[1] if c.ci else None),
+            "n": c.n_clips,
+            "p_value": _number(c.p_value),
+            "p_adjusted": _number(c.p_adjusted),
+            "status": c.status,
+            "reason": c.reason,
+        }
+        for c in for_result(result, path, compute_sets=False)
+    ]
 
 
 def load_dir(output_dir: str | Path, config_name: str, experiments: tuple[str, ...] = EXPERIMENTS) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import sys
@@ -17,6 +18,7 @@ COMMAND_MODULES = [
     "m2l2.training.cli",
     "baselines.cli",
     "benchmarks.metrics.cli",
+    "benchmarks.compare_cli",
     "benchmarks.suite.cli",
     "benchmarks.cli",
 ]
@@ -33,7 +35,25 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(sub)
+    _add_threads_option(parser)
     return parser
+
+
+THREADS_HELP = (
+    "threads for torch, BLAS and worker pools (default: $M2L2_THREADS, else $OMP_NUM_THREADS, else the CPUs "
+    "this process may use: affinity mask and cgroup quota)"
+)
+
+
+def _add_threads_option(parser: argparse.ArgumentParser, top: bool = True) -> None:
+    """`--threads N` before the command and after any (sub-)command name, so both spellings work."""
+    if "--threads" not in parser._option_string_actions:
+        parser.add_argument("--threads", type=int, metavar="N", help=THREADS_HELP,
+                            default=None if top else argparse.SUPPRESS)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _add_threads_option(child, top=False)
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -60,6 +80,32 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 _python_show_warning = warnings.showwarning
 
 
+def print_error(e: M2L2Error) -> None:
+    """`m2l2: error: <what> (<where>): <what to do>` on stderr: one line per problem when the error lists
+    several (`problems`), else the message (its first line prefixed)."""
+    for problem in getattr(e, "problems", None) or [str(e)]:
+        print(f"m2l2: error: {problem}", file=sys.stderr)
+
+
+_OS_FIXES = {
+    errno.ENOSPC: "free disk space (nothing was half-written) and rerun",
+    errno.EDQUOT: "free disk space (nothing was half-written) and rerun",
+    errno.EACCES: "make the folder writable or choose another path",
+    errno.EPERM: "make the folder writable or choose another path",
+    errno.EROFS: "choose a path on a writable file system",
+    errno.ENOENT: "check the path",
+    errno.ENOTDIR: "check the path: a part of it is a file",
+    errno.EISDIR: "give a file name, not a folder",
+}
+
+
+def os_error_message(e: OSError) -> str:
+    """An OSError (permissions, full disk, missing folder) in the error convention."""
+    where = e.filename if e.filename is not None else "?"
+    fix = _OS_FIXES.get(e.errno, "check the path, its permissions and the free space")
+    return f"{e.strerror or e} ({where}): {fix}"
+
+
 def main(argv: list[str] | None = None) -> int:
     configure_logging()
     parser = build_parser()
@@ -68,11 +114,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        from m2l2 import threads
+
+        threads.apply(args.threads)
         with warnings.catch_warnings():  # restores the caller's warning display on return
             warnings.showwarning = _show_warning
             return int(args.func(args) or 0)
     except M2L2Error as e:
-        print(f"error: {e}", file=sys.stderr)
+        print_error(e)
+        return 2
+    except OSError as e:  # an unwritable folder, a full disk: the machine's state, not a bug
+        print_error(M2L2Error(os_error_message(e)))
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from benchmarks import store
@@ -67,6 +68,18 @@ def point_label(model: str, sigma: float, mode: str) -> str:
     return f"{model} | {mode} | sigma_cond={sigma:.2f}"
 
 
+def point_folder(cfg: TablesConfig, model: str, mode: str, sigma: float) -> Path:
+    """Where a point's reconstructions are cached (the renderer finds their embeddings through it)."""
+    return (
+        Path(cfg.cache_dir).expanduser()
+        / "recon"
+        / store.slug(cfg.name)
+        / "fig3"
+        / store.slug(model)
+        / f"{mode}-{sigma:.3f}"
+    )
+
+
 def run(cfg: TablesConfig, st: Fig3Settings, opts: RunOptions) -> RunSummary:
     """Run (or resume) the σ_cond sweep of `cfg`; returns what was computed and skipped."""
     t0 = time.time()
@@ -102,14 +115,7 @@ def run(cfg: TablesConfig, st: Fig3Settings, opts: RunOptions) -> RunSummary:
                 spec, options={**spec.options, **decoding}
             )  # recorded: keys the cache
             label = point_label(spec.label, sigma, mode)
-            folder = (
-                ctx.cache
-                / "recon"
-                / store.slug(cfg.name)
-                / "fig3"
-                / store.slug(spec.label)
-                / f"{mode}-{sigma:.3f}"
-            )
+            folder = point_folder(cfg, spec.label, mode, sigma)
             points.append(
                 evaluate_point(ctx, label, variant, ae, folder, previous, {"mode": mode, "sigma_cond": sigma})
             )

@@ -3,8 +3,10 @@
 Figure: one panel per FAD embedder; per model a curve over σ_cond with its bootstrap interval as a band,
 parallel decoding (where configured) as a dotted curve, and one-step decoding as a dashed horizontal line
 with a dotted band. Curves of random-weights models are
-labelled as such in the legend and the title. Table: one row per (model, decoding, σ_cond); bold: the
-lowest FAD per model.
+labelled as such in the legend and the title. Points that differ from the model's one-step line (ring) or
+from σ_cond = 0 of their decoding mode (cross) after Holm correction are marked (`rendering.differences`).
+Table: one row per (model, decoding, σ_cond); bold: the lowest FAD per model; `tables/differences/fig3_<config>`
+gives each point's difference to those two references with interval and Holm-adjusted p.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.metrics import METRICS
+from benchmarks.metrics.paired import Comparison
 from benchmarks.rendering.common import (
     ci_level_pct,
     common_caption,
@@ -25,6 +28,21 @@ from benchmarks.rendering.common import (
     random_label,
     summary_cell,
 )
+from benchmarks.rendering.comparisons import (
+    DIFFERENCES_DIR,
+    comparison_text,
+    dash,
+    differences_file,
+    mark_sentence,
+    notes_lines,
+    reference_frames,
+    size_fields,
+    size_sentence,
+    size_suffix,
+    tex,
+    write_differences,
+)
+from benchmarks.rendering.differences import fig3_comparisons
 from benchmarks.rendering.latex import tex_escape
 from benchmarks.rendering.table import Block, Table, TableFile, cell_text
 from benchmarks.store import read_result
@@ -50,8 +68,14 @@ def table_file(result: dict[str, Any]) -> TableFile:
         rows = [
             (
                 p,
-                [cell_text(c[m], METRICS[m].digits, False) for m in metrics],
-                [cell_text(c[m], METRICS[m].digits, True) for m in metrics],
+                [
+                    cell_text(c[m], METRICS[m].digits, False) + size_suffix(p["metrics"].get(m), False)
+                    for m in metrics
+                ],
+                [
+                    cell_text(c[m], METRICS[m].digits, True) + size_suffix(p["metrics"].get(m), True)
+                    for m in metrics
+                ],
             )
             for p, c in zip(points, cells)
         ]
@@ -70,6 +94,7 @@ def table_file(result: dict[str, Any]) -> TableFile:
                     p["sigma_cond"],
                     str(bool(p.get("random_weights"))).lower(),
                     *csv_metric_values(c, metrics),
+                    *[x for m in metrics for x in size_fields(p["metrics"].get(m))],
                 ]
             )
     level = ci_level_pct(result)
@@ -81,6 +106,7 @@ def table_file(result: dict[str, Any]) -> TableFile:
             *common_caption(result),
             f"[{level}% bootstrap CI over clips]; bold: lowest value per model. The paper gives the curve only as a "
             "figure (lowest FAD at sigma_cond = 0.4 on MusicCaps).",
+            *_size_sentences(result),
         ]
     )
     md_heads, tex_heads = metric_heads(metrics)
@@ -94,12 +120,94 @@ def table_file(result: dict[str, Any]) -> TableFile:
         [""] + foot if foot else [],
         [tex_escape(line) for line in foot],
     )
+    sizes_header = [f"{m}_{x}" for m in metrics for x in ("clips", "frames")]
     return TableFile(
         f"fig3_{result['config_name']}",
         [table],
-        ["model", "decoding", "sigma_cond", "random_weights", *csv_metric_header(metrics)],
+        ["model", "decoding", "sigma_cond", "random_weights", *csv_metric_header(metrics), *sizes_header],
         csv_rows,
     )
+
+
+def _size_sentences(result: dict[str, Any]) -> list[str]:
+    frames = reference_frames([s for p in result["points"] for s in p["metrics"].values()])
+    return [size_sentence(result["metrics"]) + f" Reference set: {frames} frames."] if frames else []
+
+
+AGAINST = ("one-step", "sigma_cond=0")
+
+
+def _against(result: dict[str, Any], c: Comparison) -> str:
+    """Which reference a Fig. 3 comparison is against: the one-step point or a σ_cond = 0 point."""
+    ref = next((p for p in result["points"] if p["label"] == c.b), None)
+    return "one-step" if ref is not None and ref["mode"] == "one-step" else "sigma_cond=0"
+
+
+def difference_table(result: dict[str, Any], comparisons: list[Comparison]) -> Table:
+    """Per point: difference to the one-step point and to σ_cond = 0 of its mode, per metric and kind."""
+    notes: list[str] = []
+    by = {(c.a, c.metric, c.kind, _against(result, c)): c for c in comparisons}
+    columns = list(dict.fromkeys((c.metric, c.kind, _against(result, c)) for c in comparisons))
+    refs = {(c.metric, c.kind, _against(result, c), c.b) for c in comparisons}
+    blocks = []
+    for model in dict.fromkeys(p["model"] for p in result["points"]):
+        points = [p for p in result["points"] if p["model"] == model]
+        points.sort(key=lambda p: (MODE_ORDER.index(p["mode"]), p["sigma_cond"]))
+        rows: dict[bool, list[list[str]]] = {False: [], True: []}
+        for p in points:
+            for latex in (False, True):
+                cells = []
+                for metric, kind, against in columns:
+                    c = by.get((p["label"], metric, kind, against))
+                    if (metric, kind, against, p["label"]) in refs:
+                        cells.append("ref.")
+                    else:
+                        cells.append(
+                            comparison_text(c, METRICS[metric].digits, latex, notes) if c else dash(latex)
+                        )
+                rows[latex].append([p["mode"], f"{p['sigma_cond']:.2f}", *cells])
+        blocks.append(
+            Block(random_label(model, any(p.get("random_weights") for p in points)), rows[False], rows[True])
+        )
+    caption = (
+        f"Fig. 3, differences between points (config '{result['config_name']}'): each cell is the point − "
+        f"the reference [{ci_level_pct(result)}% interval] and p; references ('ref.'): the model's one-step point, "
+        "and sigma_cond = 0 of the point's own decoding mode. Holm correction within each family (one model, "
+        "metric, kind and reference). {marks} Per-song FAD: the mean of each clip's FAD against the whole "
+        "reference set, compared clip by clip. The figure marks points with Holm-adjusted p < 0.05 (ring: "
+        "differs from one-step; cross: differs from sigma_cond = 0), from the set FAD where it was computed, "
+        "else from the per-song FAD."
+    )
+    heads = [
+        f"{METRICS[m].title} ({k}) − {'one-step' if a == 'one-step' else 'σ_cond=0'}" for m, k, a in columns
+    ]
+    foot = notes_lines(notes)
+    return Table(
+        caption.replace("{marks}", mark_sentence(markdown=True)),
+        f"tab:fig3-diff-{result['config_name']}",
+        ["Decoding", "σ_cond", *heads],
+        ["Decoding", r"$\sigma_\text{cond}$", *[tex(h) for h in heads]],
+        blocks,
+        [""] + foot if foot else [],
+        notes_lines(notes, latex=True),
+        wide=True,
+        tex_caption=caption.replace("{marks}", mark_sentence(markdown=False)),
+    )
+
+
+def significant(
+    result: dict[str, Any], comparisons: list[Comparison], model: str, metric: str, alpha: float = 0.05
+) -> tuple[str | None, dict[str, set[str]]]:
+    """(kind used, reference → labels of the model's points that differ from it at Holm-adjusted p < alpha):
+    the set FAD where its comparisons were computed, else the per-song FAD, else (None, {})."""
+    labels = {p["label"] for p in result["points"] if p["model"] == model}
+    mine = [c for c in comparisons if c.metric == metric and c.a in labels and c.ok]
+    kind = next((k for k in ("set", "per-song") if any(c.kind == k for c in mine)), None)
+    out: dict[str, set[str]] = {a: set() for a in AGAINST}
+    for c in mine:
+        if c.kind == kind and c.p is not None and c.p < alpha:
+            out[_against(result, c)].add(c.a)
+    return kind, out
 
 
 def _pyplot() -> Any:
@@ -152,7 +260,40 @@ def fig3_series(result: dict[str, Any], metric: str) -> dict[str, dict[str, Any]
     return out
 
 
-def plot(result: dict[str, Any], out_dir: str | Path) -> list[Path]:
+def _mark_points(
+    ax: Any, result: dict[str, Any], comparisons: list[Comparison], model: str, metric: str, c: str
+) -> None:
+    """Ring the points that differ from one-step, cross those that differ from σ_cond = 0 (Holm p < 0.05)."""
+    kind, differ = significant(result, comparisons, model, metric)
+    if kind is None:
+        return
+    values = {
+        p["label"]: (p["sigma_cond"], (p["metrics"].get(metric) or {}).get("value")) for p in result["points"]
+    }
+    for against, style in (
+        ("one-step", {"marker": "o", "s": 70, "facecolors": "none"}),
+        ("sigma_cond=0", {"marker": "x", "s": 30}),
+    ):
+        xy = [values[label] for label in sorted(differ[against]) if values[label][1] is not None]
+        if xy:
+            ax.scatter(*zip(*xy), color=c, linewidths=1.0, zorder=3, **style)
+    ax.scatter(
+        [],
+        [],
+        marker="o",
+        s=70,
+        facecolors="none",
+        color="0.3",
+        label=f"differs from one-step (Holm p<0.05, {kind} FAD)",
+    )
+    ax.scatter(
+        [], [], marker="x", s=30, color="0.3", label=f"differs from sigma_cond=0 (Holm p<0.05, {kind} FAD)"
+    )
+
+
+def plot(
+    result: dict[str, Any], out_dir: str | Path, comparisons: list[Comparison] | None = None
+) -> list[Path]:
     """Write fig3_<config>.png and .pdf into `out_dir`; returns the paths (none when no FAD was computed)."""
     plt = _pyplot()
     metrics = [m for m in result["metrics"] if fig3_series(result, m)]
@@ -181,11 +322,14 @@ def plot(result: dict[str, Any], out_dir: str | Path) -> list[Path]:
                     label=f"{name}: one-step (sigma_cond={one['sigma']:g})",
                 )
                 ax.axhspan(one["low"], one["high"], color=c, alpha=0.07, lw=0)
+            _mark_points(ax, result, comparisons or [], model, metric, c)
         ax.set_xlabel(r"$\sigma_\mathrm{cond}$")
         ax.set_ylabel(TITLES.get(metric, metric) + " ↓")
         ax.set_title(TITLES.get(metric, metric), fontsize=10)
         ax.grid(alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
+    unique = dict(zip(labels, handles))  # the mark explanations are added once per model
+    labels, handles = list(unique), list(unique.values())
     below = 0.035 * len(labels) + 0.03  # the legend goes under the panels, where it hides no curve
     fig.legend(handles, labels, loc="lower center", fontsize=7, frameon=False)
     ds = result["dataset"]
@@ -209,4 +353,11 @@ def render(result_file: str | Path, output_dir: str | Path) -> list[Path]:
     """Write `<output_dir>/tables/fig3_<config>.{md,tex,csv}` and `<output_dir>/figures/fig3_<config>.{png,pdf}`."""
     result = read_result(result_file)
     output_dir = Path(output_dir)
-    return table_file(result).write(output_dir / "tables") + plot(result, output_dir / "figures")
+    comparisons = fig3_comparisons(result, result_file)
+    tables = [difference_table(result, comparisons)] if comparisons else []
+    differences = differences_file(f"fig3_{result['config_name']}", "fig3", tables, comparisons)
+    return (
+        table_file(result).write(output_dir / "tables")
+        + write_differences(output_dir / "tables" / DIFFERENCES_DIR, differences)
+        + plot(result, output_dir / "figures", comparisons)
+    )

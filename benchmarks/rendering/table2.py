@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.metrics import METRICS
+from benchmarks.metrics import METRICS, SET_METRICS
+from benchmarks.metrics.paired import Comparison
 from benchmarks.rendering.common import (
     PAPER_FILE,
     ci_level_pct,
@@ -27,6 +28,21 @@ from benchmarks.rendering.common import (
     summary_cell,
     weights_text,
 )
+from benchmarks.rendering.comparisons import (
+    DIFFERENCES_DIR,
+    comparison_text,
+    dash,
+    differences_file,
+    mark_sentence,
+    notes_lines,
+    reference_frames,
+    size_fields,
+    size_sentence,
+    size_suffix,
+    tex,
+    write_differences,
+)
+from benchmarks.rendering.differences import table2_compare_to, table2_comparisons
 from benchmarks.rendering.latex import tex_escape
 from benchmarks.rendering.table import Block, Cell, Table, TableFile, cell_text
 from benchmarks.store import read_result
@@ -40,6 +56,7 @@ class Row:
     compression: float | None
     stereo: bool | None
     cells: dict[str, Cell] = field(default_factory=dict)
+    summaries: dict[str, Any] = field(default_factory=dict)  # measured rows: metric → summary dict
 
 
 def build_rows(
@@ -59,6 +76,7 @@ def build_rows(
             m: summary_cell(model["metrics"].get(m), m, notes, absent="not in this result file")
             for m in metrics
         }
+        row.summaries = {m: model["metrics"].get(m) for m in metrics}
         measured.append(row)
     mark_metric_columns([r.cells for r in measured], [r.kind for r in measured], metrics)
     published: list[Row] = []
@@ -107,6 +125,17 @@ def metric_sentences(metrics: list[str]) -> list[str]:
     return out
 
 
+def size_sentences(result: dict[str, Any]) -> list[str]:
+    """The (n/F) convention and the reference set's frames, when a FAD/KAD was computed."""
+    frames = reference_frames([s for m in result["models"] for s in (m.get("metrics") or {}).values()])
+    return [size_sentence(result["metrics"]) + f" Reference set: {frames} frames."] if frames else []
+
+
+def _cell(r: Row, m: str, latex: bool) -> str:
+    text = cell_text(r.cells[m], METRICS[m].digits, latex)
+    return text + size_suffix(r.summaries.get(m), latex) if m in SET_METRICS else text
+
+
 def caption(result: dict[str, Any], paper: dict[str, Any] | None) -> str:
     ds = result["dataset"]
     parts = [
@@ -116,6 +145,7 @@ def caption(result: dict[str, Any], paper: dict[str, Any] | None) -> str:
         f"SI-SDR and ViSQOL: mean over clips; FADs: one distance between the reference and reconstruction sets; "
         f"[{ci_level_pct(result)}% bootstrap CI over clips].",
         *metric_sentences(result["metrics"]),
+        *size_sentences(result),
     ]
     emb = result.get("embedders") or {}
     if emb:
@@ -157,7 +187,7 @@ def table_file(result: dict[str, Any], paper: dict[str, Any] | None) -> TableFil
                 r.label,
                 compression_text(r.compression),
                 _stereo(r),
-                *[cell_text(r.cells[m], METRICS[m].digits, False) for m in metrics],
+                *[_cell(r, m, False) for m in metrics],
             ]
             for r in members
         ]
@@ -166,7 +196,7 @@ def table_file(result: dict[str, Any], paper: dict[str, Any] | None) -> TableFil
                 tex_escape(r.label),
                 compression_text(r.compression),
                 _stereo(r),
-                *[cell_text(r.cells[m], METRICS[m].digits, True) for m in metrics],
+                *[_cell(r, m, True) for m in metrics],
             ]
             for r in members
         ]
@@ -185,6 +215,8 @@ def table_file(result: dict[str, Any], paper: dict[str, Any] | None) -> TableFil
     header = ["block", "model", "kind", "compression_ratio", "stereo"]
     for m in metrics:
         header += [m, f"{m}_ci_low", f"{m}_ci_high", f"{m}_status"]
+    sizes = [m for m in metrics if m in SET_METRICS]
+    header += [f"{m}_{x}" for m in sizes for x in ("clips", "frames")]
     csv_rows = []
     for r in rows:
         line: list[Any] = [
@@ -207,8 +239,64 @@ def table_file(result: dict[str, Any], paper: dict[str, Any] | None) -> TableFil
                 "" if c.ci is None else repr(round(c.ci[1], 6)),
                 status,
             ]
+        line += [x for m in sizes for x in size_fields(r.summaries.get(m))]
         csv_rows.append(line)
     return TableFile(f"table2_{result['config_name']}", [table], header, csv_rows)
+
+
+KIND_SUFFIX = {"per-clip": "", "set": " (set)", "per-song": " (per-song)"}
+
+
+def difference_table(
+    result: dict[str, Any], comparisons: list[Comparison], refs: dict[tuple[str, str], str]
+) -> Table:
+    """One row per compared model, one column per (metric, kind): row − reference [CI] p, "ref." for the
+    reference row of that column."""
+    notes: list[str] = []
+    columns = list(refs)
+    by = {(c.a, c.metric, c.kind): c for c in comparisons}
+    labels = list(dict.fromkeys([c.a for c in comparisons] + list(refs.values())))
+    order = [m["label"] for m in result["models"]]
+    labels.sort(key=order.index)
+    md, tex_rows = [], []
+    for label in labels:
+        for latex, out in ((False, md), (True, tex_rows)):
+            cells = []
+            for metric, kind in columns:
+                c = by.get((label, metric, kind))
+                if refs[(metric, kind)] == label:
+                    cells.append("ref.")
+                else:
+                    cells.append(
+                        comparison_text(c, METRICS[metric].digits, latex, notes) if c else dash(latex)
+                    )
+            out.append([tex_escape(label) if latex else label, *cells])
+    compare_to = table2_compare_to(result)
+    reference = (
+        f"the row '{compare_to}'"
+        if compare_to
+        else "per column, the best measured row (bold in Table II; identity reference excluded)"
+    )
+    caption = (
+        f"Table II, differences to a reference row (config '{result['config_name']}'): each cell is row − "
+        f"reference [{ci_level_pct(result)}% interval] and p; reference ('ref.'): {reference} "
+        "(`table2.compare_to` names one row for every column); Holm over the rows of each column; the "
+        "identity reference is not compared. {marks} Per-song FAD: the mean of each clip's FAD against the "
+        "whole reference set, compared clip by clip."
+    )
+    heads = [f"{METRICS[m].title} {METRICS[m].arrow}{KIND_SUFFIX[k]}" for m, k in columns]
+    foot = notes_lines(notes)
+    return Table(
+        caption.replace("{marks}", mark_sentence(markdown=True)),
+        f"tab:table2-diff-{result['config_name']}",
+        ["Model", *heads],
+        ["Model", *[tex(h) for h in heads]],
+        [Block(None, md, tex_rows)],
+        [""] + foot if foot else [],
+        notes_lines(notes, latex=True),
+        wide=True,
+        tex_caption=caption.replace("{marks}", mark_sentence(markdown=False)),
+    )
 
 
 def render(
@@ -216,4 +304,15 @@ def render(
 ) -> list[Path]:
     """Write `<output_dir>/tables/table2_<config>.{md,tex,csv}`; returns the paths written."""
     result = read_result(result_file)
-    return table_file(result, load_paper_tables(paper_file)).write(Path(output_dir) / "tables")
+    out = Path(output_dir) / "tables"
+    differences = differences_table_file(result, result_file)
+    return table_file(result, load_paper_tables(paper_file)).write(out) + write_differences(
+        out / DIFFERENCES_DIR, differences
+    )
+
+
+def differences_table_file(result: dict[str, Any], result_file: str | Path | None = None) -> TableFile:
+    """`differences/table2_<config>.{md,tex,csv}`: every measured row − the reference row of each column."""
+    comparisons, refs = table2_comparisons(result, result_file, table2_compare_to(result))
+    tables = [difference_table(result, comparisons, refs)] if comparisons else []
+    return differences_file(f"table2_{result['config_name']}", "table2", tables, comparisons)
