@@ -11,23 +11,24 @@ import warnings
 
 from m2l2.errors import M2L2Error
 
-# Modules exposing `register(subparsers)`. A module that is not installed is skipped.
-COMMAND_MODULES = [
-    "m2l2.commands",
-    "m2l2.weights",
-    "m2l2.training.cli",
-    "baselines.cli",
-    "benchmarks.metrics.cli",
-    "benchmarks.compare_cli",
-    "benchmarks.suite.cli",
-    "benchmarks.cli",
-]
+# The core's own commands; other installed packages add theirs through the entry-point group below (this
+# project's `baselines` and `benchmarks` declare them in pyproject.toml), so the core names none of them.
+CORE_COMMAND_MODULES = ["m2l2.commands", "m2l2.training.cli"]
+COMMAND_GROUP = "m2l2.commands"
+
+
+def command_modules() -> list[str]:
+    """The core's command modules, then every installed plugin's, in entry-point name order."""
+    from importlib.metadata import entry_points
+
+    plugins = sorted(entry_points(group=COMMAND_GROUP), key=lambda e: e.name)
+    return [*CORE_COMMAND_MODULES, *(e.value for e in plugins if e.value not in CORE_COMMAND_MODULES)]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="m2l2", description="Music2Latent2 autoencoder and benchmark suite")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in command_modules():
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as e:
@@ -61,7 +62,7 @@ def configure_logging(level: int = logging.INFO) -> None:
     They still propagate, so handlers set up by a caller (or pytest's caplog) see them too."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(message)s"))
-    for name in ("m2l2", "baselines", "benchmarks"):
+    for name in sorted({"m2l2", *(m.split(".")[0] for m in command_modules())}):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
         logger.setLevel(level)

@@ -1,11 +1,9 @@
-"""Where pretrained weights live, and the one error that says which file is missing and where to get it.
+"""Where pretrained weights files live, and the one error that says which file is missing and where to get it.
 
-Two kinds of weights. Files on the Hugging Face hub (the baselines on transformers, diffusers and
-codicodec) are registered with `baselines.hub` and resolved by `huggingface_hub` in its own cache
-(HF_HOME, HF_HUB_OFFLINE, tokens for gated repositories); `m2l2 weights fetch NAME` is a thin wrapper over
-its `snapshot_download`. Other files are looked up in the weights directory (`$M2L2_WEIGHTS_DIR`, default
-`~/.cache/m2l2/weights`), where `m2l2 weights fetch NAME` downloads a known file (with a sha256 check).
-Nothing is fetched at run time unless the user asks for it.
+Files that are not on the Hugging Face hub (embedders, older baselines) are registered here by the modules
+that use them and looked up in the weights directory (`$M2L2_WEIGHTS_DIR`, default `~/.cache/m2l2/weights`);
+hub files are resolved by `baselines.hub` through `huggingface_hub`. `m2l2 weights list|fetch`
+(benchmarks/weights_cli.py) lists both kinds and downloads on request; nothing is fetched at run time.
 """
 
 from __future__ import annotations
@@ -91,71 +89,3 @@ def fetch_weights(name: str) -> Path:
         raise M2L2Error(f"sha256 mismatch for {entry.filename}: got {digest}, expected {entry.sha256}")
     tmp.replace(target)
     return target
-
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser("weights", help="list or fetch pretrained weights files")
-    s = p.add_subparsers(dest="weights_command", metavar="ACTION")
-    ls = s.add_parser("list", help="known weights files and whether they are present")
-    ls.set_defaults(func=_cmd_list)
-    f = s.add_parser("fetch", help="download a weights file or hub snapshot (needs internet)")
-    f.add_argument("name")
-    f.add_argument("--revision", default=None, help="hub models: branch, tag or commit (default: the registered one)")
-    f.set_defaults(func=_cmd_fetch)
-    p.set_defaults(func=_cmd_list)
-
-
-def _hub_registry() -> dict:
-    try:
-        from baselines import hub
-    except ImportError:
-        return {}
-    return hub.HUB
-
-
-def _cmd_fetch(args) -> int:
-    """Hub models through huggingface_hub (its cache, token and progress bars); other files by URL."""
-    _import_known_providers()
-    hub_models = _hub_registry()
-    if args.name in hub_models:
-        from baselines import hub
-
-        found = hub.fetch(hub_models[args.name], args.revision)
-        print(f"{found.label}: {', '.join(str(p) for p in found.files.values())}")
-        return 0
-    if args.name not in WEIGHTS:
-        known = sorted([*WEIGHTS, *hub_models])
-        raise M2L2Error(f"unknown weights {args.name!r} (m2l2 weights fetch): known: {', '.join(known)}")
-    print(fetch_weights(args.name))
-    return 0
-
-
-def _cmd_list(args) -> int:
-    _import_known_providers()
-    hub_models = _hub_registry()
-    if hub_models:
-        from baselines import hub
-
-        print(f"hub cache: {hub.hub_cache_dir()}  (HF_HOME / HF_HUB_CACHE)")
-        for entry in sorted(hub_models.values(), key=lambda e: e.name):
-            print(f"  {entry.name:24s} {hub.status(entry):8s} {entry.repo_id}: {', '.join(entry.files)}  "
-                  f"[{entry.licence}]")
-    print(f"weights directory: {weights_dir()}  (set M2L2_WEIGHTS_DIR to change)")
-    for entry in sorted(WEIGHTS.values(), key=lambda e: e.name):
-        state = "present" if find_weights(entry.name) else "missing"
-        print(f"  {entry.name:24s} {state:8s} {entry.filename}  <- {entry.url}")
-    return 0
-
-
-# Modules that register weights files when imported; missing optional modules are skipped.
-PROVIDER_MODULES = ["benchmarks.embedders", "baselines"]
-
-
-def _import_known_providers() -> None:
-    import importlib
-
-    for name in PROVIDER_MODULES:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            pass

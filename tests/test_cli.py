@@ -101,3 +101,24 @@ def test_trained_checkpoint_round_trip(tmp_path, micro_yaml, clip):
     loaded = m2l2.load(tmp_path / "run")
     assert all(torch.equal(loaded.state_dict()[k], ema[k]) for k in ema)
     assert main(["reconstruct", str(clip), str(tmp_path / "r.wav"), "--checkpoint", str(tmp_path / "run")]) == 0
+
+
+def test_the_core_names_no_upper_package_and_plugins_add_their_commands():
+    # m2l2 (the core) must not import baselines/benchmarks by name: their commands come from the
+    # `m2l2.commands` entry points that pyproject.toml declares.
+    import ast
+    from pathlib import Path
+
+    from m2l2.cli import build_parser, command_modules
+
+    root = Path(__file__).resolve().parents[1] / "m2l2"
+    for path in root.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        strings = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+        upward = [x for x in names + strings if x.split(".")[0] in ("baselines", "benchmarks") and " " not in x]
+        assert not upward, (path, upward)
+    assert {"benchmarks.cli", "baselines.cli", "benchmarks.weights_cli"} <= set(command_modules())
+    commands = build_parser()._subparsers._group_actions[0].choices
+    assert {"encode", "train", "tables", "weights", "compare"} <= set(commands)
