@@ -249,7 +249,7 @@ def test_sqrtm_is_never_reached_with_a_nan(tmp_path):
 
 
 def test_few_frames_for_the_dimensions_warn(caplog):
-    from benchmarks.metrics.evaluation import ClipPair, EvalConfig
+    from benchmarks.metrics.evaluation_types import ClipPair, EvalConfig
     from benchmarks.metrics.set_scores import EmbeddedSet, fad
 
     rng = np.random.default_rng(0)
@@ -481,7 +481,7 @@ def test_symlinked_sub_folders_are_scanned(tmp_path, tone_clips, capsys):
 def test_metrics_keep_their_numbers_when_saving_fails(tmp_path, pair_dirs, capsys, monkeypatch):
     import errno
 
-    from benchmarks.metrics.evaluation import Evaluation
+    from benchmarks.metrics.evaluation_types import Evaluation
 
     ref, est = pair_dirs
     write = Evaluation.write

@@ -8,7 +8,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from benchmarks.metrics.evaluation import ClipPair, EvalConfig, MetricSummary, mean_summary, not_computed
+from benchmarks.metrics.evaluation_types import (
+    ClipPair,
+    EvalConfig,
+    MetricSummary,
+    mean_summary,
+    not_computed,
+)
 from benchmarks.metrics.sisdr import si_sdr
 from benchmarks.metrics.sources import load_source
 from benchmarks.metrics.spectral_distance import DAC_MEL, DAC_STFT, MultiScaleSpec, spectral_distance

@@ -9,7 +9,7 @@ aggregate, a bootstrap confidence interval over clips, skipped clips and provena
 be computed on this machine (weights or optional package missing) gets status "not computed" and a reason,
 never a number.
 
-The parts live by concept: `evaluation` (data types), `sources` (pairs, reading, screening),
+The parts live by concept: `evaluation_types` (the data types of an evaluation and its results), `sources` (pairs, reading, screening),
 `clip_scores` (per-clip metrics), `set_scores` (FAD, KAD); this module only dispatches.
 """
 
@@ -33,7 +33,7 @@ from benchmarks.metrics.clip_scores import (
     spectral_details,
     visqol,
 )
-from benchmarks.metrics.evaluation import (
+from benchmarks.metrics.evaluation_types import (
     NOT_COMPUTED,
     ClipPair,
     EvalConfig,

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from benchmarks.embedders import Embedder
 from benchmarks.metrics.cache import EmbeddingCache, array_content_hash, file_content_hash
-from benchmarks.metrics.evaluation import ClipPair, EvalConfig, MetricSummary, Source, not_computed
+from benchmarks.metrics.evaluation_types import ClipPair, EvalConfig, MetricSummary, Source, not_computed
 from benchmarks.metrics.frechet import (
     bootstrap_fad_ci,
     embedding_stats,

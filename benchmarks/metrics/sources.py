@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.metrics.evaluation import ClipPair, Source
+from benchmarks.metrics.evaluation_types import ClipPair, Source
 from benchmarks.metrics.visqol import to_mono
 from m2l2.audio import audio_problem, load_audio, resample
 from m2l2.errors import M2L2Error
