@@ -30,7 +30,7 @@ def _valid(values: list[float | None]) -> np.ndarray:
     return np.array([v for v in values if v is not None], dtype=np.float64)
 
 
-def sisdr(pairs: list[ClipPair], config: EvalConfig, progress: bool) -> Scores:
+def sisdr(metric: str, pairs: list[ClipPair], config: EvalConfig, progress: bool) -> Scores:
     """SI-SDR per clip; identical signals (+inf dB) count as `config.sisdr_ceiling_db` in the mean."""
     values: list[float | None] = []
     skipped: dict[str, str] = {}
@@ -53,7 +53,7 @@ def sisdr(pairs: list[ClipPair], config: EvalConfig, progress: bool) -> Scores:
     return values, mean_summary("sisdr", clipped, config, skipped, "every reference is silent", details)
 
 
-def visqol(pairs: list[ClipPair], config: EvalConfig, progress: bool) -> Scores:
+def visqol(metric: str, pairs: list[ClipPair], config: EvalConfig, progress: bool) -> Scores:
     """ViSQOL (audio mode, 48 kHz mono) per clip, on `config.visqol_workers` processes."""
     reason = visqol_unavailable()
     if reason is not None:

@@ -23,16 +23,9 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 
 from benchmarks.embedders import Embedder, WeightsMissingError, available_embedders, get_embedder
-from benchmarks.metrics import METRICS, PER_CLIP_METRICS, embedder_key
+from benchmarks.metrics import METRICS, PER_CLIP_METRICS, clip_scores, embedder_key, metric_spec, set_scores
 from benchmarks.metrics.cache import EmbeddingCache
-from benchmarks.metrics.clip_scores import (
-    SPECTRAL_RATE,
-    SPECTRAL_SPECS,
-    sisdr,
-    spectral,
-    spectral_details,
-    visqol,
-)
+from benchmarks.metrics.clip_scores import SPECTRAL_RATE, SPECTRAL_SPECS, spectral_details
 from benchmarks.metrics.evaluation_types import (
     NOT_COMPUTED,
     ClipPair,
@@ -41,7 +34,7 @@ from benchmarks.metrics.evaluation_types import (
     MetricSummary,
     not_computed,
 )
-from benchmarks.metrics.set_scores import embed_pairs, embed_sources, fad, kad
+from benchmarks.metrics.set_scores import embed_pairs, embed_sources
 from benchmarks.metrics.sources import load_source, pairs_from_dirs, screen_pairs, source_problem
 from benchmarks.provenance import installed_versions
 from m2l2.errors import M2L2Error
@@ -108,40 +101,19 @@ def evaluate_pairs(
     seconds: dict[str, float] = {}
     for name in names:
         started = time.perf_counter()
-        key = embedder_key(name)
+        spec = metric_spec(name)
         if not usable:
             per_clip[name], summaries[name] = [], not_computed(name, "no clip has usable audio (see skipped)")
-        elif name == "sisdr":
-            per_clip[name], summaries[name] = sisdr(usable, config, progress)
-        elif name == "visqol":
-            per_clip[name], summaries[name] = visqol(usable, config, progress)
-        elif name in SPECTRAL_SPECS:
-            per_clip[name], summaries[name] = spectral(name, usable, config, progress)
+        elif spec.per_clip:
+            per_clip[name], summaries[name] = getattr(clip_scores, spec.scorer)(name, usable, config, progress)
         else:
-            try:
-                embedder = (embedders or {}).get(name) or (embedders or {}).get(key) or built.get(key)
-                if embedder is None:
-                    options = {
-                        **config.embedder_options.get(key, {}),
-                        **config.embedder_options.get(name, {}),
-                    }
-                    embedder = built[key] = get_embedder(key, **options)
-            except WeightsMissingError as e:
-                per_clip[name], summaries[name] = (
-                    [None] * len(usable),
-                    not_computed(name, f"weights missing: {e.filename}"),
-                )
-                continue
-            except M2L2Error as e:
-                per_clip[name], summaries[name] = (
-                    [None] * len(usable),
-                    not_computed(name, f"unavailable: {str(e).splitlines()[0]}"),
-                )
+            embedder, why = _embedder(name, embedders, built, config)
+            if embedder is None:
+                per_clip[name], summaries[name] = [None] * len(usable), not_computed(name, why)
                 continue
             identities[name] = embedder.identity()
-            score = kad if name.startswith("kad-") else fad
             data = embed_pairs(name, usable, embedder, cache, progress)
-            per_clip[name], summaries[name] = score(name, data, config)
+            per_clip[name], summaries[name] = getattr(set_scores, spec.scorer)(name, data, config)
         seconds[name] = time.perf_counter() - started
     # Clips with unusable audio: no value, and the reason in every metric's skipped list.
     values = {p.clip: i for i, p in enumerate(usable)}
@@ -160,3 +132,21 @@ def evaluate_pairs(
         "cpu_count": os.cpu_count(),
     }
     return Evaluation([p.clip for p in pairs], per_clip, summaries, provenance, seconds)
+
+
+def _embedder(name: str, given: dict[str, Embedder] | None, built: dict[str, Embedder],
+              config: EvalConfig) -> tuple[Embedder | None, str]:
+    """The embedder of a set-level metric: one passed in, one built earlier (FAD and KAD of one embedder
+    share it), or a new one from the registry; (None, why) when it cannot be built here."""
+    key = embedder_key(name)
+    embedder = (given or {}).get(name) or (given or {}).get(key) or built.get(key)
+    if embedder is not None:
+        return embedder, ""
+    options = {**config.embedder_options.get(key, {}), **config.embedder_options.get(name, {})}
+    try:
+        embedder = built[key] = get_embedder(key, **options)
+    except WeightsMissingError as e:
+        return None, f"weights missing: {e.filename}"
+    except M2L2Error as e:
+        return None, f"unavailable: {str(e).splitlines()[0]}"
+    return embedder, ""
