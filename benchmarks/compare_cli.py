@@ -21,10 +21,9 @@ import numpy as np
 
 from benchmarks.embedders.clap import CHECKPOINTS, DEFAULT_CHECKPOINT
 from benchmarks.metrics import METRICS, PER_CLIP_METRICS, embedder_key
+from benchmarks.metrics.cli import DEFAULT_METRICS
 from benchmarks.metrics.paired import N_PERM, Comparison, not_computed, paired_difference
 from m2l2.errors import M2L2Error
-
-DEFAULT_METRICS = "sisdr,visqol,fad-vggish,fad-clap"  # the default of `m2l2 metrics`
 
 
 def register(subparsers) -> None:
