@@ -18,9 +18,10 @@ def register(subparsers) -> None:
     ls.set_defaults(func=_cmd_list)
     rc = s.add_parser("reconstruct", help="encode and decode an audio file through one adapter")
     rc.add_argument("name", help="adapter name, options as name:key=value,key=value")
-    rc.add_argument("input")
-    rc.add_argument("output")
-    rc.add_argument("--autoencoders", action="append", default=[], metavar="YAML")
+    rc.add_argument("input", help="audio file to reconstruct")
+    rc.add_argument("output", help="audio file to write")
+    rc.add_argument("--autoencoders", action="append", default=[], metavar="YAML",
+                    help="a YAML file registering more autoencoders (repeatable)")
     rc.add_argument("--allow-random", action="store_true",
                     help="allow adapters without pretrained weights (tests and debugging only)")
     rc.set_defaults(func=_cmd_reconstruct)

@@ -36,26 +36,27 @@ def register(subparsers) -> None:
         "test; FAD/KAD: joint clip bootstrap of both set values, reweighting cached embeddings). Marks: "
         "* p < 0.05, ** p < 0.01, *** p < 0.001. See docs/statistics.md.",
     )
-    p.add_argument("a_dir", metavar="A_DIR")
-    p.add_argument("b_dir", metavar="B_DIR")
+    p.add_argument("a_dir", metavar="A_DIR", help="system A's outputs (paired with the references by relative path)")
+    p.add_argument("b_dir", metavar="B_DIR", help="system B's outputs")
     p.add_argument("--ref", required=True, metavar="REF_DIR", help="folder of the reference clips")
     p.add_argument("--metrics", default=DEFAULT_METRICS, help=f"comma-separated (default {DEFAULT_METRICS})")
     p.add_argument("--json", action="store_true", help="print the comparisons as one JSON object")
     p.add_argument("--bootstrap", type=int, default=1000, help="resamples for per-clip metrics and KAD")
     p.add_argument("--fad-bootstrap", type=int, default=200, help="resamples for FAD differences")
     p.add_argument("--permutations", type=int, default=N_PERM, help="random sign patterns of the test")
-    p.add_argument("--ci-level", type=float, default=0.95)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ci-level", type=float, default=0.95, help="confidence level of the intervals (default 0.95)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the resamples (fixed: reruns give the same intervals)")
     p.add_argument(
         "--cache-dir",
         default=str(Path("results") / "embedding-cache"),
         help="embedding cache shared with `m2l2 metrics` ('none' disables)",
     )
-    p.add_argument("--clap-checkpoint", choices=sorted(CHECKPOINTS), default=DEFAULT_CHECKPOINT)
+    p.add_argument("--clap-checkpoint", choices=sorted(CHECKPOINTS), default=DEFAULT_CHECKPOINT,
+                   help="LAION-CLAP checkpoint of fad-clap / kad-clap")
     p.add_argument("--weights-dir", help="folder holding weights files (sets M2L2_WEIGHTS_DIR)")
     p.add_argument("--workers", type=int, default=None, help="ViSQOL processes (default: all cores)")
     p.add_argument("--device", default="cpu", help="torch device for the embedders")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 

@@ -19,7 +19,7 @@ def register(subparsers) -> None:
     ls = s.add_parser("list", help="known weights files and whether they are present")
     ls.set_defaults(func=_cmd_list)
     f = s.add_parser("fetch", help="download a weights file or hub snapshot (needs internet)")
-    f.add_argument("name")
+    f.add_argument("name", help="a name from `m2l2 weights list`")
     f.add_argument("--revision", default=None, help="hub models: branch, tag or commit (default: the registered one)")
     f.set_defaults(func=_cmd_fetch)
     p.set_defaults(func=_cmd_list)

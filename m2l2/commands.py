@@ -96,8 +96,8 @@ def register(subparsers) -> None:
         ("reconstruct", "audio file → encode → decode → audio file", cmd_reconstruct, True),
     ):
         p = subparsers.add_parser(name, help=help_text)
-        p.add_argument("input")
-        p.add_argument("output")
+        p.add_argument("input", help="file to read (audio, or latents for decode)")
+        p.add_argument("output", help="file to write (.wav/.flac/.ogg audio, or .safetensors latents for encode)")
         _add_model_args(p)
         if decodes:
             _decode_args(p)
@@ -109,11 +109,12 @@ def register(subparsers) -> None:
     p.set_defaults(func=cmd_info)
 
     p = subparsers.add_parser("speed", help="encode/decode real-time factors and peak memory (random weights)")
-    p.add_argument("--config", default="paper")
-    p.add_argument("--seconds", type=float, nargs="*", default=[10.0, 60.0])
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--config", default="paper", help="named configuration or YAML (default: paper)")
+    p.add_argument("--seconds", type=float, nargs="*", default=[10.0, 60.0], help="audio durations timed (default: 10 60)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                   help="cpu or cuda[:N] (default: cuda when available)")
     p.add_argument("--no-upstream", action="store_true", help="skip upstream Music2Latent")
-    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=1, help="timed repeats per duration; the median is reported")
     p.add_argument("--mode", choices=DECODE_MODES, default="autoregressive",
                    help="Music2Latent2's decoding mode")
     p.add_argument("--channels-last", action="store_true", help="channels-last convolutions (both models)")

@@ -122,3 +122,25 @@ def test_the_core_names_no_upper_package_and_plugins_add_their_commands():
     assert {"benchmarks.cli", "baselines.cli", "benchmarks.weights_cli"} <= set(command_modules())
     commands = build_parser()._subparsers._group_actions[0].choices
     assert {"encode", "train", "tables", "weights", "compare"} <= set(commands)
+
+
+def test_every_command_and_option_has_help_text():
+    import argparse
+
+    from m2l2.cli import build_parser
+
+    missing = []
+
+    def walk(parser, path):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                helps = {c.dest: c.help for c in action._choices_actions}
+                for name, child in action.choices.items():
+                    if not helps.get(name):
+                        missing.append(" ".join([*path, name]))
+                    walk(child, [*path, name])
+            elif action.help is None and not isinstance(action, argparse._HelpAction):
+                missing.append(f"{' '.join(path)} {action.option_strings or action.dest}")
+
+    walk(build_parser(), [])
+    assert not missing, missing

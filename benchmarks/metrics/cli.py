@@ -36,8 +36,8 @@ def register(subparsers) -> None:
         "whose weights or packages are missing are shown as 'not computed', never as a number. Metrics: "
         f"{', '.join(METRICS)} (kad-X uses fad-X's embedder and embedding cache).",
     )
-    p.add_argument("reference_dir", metavar="REF_DIR")
-    p.add_argument("estimate_dir", metavar="EST_DIR")
+    p.add_argument("reference_dir", metavar="REF_DIR", help="reference audio files")
+    p.add_argument("estimate_dir", metavar="EST_DIR", help="reconstructions, paired with the references by relative path")
     p.add_argument("--metrics", default=DEFAULT_METRICS, help=f"comma-separated (default {DEFAULT_METRICS})")
     p.add_argument(
         "--json", action="store_true", help="print the aggregates as one JSON object keyed by metric"
@@ -50,16 +50,17 @@ def register(subparsers) -> None:
         default=None,
         help="embedding cache (default: embedding-cache/ next to --out, else results/embedding-cache; 'none' disables)",
     )
-    p.add_argument("--clap-checkpoint", choices=sorted(CHECKPOINTS), default=DEFAULT_CHECKPOINT)
+    p.add_argument("--clap-checkpoint", choices=sorted(CHECKPOINTS), default=DEFAULT_CHECKPOINT,
+                   help="LAION-CLAP checkpoint of fad-clap / kad-clap")
     p.add_argument("--weights-dir", help="folder holding weights files (sets M2L2_WEIGHTS_DIR)")
     p.add_argument(
         "--bootstrap", type=int, default=1000, help="bootstrap replicates for per-clip metrics' and KAD's CIs"
     )
     p.add_argument("--fad-bootstrap", type=int, default=200, help="bootstrap replicates for FAD CIs")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples")
     p.add_argument("--workers", type=int, default=None, help="ViSQOL processes (default: all cores)")
     p.add_argument("--device", default="cpu", help="torch device for the embedders")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 

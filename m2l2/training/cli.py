@@ -22,7 +22,8 @@ def register(subparsers) -> None:
     p.add_argument(
         "config", metavar="CONFIG_OR_NAME", help="named configuration (tiny, paper, ...) or YAML path"
     )
-    p.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE")
+    p.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                   help="configuration overrides, e.g. train.lr=3e-4 train.data=/data/music (unknown keys are errors)")
     p.add_argument("--run-dir", type=Path, default=None, help="run folder (default: runs/<config>-<time>)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --run-dir")
     p.add_argument(
