@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks import store
 from benchmarks.experiments import EXPERIMENTS, NAMES
+from benchmarks.stage_times import StageTimes
 from m2l2.errors import M2L2Error
 
 
@@ -178,30 +181,36 @@ def _cmd_tables(args) -> int:
     outcome: dict[str, str] = {}
     seconds: dict[str, float] = {}
     t0 = time.time()
+    times = StageTimes()
     if cfg.dataset.name.startswith("suite-") and cfg.dataset.build_suite:
         from benchmarks.suite import ensure_built
 
         print("== suite ==", flush=True)
         root = Path(cfg.dataset.root).expanduser() if cfg.dataset.root else None
-        ensure_built(root, parts=list(cfg.dataset.build_suite))
+        with times.stage("suite"):
+            ensure_built(root, parts=list(cfg.dataset.build_suite))
         seconds["suite"] = time.time() - t0
         outcome["suite"] = f"parts {', '.join(cfg.dataset.build_suite)} ready"
-    for name in wanted:
-        print(f"== {name} ==", flush=True)
-        started = time.time()
-        try:
-            summary = run_experiment(name, cfg, RunOptions(progress=progress, shard=shard))
-        except M2L2Error as e:
-            outcome[name] = f"failed: {str(e).splitlines()[0]}"
-            print(outcome[name], flush=True)
-            continue
-        finally:
-            seconds[name] = time.time() - started
-        print(summary.text(), flush=True)
-        outcome[name] = _outcome(summary)
+    # one unsharded run per cache at a time (shards and torchrun ranks share it by design)
+    with store.cache_lock(cfg.cache_dir, enabled=shard[1] == 1 and ranks is None):
+        for name in wanted:
+            print(f"== {name} ==", flush=True)
+            started = time.time()
+            try:
+                with times.stage(name):
+                    summary = run_experiment(name, cfg, RunOptions(progress=progress, shard=shard))
+            except M2L2Error as e:
+                outcome[name] = f"failed: {str(e).splitlines()[0]}"
+                print(outcome[name], flush=True)
+                continue
+            finally:
+                seconds[name] = time.time() - started
+            print(summary.text(), flush=True)
+            outcome[name] = _outcome(summary)
     print(f"\n== m2l2 tables: summary ({time.time() - t0:.1f} s, config '{cfg.name}') ==")
     for name, what in outcome.items():
         print(f"  {name:7s} {seconds.get(name, 0.0):8.1f} s  {what}")
+    print(times.table(), file=sys.stderr, flush=True)
     if any(w.startswith("failed") for w in outcome.values()):
         return 1
     if wanted == ["table2"] and shard[1] == 1 and "files written" not in outcome.get("table2", ""):

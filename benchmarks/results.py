@@ -314,11 +314,15 @@ def load(config: Any = None, experiments: tuple[str, ...] = EXPERIMENTS) -> Any:
 
 
 def export(df: Any, out: str | Path, fmt: str) -> Path:
-    """Write the DataFrame as CSV or Parquet (Parquet needs pyarrow)."""
+    """Write the DataFrame as CSV or Parquet (Parquet needs pyarrow), atomically; a file that already holds
+    the same bytes is left alone, so an export of unchanged results rewrites nothing."""
+    import io
+
+    from m2l2.io import write_bytes
+
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
-        df.to_csv(out, index=False)
+        data = df.to_csv(index=False).encode()
     elif fmt == "parquet":
         try:
             import pyarrow  # noqa: F401
@@ -326,7 +330,11 @@ def export(df: Any, out: str | Path, fmt: str) -> Path:
             raise M2L2Error(
                 "parquet export needs pyarrow: pip install pyarrow (or use --format csv)"
             ) from None
-        df.to_parquet(out, index=False)
+        buf = io.BytesIO()
+        df.to_parquet(buf, index=False)
+        data = buf.getvalue()
     else:
         raise M2L2Error(f"unknown format {fmt!r}; choose csv or parquet")
+    if not (out.is_file() and out.read_bytes() == data):
+        write_bytes(out, data)
     return out

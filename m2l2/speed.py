@@ -3,10 +3,14 @@ of upstream Music2Latent's network built directly from the `music2latent` packag
 
 RTF = seconds of compute per second of audio (lower is faster). Peak memory: CUDA peak allocation on GPU;
 on CPU the largest of torch's allocator peak, Python/NumPy allocations and resident-set growth (`peak_bytes`).
+Achieved GFLOP/s (matrix products and convolutions counted by torch's FlopCounterMode) are printed as a
+share of the dense matmul throughput measured in the same run (`Ceiling`): how far the network is from what
+this machine's BLAS reaches now. `ModuleClock` measures the time spent in module forward passes.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import tracemalloc
@@ -29,7 +33,7 @@ def _rss_bytes() -> int:
 
 def _torch_cpu_peak(prof) -> int:
     """Peak of the running sum of torch CPU-allocator events (allocations positive, frees negative)."""
-    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]" and e.device_type() == _CPU]
+    events = [e for e in prof.kineto_results.events() if e.name() == "[memory]" and e.device_type() == _CPU]
     peak = live = 0
     for e in sorted(events, key=lambda e: e.start_ns()):
         live += e.nbytes()
@@ -64,7 +68,7 @@ def peak_memory(device: torch.device, rss: bool = False):
 
     CUDA: peak allocation above the start. CPU, the default: the larger of two exact accounts that cannot
     miss an allocation the way resident-set growth does (the allocator reuses memory it already holds):
-    torch's CPU allocator (every allocation and free, through `torch.profiler`) and Python/NumPy
+    torch's CPU allocator (every allocation and free, through torch's autograd profiler) and Python/NumPy
     allocations (`tracemalloc`). `rss=True`: resident-set growth sampled every 2 ms instead, which also sees
     other native libraries; measured without the profiler, whose event buffers grow with the number of
     operations. `peak_bytes` takes both. Tracking slows the block down: time it separately.
@@ -83,7 +87,9 @@ def peak_memory(device: torch.device, rss: bool = False):
             yield result
         result["bytes"] = result["rss"] = growth[0]
         return
-    prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True)
+    # The autograd profiler itself: `torch.profiler.profile` asks `hasattr(torch, "_inductor")` on start, which
+    # imports torch._inductor and torch._dynamo (2.9 s once per process; 12 s under load in `m2l2 tables`).
+    prof = torch.autograd.profiler.profile(profile_memory=True, use_kineto=True)
     tracing = tracemalloc.is_tracing()
     if not tracing:
         tracemalloc.start()
@@ -127,6 +133,42 @@ def measure(fn: Callable[[], object], seconds: float, device: torch.device, repe
     return best / seconds, peak_bytes(fn, device)["bytes"] / 2**20
 
 
+class ModuleClock:
+    """Seconds spent inside torch module forward passes (outermost calls, per thread) while active: how much
+    of a stage is model compute. Global module hooks that return nothing, so no output changes; each module
+    call costs two Python calls more while the clock runs."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.calls = 0
+        self._local = threading.local()
+        self._handles: list = []
+
+    def _pre(self, module, args) -> None:
+        depth = getattr(self._local, "depth", 0)
+        if depth == 0:
+            self._local.start = time.perf_counter()
+        self._local.depth = depth + 1
+
+    def _post(self, module, args, output) -> None:
+        self._local.depth = getattr(self._local, "depth", 1) - 1
+        if self._local.depth == 0:
+            self.seconds += time.perf_counter() - self._local.start
+            self.calls += 1
+
+    def __enter__(self) -> ModuleClock:
+        from torch.nn.modules import module
+
+        self._handles = [module.register_module_forward_pre_hook(self._pre),
+                         module.register_module_forward_hook(self._post, always_call=True)]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+
 @dataclass(frozen=True)
 class SpeedOptions:
     """Inference options applied alike to both models of the comparison."""
@@ -165,6 +207,51 @@ def bf16_native() -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+def matmul_gflops(device: torch.device, dtype: torch.dtype = torch.float32, n: int = 2048,
+                  budget: float = 1.0) -> float:
+    """Dense matrix-product throughput of this machine now (GFLOP/s): best n×n×n product of those that fit in
+    about `budget` seconds, after a warm-up. The ceiling a network's convolutions and matmuls could reach."""
+    gen = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(n, n, generator=gen).to(device=device, dtype=dtype) for _ in range(2))
+    out = torch.mm(a, b)
+    best, start = float("inf"), time.perf_counter()
+    while time.perf_counter() - start < budget or best == float("inf"):
+        t0 = time.perf_counter()
+        torch.mm(a, b, out=out)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def count_gflop(fn: Callable[[], object]) -> float:
+    """GFLOP of one call of `fn`: matrix products and convolutions (torch's FlopCounterMode; element-wise
+    work is not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        fn()
+    return counter.get_total_flops() / 1e9
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """Dense matmul GFLOP/s measured in this run: fp32, and bf16 where the CPU runs it natively (or on CUDA)."""
+
+    fp32: float
+    bf16: float | None
+
+    @classmethod
+    def measure(cls, device: torch.device) -> Ceiling:
+        native = device.type == "cuda" or bf16_native()
+        return cls(matmul_gflops(device), matmul_gflops(device, torch.bfloat16) if native else None)
+
+    def text(self) -> str:
+        bf16 = f"{self.bf16:.0f}" if self.bf16 is not None else "no native bf16"
+        return f"dense matmul ceiling (2048², this run): fp32 {self.fp32:.0f} GFLOP/s, bf16 {bf16}"
 
 
 def _m2l2_fns(config: str, audio: torch.Tensor, device: torch.device, mode: str = "autoregressive",
@@ -223,15 +310,44 @@ def bf16_error(config: str, seconds: float, device: torch.device, mode: str = "a
     return float((low.float() - ref).norm() / ref.norm().clamp_min(1e-12))
 
 
+def _time_row(name: str, seconds: float, enc, dec, dev: torch.device, repeats: int, peak: float) -> dict:
+    """RTF, peak memory, FLOPs and achieved GFLOP/s (and its share of the matmul ceiling `peak`) of one model."""
+    enc_rtf, enc_mem = measure(enc, seconds, dev, repeats)
+    dec_rtf, dec_mem = measure(dec, seconds, dev, repeats)
+    enc_gflop, dec_gflop = count_gflop(enc), count_gflop(dec)
+    enc_rate, dec_rate = enc_gflop / (enc_rtf * seconds), dec_gflop / (dec_rtf * seconds)
+    return dict(model=name, seconds=seconds, enc_rtf=enc_rtf, dec_rtf=dec_rtf, enc_mib=enc_mem, dec_mib=dec_mem,
+                enc_gflop=enc_gflop, dec_gflop=dec_gflop, enc_gflops=enc_rate, dec_gflops=dec_rate,
+                enc_of_peak=enc_rate / peak, dec_of_peak=dec_rate / peak)
+
+
+def _print_ratios(rows: list[dict], seconds_list: list[float]) -> None:
+    by = {(r["model"].split(" ")[0], r["seconds"]): r for r in rows}
+    for seconds in seconds_list:
+        a, b = by.get(("Music2Latent2", seconds)), by.get(("Music2Latent", seconds))
+        if a and b:
+            print(f"ratio Music2Latent2 / Music2Latent at {seconds:g} s: encode {a['enc_rtf'] / b['enc_rtf']:.2f}x, "
+                  f"decode {a['dec_rtf'] / b['dec_rtf']:.2f}x, encode + decode "
+                  f"{(a['enc_rtf'] + a['dec_rtf']) / (b['enc_rtf'] + b['dec_rtf']):.2f}x (RTF)")
+
+
 def run_speed(config: str, seconds_list: list[float], device: str, upstream: bool = True, repeats: int = 1,
               mode: str = "autoregressive", opts: SpeedOptions = SpeedOptions()) -> list[dict]:
+    """Time Music2Latent2 (and upstream's network) at each length; print RTF, peak memory and the achieved
+    GFLOP/s as a share of this run's dense matmul throughput (bf16's when `opts.bf16`, else fp32's)."""
+    from m2l2 import threads
+
     dev = torch.device(device)
     opts.check(dev)
     rows = []
-    where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"{torch.get_num_threads()} CPU threads"
+    where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else threads.current().describe()
     print(f"device: {dev} ({where}); CPU {cpu_capability()}, native bf16: {bf16_native()}; "
           f"channels-last: {opts.channels_last}, bf16 autocast: {opts.bf16} (both models alike)")
-    print(f"{'model':28s} {'audio s':>8s} {'enc RTF':>9s} {'dec RTF':>9s} {'enc MiB':>9s} {'dec MiB':>9s}")
+    ceiling = Ceiling.measure(dev)
+    peak = ceiling.bf16 if opts.bf16 and ceiling.bf16 else ceiling.fp32
+    print(f"{ceiling.text()}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"{'model':28s} {'audio s':>8s} {'enc RTF':>9s} {'dec RTF':>9s} {'enc MiB':>9s} {'dec MiB':>9s} "
+          f"{'enc GFLOP/s':>12s} {'dec GFLOP/s':>12s} {'of matmul enc/dec':>18s}")
     for seconds in seconds_list:
         audio = torch.randn(1, 1, int(seconds * SR), generator=torch.Generator().manual_seed(0)).to(dev) * 0.1
         label = config if mode == "autoregressive" else f"{config}, {mode}"
@@ -244,18 +360,12 @@ def run_speed(config: str, seconds_list: list[float], device: str, upstream: boo
             except Exception as e:  # the upstream package is optional
                 print(f"{name:28s} {seconds:8.0f}  not measured: {type(e).__name__}: {e}")
                 continue
-            enc_rtf, enc_mem = measure(enc, seconds, dev, repeats)
-            dec_rtf, dec_mem = measure(dec, seconds, dev, repeats)
-            rows.append(dict(model=name, seconds=seconds, enc_rtf=enc_rtf, dec_rtf=dec_rtf, enc_mib=enc_mem,
-                             dec_mib=dec_mem))
-            print(f"{name:28s} {seconds:8.0f} {enc_rtf:9.3f} {dec_rtf:9.3f} {enc_mem:9.0f} {dec_mem:9.0f}")
-    by = {(r["model"].split(" ")[0], r["seconds"]): r for r in rows}
-    for seconds in seconds_list:
-        a, b = by.get(("Music2Latent2", seconds)), by.get(("Music2Latent", seconds))
-        if a and b:
-            print(f"ratio Music2Latent2 / Music2Latent at {seconds:g} s: encode {a['enc_rtf'] / b['enc_rtf']:.2f}x, "
-                  f"decode {a['dec_rtf'] / b['dec_rtf']:.2f}x, encode + decode "
-                  f"{(a['enc_rtf'] + a['dec_rtf']) / (b['enc_rtf'] + b['dec_rtf']):.2f}x (RTF)")
+            r = _time_row(name, seconds, enc, dec, dev, repeats, peak)
+            rows.append(r)
+            share = f"{r['enc_of_peak']:.0%} / {r['dec_of_peak']:.0%}"
+            print(f"{name:28s} {seconds:8.0f} {r['enc_rtf']:9.3f} {r['dec_rtf']:9.3f} {r['enc_mib']:9.0f} "
+                  f"{r['dec_mib']:9.0f} {r['enc_gflops']:12.1f} {r['dec_gflops']:12.1f} {share:>18s}")
+    _print_ratios(rows, seconds_list)
     if opts.bf16:
         print(f"bf16 vs fp32 decode of Music2Latent2 ({config}, {seconds_list[0]:g} s): relative error "
               f"{bf16_error(config, seconds_list[0], dev, mode):.2e}")

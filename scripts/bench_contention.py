@@ -15,6 +15,10 @@ Policies:
   one-thread     torch loaded first (spinning waits), 1 thread
   spin-loadavg   torch loaded first (spinning waits), `m2l2.threads.apply()`: CPUs less the load average
   passive-1      import m2l2 first (passive waits), 1 thread
+  eigh-blas-1    not a decode: NumPy `eigh` of a 200×200 covariance (one FAD with MusiCNN), best of 20, on
+                 1 OpenBLAS thread
+  eigh-blas-2    the same on 2 OpenBLAS threads (NumPy's default on 2 CPUs), OpenBLAS's default spinning
+  eigh-blas-2-short-spin  the same with OPENBLAS_THREAD_TIMEOUT=4 (what importing m2l2 first sets)
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ import subprocess
 import sys
 import time
 
-POLICIES = ("default", "forced-2", "one-thread", "spin-loadavg", "passive-1")
+POLICIES = ("default", "forced-2", "one-thread", "spin-loadavg", "passive-1", "eigh-blas-1", "eigh-blas-2",
+            "eigh-blas-2-short-spin")
 
 CHILD = r"""
 import json, sys, time
@@ -54,6 +59,24 @@ print(json.dumps({"seconds": best, "threads": torch.get_num_threads(), "plan": p
 """
 
 
+EIGH_CHILD = r"""
+import json, sys, time
+import numpy as np
+from threadpoolctl import threadpool_limits
+threads = int(sys.argv[1].split("-")[2])
+x = np.random.default_rng(0).standard_normal((200, 800))
+cov = x @ x.T / 800
+with threadpool_limits(threads, "blas"):
+    np.linalg.eigh(cov)
+    best = float("inf")
+    for _ in range(20):
+        start = time.perf_counter()
+        np.linalg.eigh(cov)
+        best = min(best, time.perf_counter() - start)
+print(json.dumps({"seconds": best, "threads": threads, "plan": f"{threads} OpenBLAS thread(s)"}))
+"""
+
+
 def _spin() -> None:
     os.sched_setaffinity(0, {0})
     while True:
@@ -65,7 +88,11 @@ def time_policy(policy: str, args: argparse.Namespace) -> dict:
     env = {k: v for k, v in os.environ.items()
            if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "M2L2_THREADS", "MKL_NUM_THREADS")}
     load = os.getloadavg()[0]
-    cmd = [sys.executable, "-c", CHILD, policy, args.config, str(args.seconds), str(args.repeats)]
+    code = EIGH_CHILD if policy.startswith("eigh-") else CHILD
+    env.pop("OPENBLAS_THREAD_TIMEOUT", None)
+    if policy.endswith("short-spin"):
+        env["OPENBLAS_THREAD_TIMEOUT"] = "4"
+    cmd = [sys.executable, "-c", code, policy, args.config, str(args.seconds), str(args.repeats)]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.timeout)
     if done.returncode != 0:
         return {"policy": policy, "error": done.stderr.strip().splitlines()[-1:], "load": load}
@@ -108,8 +135,8 @@ def report(rows: list[dict], seconds: float) -> None:
         values = [r[key] for r in rows if r["policy"] == policy and r["condition"] == condition and key in r]
         return statistics.median(values) if values else None
 
-    print(f"decode of {seconds:g} s, one core busy (spinner pinned to CPU 0) against idle, median of "
-          f"{max(r['round'] for r in rows) + 1} round(s); target busy <= 1.5x idle")
+    print(f"decode of {seconds:g} s (eigh-*: one 200x200 eigh), one core busy (spinner pinned to CPU 0) "
+          f"against idle, median of {max(r['round'] for r in rows) + 1} round(s); target busy <= 1.5x idle")
     print(f"{'policy':14s} {'threads':>7s} {'idle s':>8s} {'busy s':>8s} {'busy/idle':>9s} {'load idle/busy':>15s}")
     for policy in dict.fromkeys(r["policy"] for r in rows):
         idle, busy = cell(policy, "idle", "seconds"), cell(policy, "busy", "seconds")
@@ -119,7 +146,7 @@ def report(rows: list[dict], seconds: float) -> None:
             continue
         threads = int(cell(policy, "busy", "threads"))
         load = f"{cell(policy, 'idle', 'load'):.1f}/{cell(policy, 'busy', 'load'):.1f}"
-        print(f"{policy:14s} {threads:7d} {idle:8.2f} {busy:8.2f} {busy / idle:9.2f} {load:>15s}")
+        print(f"{policy:14s} {threads:7d} {idle:8.4f} {busy:8.4f} {busy / idle:9.2f} {load:>15s}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -73,3 +73,32 @@ def test_bf16_is_refused_without_native_support_and_its_error_is_measured(monkey
     speed.SpeedOptions(channels_last=True).check(CPU)  # always allowed
     err = speed.bf16_error("tiny", 0.2, CPU)  # bf16 keeps ~3 significant digits: far from 0, far from 1
     assert 1e-4 < err < 0.2, err
+
+
+def test_flop_count_matches_the_closed_form_and_the_matmul_ceiling_is_measured():
+    from m2l2.speed import Ceiling, count_gflop, matmul_gflops
+
+    layer = torch.nn.Linear(64, 32)
+    x = torch.randn(10, 64)
+    assert count_gflop(lambda: layer(x)) * 1e9 == 2 * 10 * 64 * 32  # one multiply and one add per weight use
+    conv = torch.nn.Conv1d(4, 8, kernel_size=3)
+    y = torch.randn(1, 4, 50)
+    assert count_gflop(lambda: conv(y)) * 1e9 == 2 * 48 * 8 * 4 * 3  # output positions × out × in × kernel
+    assert 0.01 < matmul_gflops(CPU, n=256, budget=0.05) < 1e5
+    assert "fp32" in Ceiling(12.0, None).text() and "no native bf16" in Ceiling(12.0, None).text()
+
+
+def test_module_clock_counts_outermost_forward_passes_and_changes_no_output():
+    from m2l2.speed import ModuleClock
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.GELU(), torch.nn.Linear(8, 2))
+    x = torch.randn(4, 8)
+    plain = net(x)
+    with ModuleClock() as clock:
+        timed = net(x)
+        net(x)
+    assert torch.equal(plain, timed)
+    assert clock.calls == 2 and clock.seconds > 0  # the nested Linear/GELU calls are inside, not counted again
+    net(x)
+    assert clock.calls == 2  # hooks removed on exit

@@ -1,14 +1,13 @@
 """Reconstructing the evaluation set with one model and scoring it, shared by Table II and the FAD points.
 
 A reconstruction `<folder>/<clip>.flac` is reused when its sidecar key (hash of the clip's audio, the
-model's identity, the channel mode, the seed) matches; the sidecar is written after the audio, so it marks
+model's identity, the channel mode, the seed) matches and its bytes match the checksum the sidecar recorded
+(`store.reuse_cached`: a damaged file is rebuilt); the sidecar is written after the audio, so it marks
 completion. Scores: mean and bootstrap CI of per-clip metrics over rows, and set-level FADs and KADs.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -22,7 +21,6 @@ from benchmarks.config import EvalSettings, TablesConfig
 from benchmarks.evalset import Clip
 from benchmarks.experiments.base import ClipHook, RunSummary
 from benchmarks.metrics import PER_CLIP_METRICS
-from m2l2.io import write_json
 
 RECON_VERSION = "recon-v1"  # bump when the way reconstructions are made or stored changes
 AGG_VERSION = "agg-v1"  # bump when aggregation (bootstrap, FAD) changes
@@ -42,20 +40,6 @@ def shared_recon(cfg: TablesConfig, key: str) -> Path:
     """Every reconstruction is also filed under its key, so an experiment that needs one another experiment
     already made (Fig. 3's σ_cond = 0.4 point is Table II's row) links it instead of decoding again."""
     return Path(cfg.cache_dir).expanduser() / "recon" / "by-key" / key[:2] / f"{key}.flac"
-
-
-def _link(src: Path, dst: Path) -> None:
-    """Hard link `src` at `dst` (a copy across file systems), replacing `dst`."""
-    import shutil
-
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f"{dst.name}.{os.getpid()}.link")
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(src, tmp)
-    except OSError:
-        shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
 
 
 def recon_keys(cfg: TablesConfig, model_key: str, clips: list[Clip]) -> dict[str, str]:
@@ -79,24 +63,18 @@ def reconstruct_clips(
 ) -> dict[str, str]:
     """Reconstruct missing/stale clips into `folder`; returns clip id → reconstruction key."""
     from baselines.harness import reconstruct, seeded
-    from m2l2.audio import save_audio
+    from m2l2.audio import audio_file_problem, save_audio
 
     keys = recon_keys(cfg, model_key, clips)
     bar = tqdm(clips, desc=f"{label}: reconstruct", unit="clip", disable=not progress, file=sys.stdout)
     for clip in bar:
         key = keys[clip.id]
         out, side = recon_file(folder, clip), folder / f"{store.slug(clip.id)}.json"
-        if out.is_file() and side.is_file():
-            try:
-                if json.loads(side.read_text()).get("key") == key:
-                    summary.reused_reconstructions += 1
-                    continue
-            except json.JSONDecodeError:
-                pass
         shared = shared_recon(cfg, key)
-        if shared.is_file():
-            _link(shared, out)
-            write_json(side, {"key": key, "clip": clip.id, "linked": str(shared)})
+        # reused only when it matches the checksum recorded at write time; a damaged copy is rebuilt
+        if store.reuse_cached(
+            out, side, shared, {"key": key, "clip": clip.id}, lambda p, ref=clip.reference: audio_file_problem(p, ref)
+        ):
             summary.reused_reconstructions += 1
             continue
         audio, sr = clip.load()
@@ -106,8 +84,7 @@ def reconstruct_clips(
         seconds = time.perf_counter() - t0
         summary.add_time(f"reconstruct: {label}", seconds)
         save_audio(out, y, sr)  # atomic; 16-bit FLAC (the sidecar is written after, so it marks completion)
-        _link(out, shared)
-        write_json(side, {"key": key, "clip": clip.id, "seconds": round(seconds, 4)})
+        store.record_cached(out, side, shared, {"key": key, "clip": clip.id, "seconds": round(seconds, 4)})
         summary.reconstructed += 1
         if on_clip:
             on_clip("reconstruct", label, clip.id)

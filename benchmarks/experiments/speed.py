@@ -37,7 +37,7 @@ class SpeedSettings:
     repeats: int = 3  # timed calls per direction (best is kept), after one warm-up call
     models: list[str] | None = None  # labels from `models`; None: every model of the configuration
     device: str = "cpu"  # where Music2Latent2 models run ("cuda" on a GPU machine)
-    threads: int | None = None  # torch CPU threads (None: torch's default)
+    threads: int | None = None  # CPU threads (None: m2l2.threads' choice, --threads or the usable CPUs)
 
     def __post_init__(self) -> None:
         if self.seconds <= 0 or self.repeats < 1:
@@ -93,12 +93,13 @@ def time_model(ae: Any, audio: np.ndarray, sr: int, repeats: int, device: str) -
 
 def run(cfg: TablesConfig, st: SpeedSettings, opts: RunOptions) -> RunSummary:
     """Time every runnable model of `cfg` (reusing rows measured earlier on this machine with these inputs)."""
-    import torch
     from tqdm import tqdm
 
     t0 = time.time()
     if st.threads:
-        torch.set_num_threads(int(st.threads))
+        from m2l2 import threads
+
+        threads.apply(int(st.threads))  # torch and BLAS alike, for the rest of this process
     summary = RunSummary(name="speed")
     specs = [find_model(cfg, label) for label in st.models] if st.models is not None else list(cfg.models)
     audio, sr, audio_hash = timed_audio(cfg, st.seconds)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing
-import os
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -100,8 +99,10 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     global _POOL
     if _POOL is None or _POOL[0] != workers:
         shutdown_pool()
+        from m2l2.threads import worker_init
+
         ctx = multiprocessing.get_context("spawn")  # never fork a process whose torch/numba threads run
-        _POOL = (workers, ProcessPoolExecutor(max_workers=workers, mp_context=ctx))
+        _POOL = (workers, ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=worker_init))
     return _POOL[1]
 
 
@@ -119,8 +120,11 @@ atexit.register(shutdown_pool)
 def visqol_many(
     jobs: list[VisqolJob], workers: int | None = None, progress: bool = True
 ) -> list[tuple[float | None, str | None]]:
-    """Score clips in `workers` processes (default: all cores); results keep the order of `jobs`."""
-    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    """Score clips in `workers` processes (default: the thread count of `m2l2.threads`, one thread each);
+    results keep the order of `jobs`."""
+    from m2l2.threads import pool_workers
+
+    workers = pool_workers(workers, len(jobs))
     bar = tqdm(total=len(jobs), desc="visqol", unit="clip", disable=not progress)
     results: list[tuple[float | None, str | None]] = [(None, "not run")] * len(jobs)
     if workers > 1:

@@ -44,9 +44,11 @@ class Job:
 
 
 def default_workers() -> int:
-    """$M2L2_WORKERS, else 2 (or 1 on a single core)."""
+    """$M2L2_WORKERS, else the thread count of `m2l2.threads` (--threads, $M2L2_THREADS, usable CPUs), at most 2."""
+    from m2l2.threads import pool_workers
+
     env = os.environ.get("M2L2_WORKERS")
-    return max(1, int(env)) if env else max(1, min(2, os.cpu_count() or 1))
+    return max(1, int(env)) if env else min(2, pool_workers())
 
 
 @dataclass
@@ -109,7 +111,9 @@ def make_pool(workers: int):
     process that has started OpenMP threads (torch does) can deadlock inside FluidSynth's sample loading."""
     if workers <= 1:
         return None
-    return multiprocessing.get_context("spawn").Pool(workers)
+    from m2l2.threads import worker_init
+
+    return multiprocessing.get_context("spawn").Pool(workers, initializer=worker_init)  # one thread per worker
 
 
 def part_module(part: str):

@@ -15,7 +15,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,7 +102,9 @@ class ProbePool:
     seeded and deterministic, so the numbers do not depend on the worker count). Started on first use."""
 
     def __init__(self, workers: int | None):
-        self.workers = max(1, workers or os.cpu_count() or 1)
+        from m2l2.threads import pool_workers
+
+        self.workers = pool_workers(workers)  # default: the thread count of m2l2.threads
         self._pool = None
 
     def map(self, fn, jobs: list[tuple]):
@@ -113,8 +114,10 @@ class ProbePool:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
+            from m2l2.threads import worker_init
+
             ctx = multiprocessing.get_context("spawn")  # no fork after torch has started its threads
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=worker_init)
         futures = [self._pool.submit(fn, *job) for job in jobs]
         return (f.result() for f in futures)
 
