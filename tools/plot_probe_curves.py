@@ -1,0 +1,63 @@
+"""Held-out probe curves of training runs (raw and EMA weights) from their log.jsonl, in one PNG.
+
+    python tools/plot_probe_curves.py OUT.png RUN_DIR [RUN_DIR ...] [--reference R1 R2 ...]
+
+Panels: one-step dynamics correlation, its output/input RMS ratio, two-step dynamics correlation, and the
+own- vs other-latent denoising error at σ = 80 (equal: the latents are ignored where one-step decoding starts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+PANELS = [
+    ("recon_one_step_dyncorr", "one-step dynamics correlation"),
+    ("recon_one_step_rms_ratio", "one-step output / input RMS"),
+    ("recon_dyncorr", "two-step dynamics correlation (σ_cond 0.4)"),
+    ("recon_err_own_sigma_80", "denoising error at σ = 80 (solid own, dotted other latents)"),
+]
+
+
+def probe_rows(run: Path) -> list[dict]:
+    rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
+    return [r for r in rows if "recon_one_step_dyncorr" in r]
+
+
+def main() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("out", type=Path)
+    p.add_argument("runs", type=Path, nargs="+")
+    p.add_argument("--reference", type=float, nargs="*", default=[],
+                   help="per run, a dashed line on the first panel (e.g. the starting checkpoint's value)")
+    args = p.parse_args()
+    fig, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.4), constrained_layout=True)
+    colours = ["tab:blue", "tab:orange", "tab:green", "tab:red"]
+    for run, colour in zip(args.runs, colours):
+        rows = probe_rows(run)
+        steps = [r["step"] for r in rows]
+        for ax, (key, title) in zip(axes, PANELS):
+            for prefix, style, weights in (("recon_", "-", "EMA"), ("recon_raw_", "--", "raw")):
+                name = key.replace("recon_", prefix, 1)
+                ax.plot(steps, [r[name] for r in rows], style, color=colour, label=f"{run.name} ({weights})")
+            if key.endswith("sigma_80"):
+                other = key.replace("own", "other").replace("recon_", "recon_raw_", 1)
+                ax.plot(steps, [r[other] for r in rows], ":", color=colour)
+            ax.set_title(title, fontsize=9)
+            ax.set_xlabel("training step")
+    for value, colour in zip(args.reference, colours):
+        axes[0].axhline(value, color=colour, ls=(0, (1, 3)), lw=1.0)
+    axes[0].legend(fontsize=7)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(args.out, dpi=110)
+    print(args.out)
+
+
+if __name__ == "__main__":
+    main()
