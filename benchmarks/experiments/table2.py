@@ -115,45 +115,55 @@ def score_rows(
     return rows
 
 
-def run(cfg: TablesConfig, settings: None = None, opts: RunOptions | None = None) -> RunSummary:
-    """Run Table II for `cfg` (see the module docstring); returns what was computed, reused and skipped."""
-    opts = opts or RunOptions()
-    t_start = time.time()
-    index, count = opts.shard
+@dataclasses.dataclass
+class _Inputs:
+    """What one Table II run reads before any model: the clips, this shard's share, earlier results."""
+
+    clips: list
+    mine: list
+    skipped_clips: dict[str, str]
+    out_json: Path
+    rows_dir: Path
+    rows_file: Path
+    previous: dict[str, dict[str, Any]]  # label → the model entry of the previous result file
+    all_rows: dict[tuple[str, str], dict[str, Any]]  # (label, clip) → per-clip row
+
+
+def _inputs(cfg: TablesConfig, shard: tuple[int, int], summary: RunSummary) -> _Inputs:
+    index, count = shard
     if not (count >= 1 and 0 <= index < count):
         raise M2L2Error(f"bad shard {index}/{count}: use i/n with 0 <= i < n")
-    summary = RunSummary()
-    cache = Path(cfg.cache_dir).expanduser()
     out_json = result_file(cfg)
     rows_dir = store.rows_dir(out_json)
     rows_file = rows_dir / ("per_clip.jsonl" if count == 1 else f"per_clip.shard-{index}-of-{count}.jsonl")
     skipped_clips: dict[str, str] = {}
-    clips = load_clips(cfg, cache, skipped_clips)
+    clips = load_clips(cfg, Path(cfg.cache_dir).expanduser(), skipped_clips)
     summary.notes += [f"skipped clip {c}: {why}" for c, why in skipped_clips.items()]
     if not clips:
         raise M2L2Error(f"{cfg.dataset.name}: no clips to evaluate")
     mine = [c for i, c in enumerate(clips) if i % count == index]
-    log.info(
-        "%s: %d clips of %s%s",
-        cfg.name,
-        len(clips),
-        cfg.dataset.name,
-        f", shard {index}/{count}: {len(mine)} clips" if count > 1 else "",
-    )
-
+    log.info("%s: %d clips of %s%s", cfg.name, len(clips), cfg.dataset.name,
+             f", shard {index}/{count}: {len(mine)} clips" if count > 1 else "")
     old = store.read_previous(out_json) or {}
     try:
         previous = {m["label"]: m for m in old.get("models", [])}
     except (KeyError, TypeError):
         previous = {}
-    all_rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in store.read_rows(rows_dir):
-        all_rows[(row.get("model"), row.get("clip"))] = row  # later lines win
+    all_rows = {(row.get("model"), row.get("clip")): row for row in store.read_rows(rows_dir)}  # later lines win
+    return _Inputs(clips, mine, skipped_clips, out_json, rows_dir, rows_file, previous, all_rows)
 
+
+def run(cfg: TablesConfig, settings: None = None, opts: RunOptions | None = None) -> RunSummary:
+    """Run Table II for `cfg` (see the module docstring); returns what was computed, reused and skipped."""
+    opts = opts or RunOptions()
+    t_start = time.time()
+    summary = RunSummary()
+    inputs = _inputs(cfg, opts.shard, summary)
+    sharded = opts.shard[1] > 1
     embedders: dict[str, Any] = {}
     identities: dict[str, str] = {}
     reasons: dict[str, str] = {}
-    if count == 1:
+    if not sharded:
         embedders, identities, reasons = build_embedders(cfg.metrics)
         summary.not_computed.update(reasons)
     models_out: list[dict[str, Any]] = []
@@ -168,70 +178,70 @@ def run(cfg: TablesConfig, settings: None = None, opts: RunOptions | None = None
         model_key = store.key(identity)
         folder = recon_folder(cfg, spec.label)
         recon = reconstruct_clips(
-            cfg, ae, model_key, mine, folder, summary, opts.progress, opts.on_clip, spec.label
+            cfg, ae, model_key, inputs.mine, folder, summary, opts.progress, opts.on_clip, spec.label
         )
-        existing = {clip: r for (label, clip), r in all_rows.items() if label == spec.label}
-        rows = score_rows(cfg, mine, recon, folder, rows_file, existing, summary, opts, spec.label)
-        if count > 1:
+        existing = {clip: r for (label, clip), r in inputs.all_rows.items() if label == spec.label}
+        rows = score_rows(cfg, inputs.mine, recon, folder, inputs.rows_file, existing, summary, opts, spec.label)
+        if sharded:
             continue
-        used_rows[spec.label] = {c.id: rows[c.id] for c in clips}
-        agg_key = store.key(
-            [
-                AGG_VERSION,
-                [rows[c.id]["key"] for c in clips],
-                cfg.metrics,
-                dataclasses.asdict(cfg.eval),
-                identities,
-                reasons,
-            ]
-        )
-        prev = previous.get(spec.label)
+        used_rows[spec.label] = {c.id: rows[c.id] for c in inputs.clips}
+        agg_key = store.key([AGG_VERSION, [rows[c.id]["key"] for c in inputs.clips], cfg.metrics,
+                             dataclasses.asdict(cfg.eval), identities, reasons])
+        prev = inputs.previous.get(spec.label)
         if prev is not None and prev.get("aggregate_key") == agg_key:
             models_out.append(prev)
             summary.aggregates_reused += 1
             continue
         with summary.timed(f"aggregates (FAD, CI): {spec.label}"):
             metrics, per_clip_fad = score_model(
-                cfg, cfg.metrics, clips, rows, folder, embedders, reasons, opts.progress
+                cfg, cfg.metrics, inputs.clips, rows, folder, embedders, reasons, opts.progress
             )
-        info = ae.info()
-        models_out.append(
-            {
-                "label": spec.label,
-                "name": spec.name,
-                "kind": spec.kind,
-                "options": spec.options,
-                "compression_ratio": info["compression_ratio"],
-                "stereo": info["stereo"],
-                "pretrained": info["pretrained"] and not is_random_weights(ae),
-                "identity": identity,
-                "model_key": model_key,
-                "aggregate_key": agg_key,
-                "clips": len(clips),
-                "metrics": metrics,
-                "per_clip_fad": per_clip_fad,
-            }
-        )
+        models_out.append(_model_entry(spec, ae, identity, model_key, agg_key, len(inputs.clips), metrics,
+                                       per_clip_fad))
         summary.aggregates_computed += 1
-    if count > 1:
+    if sharded:
         summary.seconds = time.time() - t_start
-        log.info(
-            "shard %d/%d done: rows in %s; run without --shard to merge and render", index, count, rows_file
-        )
+        log.info("shard %d/%d done: rows in %s; run without --shard to merge and render", *opts.shard,
+                 inputs.rows_file)
         return summary
-    store.compact_rows(rows_dir, all_rows, used_rows)
-    result = {
-        **store.result_head("table2", cfg, len(clips)),
+    store.compact_rows(inputs.rows_dir, inputs.all_rows, used_rows)
+    result = _result(cfg, inputs, identities, reasons, models_out, summary)
+    return finish(summary, inputs.out_json, result, t_start, force=bool(summary.aggregates_computed))
+
+
+def _model_entry(spec, ae, identity, model_key: str, agg_key: str, clips: int, metrics, per_clip_fad) -> dict:
+    """One model's entry of the result file."""
+    info = ae.info()
+    return {
+        "label": spec.label,
+        "name": spec.name,
+        "kind": spec.kind,
+        "options": spec.options,
+        "compression_ratio": info["compression_ratio"],
+        "stereo": info["stereo"],
+        "pretrained": info["pretrained"] and not is_random_weights(ae),
+        "identity": identity,
+        "model_key": model_key,
+        "aggregate_key": agg_key,
+        "clips": clips,
+        "metrics": metrics,
+        "per_clip_fad": per_clip_fad,
+    }
+
+
+def _result(cfg: TablesConfig, inputs: _Inputs, identities, reasons, models_out, summary: RunSummary) -> dict:
+    """The Table II result file's content."""
+    return {
+        **store.result_head("table2", cfg, len(inputs.clips)),
         "metrics": cfg.metrics,
         "embedders": identities,
         "not_computed": reasons,
         "models": models_out,
         "skipped_models": summary.skipped_models,
         # only when some were skipped, so result files of clean runs stay as they were
-        **({"skipped_clips": skipped_clips} if skipped_clips else {}),
-        "per_clip_rows": str(rows_dir / "per_clip*.jsonl"),
+        **({"skipped_clips": inputs.skipped_clips} if inputs.skipped_clips else {}),
+        "per_clip_rows": str(inputs.rows_dir / "per_clip*.jsonl"),
         "provenance": provenance(
             models_out, {"recon": RECON_VERSION, "rows": ROWS_VERSION, "aggregate": AGG_VERSION}
         ),
     }
-    return finish(summary, out_json, result, t_start, force=bool(summary.aggregates_computed))
