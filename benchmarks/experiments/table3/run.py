@@ -169,155 +169,39 @@ def run(
     `cfg` is the `table3:` section of the tables configuration `tables` (which it already holds everything
     of); without one nothing runs and the summary says so."""
     opts = opts or RunOptions()
-    progress = opts.progress
     t_start = time.time()
     summary = Table3Summary()
     if cfg is None:
         summary.notes.append("no table3: section in this configuration (Table III not configured)")
         return summary
-    cache = Path(cfg.cache_dir).expanduser() / "probing" / "features"
-    out_json = cfg.result_file
-    runs_file = store.rows_dir(out_json) / "runs.jsonl"
+    runs_file = store.rows_dir(cfg.result_file) / "runs.jsonl"
     done = _read_runs(runs_file)
-    if cfg.build_suite and any(t.dataset.startswith("suite-") for t in cfg.tasks):
-        from benchmarks.suite import ensure_built
-
-        roots = {t.root for t in cfg.tasks if t.dataset.startswith("suite-")}
-        for root in roots:
-            ensure_built(Path(root).expanduser() if root else None, parts=list(cfg.build_suite))
-
-    models: dict[str, FeatureModel] = {}
-    model_specs: dict[str, FeatureModelConfig] = {}
-    for spec in cfg.models:
-        model, why = build_feature_model(spec)
-        if model is None:
-            summary.skipped_models[spec.label] = why or "unavailable"
-            log.info("[%s] skipped: %s", spec.label, why)
-        else:
-            models[spec.label], model_specs[spec.label] = model, spec
+    _ensure_suite(cfg)
+    models, model_specs = _build_models(cfg, summary)
     tasks_out: list[dict[str, Any]] = []
     pool = ProbePool(cfg.probe_workers)
     results: dict[str, dict[str, Any]] = {label: {} for label in models}
     feature_info: dict[str, dict[str, Any]] = {label: {} for label in models}
     for task in cfg.tasks:
-        why = task_available(task)
-        if why is None:
-            try:
-                data = load_task(task)
-            except M2L2Error as e:
-                why = str(e).splitlines()[0]
-        if why is not None:
-            summary.skipped_tasks[task.name] = why
-            log.info("[task %s] skipped: %s", task.name, why)
+        data = _load_task_or_skip(task, summary)
+        if data is None:
             continue
         partitions = {fold: data.splits(fold) for fold in task.partitions}
-        tasks_out.append(
-            {
-                "name": task.name,
-                "title": task.title,
-                "dataset": task.dataset,
-                "label": task.label,
-                "type": task.type,
-                "metrics": list(task.metrics),
-                "paper_columns": task.paper_columns,
-                "items": len(data.items),
-                "dropped_items": data.dropped,
-                "classes": len(data.classes),
-                "split": task.split,
-                "folds": task.folds if task.split == "folds" else None,
-                "split_sizes": {str(f): {k: len(v) for k, v in s.items()} for f, s in partitions.items()},
-            }
-        )
-        log.info(
-            "[task %s] %d items of %s, %d classes, %d split(s) x %d seeds",
-            task.name,
-            len(data.items),
-            task.dataset,
-            len(data.classes),
-            len(partitions),
-            len(cfg.seeds),
-        )
+        tasks_out.append(_task_entry(task, data, partitions))
+        log.info("[task %s] %d items of %s, %d classes, %d split(s) x %d seeds", task.name, len(data.items),
+                 task.dataset, len(data.classes), len(partitions), len(cfg.seeds))
         hashes: dict[str, str] = {}
         for label, model in models.items():
-            t0 = time.perf_counter()
-            x, stats = extract_features(model, data.items, cache, progress=progress, hashes=hashes)
-            summary.timings[f"{label} / {task.name}: features"] = time.perf_counter() - t0
-            summary.features_computed += stats["computed"]
-            summary.features_reused += stats["reused"]
-            if cfg.export_dir:
-                from benchmarks.experiments.table3.export import export_mir_ref
-
-                export_mir_ref(
-                    Path(cfg.export_dir).expanduser(),
-                    task.dataset,
-                    label,
-                    data.items,
-                    x,
-                    identity=model.identity,
-                )
-            feature_key = store.key([model.key, [hashes[it.id] for it in data.items]])
+            x, feature_key = _features(cfg, label, model, task, data, hashes, summary, opts.progress)
             feature_info[label][task.name] = {"dim": int(x.shape[1]), "items": int(x.shape[0])}
-            task_key = store.key(
-                [dataclasses.asdict(task), data.classes, hashlib.sha256(data.y.tobytes()).hexdigest()]
-            )
             t0 = time.perf_counter()
-            jobs, rows_by_key = [], {}
-            for fold, split in partitions.items():
-                for seed in cfg.seeds:
-                    key = store.key(
-                        [
-                            PROBE_VERSION,
-                            METRICS_VERSION,
-                            dataclasses.asdict(cfg.probe),
-                            task_key,
-                            feature_key,
-                            fold,
-                            seed,
-                        ]
-                    )
-                    rows_by_key[key] = done.get(key)  # pending runs keep their place, filled below
-                    if key in done:
-                        summary.runs_reused += 1
-                    else:
-                        jobs.append((key, fold, seed, split))
-            for (key, fold, seed, split), (probs, best_epoch, epochs_run) in zip(
-                jobs, _train_probes(x, data, task.type == "multilabel", jobs, cfg, pool)
-            ):
-                te = split["test"]
-                if len(probs) != len(te):
-                    raise M2L2Error(f"{label}/{task.name}: {len(te)} test items but {len(probs)} predictions")
-                try:
-                    scores = score_run(data, probs, te)
-                except ValueError as e:  # e.g. no tag with both classes among very few test items
-                    scores = {m: None for m in task.metrics} | {"error": str(e)}
-                row = {
-                    "key": key,
-                    "model": label,
-                    "task": task.name,
-                    "fold": fold,
-                    "seed": seed,
-                    "scores": scores,
-                    "n_test": int(len(te)),
-                    "best_epoch": best_epoch,
-                    "epochs_run": epochs_run,
-                }
-                store.append_row(runs_file, row)  # as each finishes, in order: an interrupted run resumes
-                done[key] = rows_by_key[key] = row
-                summary.runs_computed += 1
-            rows = list(rows_by_key.values())
+            rows = _probe_runs(cfg, label, task, data, partitions, x, feature_key, done, runs_file, pool, summary)
             summary.timings[f"{label} / {task.name}: probes"] = time.perf_counter() - t0
             results[label][task.name] = _aggregate(rows, task.metrics)
     pool.close()
     models_out = [
-        {
-            "label": label,
-            "kind": model_specs[label].kind,
-            "identity": m.identity,
-            "model_key": m.key,
-            "provenance": m.provenance,
-            "features": feature_info[label],
-            "results": results[label],
-        }
+        {"label": label, "kind": model_specs[label].kind, "identity": m.identity, "model_key": m.key,
+         "provenance": m.provenance, "features": feature_info[label], "results": results[label]}
         for label, m in models.items()
     ]
     result = {
@@ -333,4 +217,108 @@ def run(
         "runs_file": str(runs_file),
         "provenance": run_provenance({"probe": PROBE_VERSION, "metrics": METRICS_VERSION}),
     }
-    return finish(summary, out_json, result, t_start, force=bool(summary.runs_computed))
+    return finish(summary, cfg.result_file, result, t_start, force=bool(summary.runs_computed))
+
+
+def _ensure_suite(cfg: Table3Config) -> None:
+    """Build the offline suite's parts that the suite tasks read, where the configuration asks for it."""
+    if cfg.build_suite and any(t.dataset.startswith("suite-") for t in cfg.tasks):
+        from benchmarks.suite import ensure_built
+
+        for root in {t.root for t in cfg.tasks if t.dataset.startswith("suite-")}:
+            ensure_built(Path(root).expanduser() if root else None, parts=list(cfg.build_suite))
+
+
+def _build_models(cfg: Table3Config, summary: Table3Summary):
+    """(label → feature model, label → its spec) of the models that can run here; the others are skipped."""
+    models: dict[str, FeatureModel] = {}
+    specs: dict[str, FeatureModelConfig] = {}
+    for spec in cfg.models:
+        model, why = build_feature_model(spec)
+        if model is None:
+            summary.skipped_models[spec.label] = why or "unavailable"
+            log.info("[%s] skipped: %s", spec.label, why)
+        else:
+            models[spec.label], specs[spec.label] = model, spec
+    return models, specs
+
+
+def _load_task_or_skip(task, summary: Table3Summary):
+    """The task's data, or None (and the reason in the summary) when it cannot be loaded here."""
+    why = task_available(task)
+    data = None
+    if why is None:
+        try:
+            data = load_task(task)
+        except M2L2Error as e:
+            why = str(e).splitlines()[0]
+    if why is not None:
+        summary.skipped_tasks[task.name] = why
+        log.info("[task %s] skipped: %s", task.name, why)
+        return None
+    return data
+
+
+def _task_entry(task, data, partitions) -> dict[str, Any]:
+    return {
+        "name": task.name,
+        "title": task.title,
+        "dataset": task.dataset,
+        "label": task.label,
+        "type": task.type,
+        "metrics": list(task.metrics),
+        "paper_columns": task.paper_columns,
+        "items": len(data.items),
+        "dropped_items": data.dropped,
+        "classes": len(data.classes),
+        "split": task.split,
+        "folds": task.folds if task.split == "folds" else None,
+        "split_sizes": {str(f): {k: len(v) for k, v in s.items()} for f, s in partitions.items()},
+    }
+
+
+def _features(cfg, label, model, task, data, hashes, summary, progress):
+    """The task's feature matrix for one model (cached per clip; exported for mir_ref when asked) and the
+    key that identifies it."""
+    t0 = time.perf_counter()
+    cache = Path(cfg.cache_dir).expanduser() / "probing" / "features"
+    x, stats = extract_features(model, data.items, cache, progress=progress, hashes=hashes)
+    summary.timings[f"{label} / {task.name}: features"] = time.perf_counter() - t0
+    summary.features_computed += stats["computed"]
+    summary.features_reused += stats["reused"]
+    if cfg.export_dir:
+        from benchmarks.experiments.table3.export import export_mir_ref
+
+        export_mir_ref(Path(cfg.export_dir).expanduser(), task.dataset, label, data.items, x, identity=model.identity)
+    return x, store.key([model.key, [hashes[it.id] for it in data.items]])
+
+
+def _probe_runs(cfg, label, task, data, partitions, x, feature_key, done, runs_file, pool, summary) -> list[dict]:
+    """Every (fold, seed) probe of one model on one task: reused from the run log, or trained (each row is
+    appended to the log as it finishes, so an interrupted run resumes)."""
+    task_key = store.key([dataclasses.asdict(task), data.classes, hashlib.sha256(data.y.tobytes()).hexdigest()])
+    jobs, rows_by_key = [], {}
+    for fold, split in partitions.items():
+        for seed in cfg.seeds:
+            key = store.key([PROBE_VERSION, METRICS_VERSION, dataclasses.asdict(cfg.probe), task_key, feature_key,
+                             fold, seed])
+            rows_by_key[key] = done.get(key)  # pending runs keep their place, filled below
+            if key in done:
+                summary.runs_reused += 1
+            else:
+                jobs.append((key, fold, seed, split))
+    trained = _train_probes(x, data, task.type == "multilabel", jobs, cfg, pool)
+    for (key, fold, seed, split), (probs, best_epoch, epochs_run) in zip(jobs, trained):
+        te = split["test"]
+        if len(probs) != len(te):
+            raise M2L2Error(f"{label}/{task.name}: {len(te)} test items but {len(probs)} predictions")
+        try:
+            scores = score_run(data, probs, te)
+        except ValueError as e:  # e.g. no tag with both classes among very few test items
+            scores = {m: None for m in task.metrics} | {"error": str(e)}
+        row = {"key": key, "model": label, "task": task.name, "fold": fold, "seed": seed, "scores": scores,
+               "n_test": int(len(te)), "best_epoch": best_epoch, "epochs_run": epochs_run}
+        store.append_row(runs_file, row)
+        done[key] = rows_by_key[key] = row
+        summary.runs_computed += 1
+    return list(rows_by_key.values())
