@@ -44,6 +44,9 @@ KIND_TITLES = {"set": "set FAD", "per-song": "per-song FAD"}
 DIGITS = {"fad-clap": 4}  # Table I of the paper gives FAD_clap to 4 digits
 
 
+Row = tuple[str, "float | None", dict[str, Cell]]  # label, compression ratio, cells
+
+
 def table_file(
     result: dict[str, Any],
     paper: dict[str, Any] | None,
@@ -59,96 +62,22 @@ def table_file(
     if published_table is not None:  # the paper's columns always show, measured or not
         metrics += [m for m in published_table["metrics"] if m in METRICS and m not in metrics]
     notes: list[str] = []
-    blocks_rows: list[tuple[str, str, list[tuple[str, float | None, dict[str, Cell]]]]] = []
-    measured = []
     summaries: dict[str, dict[str, Any]] = {}  # row label → metric → summary (measured rows)
-    for p in result["points"]:
-        label = random_label(
-            f"{ROLE_TITLES.get(p.get('role'), p['label'])}: {p['label']}", p.get("random_weights", False)
-        )
-        summaries[label] = {m: p["metrics"].get(m) for m in metrics}
-        measured.append(
-            (
-                label,
-                p.get("compression_ratio"),
-                {m: summary_cell(p["metrics"].get(m), m, notes) for m in metrics},
-            )
-        )
-    blocks_rows.append(("measured", "Measured (this run)", measured))
+    blocks_rows: list[tuple[str, str, list[Row]]] = [
+        ("measured", "Measured (this run)", _measured_rows(result, metrics, notes, summaries))]
     if published_table is not None:
-        published = [
-            (
-                p["model"],
-                None,
-                {m: Cell(float(p[m])) if p.get(m) is not None else Cell(missing="–") for m in metrics},
-            )
-            for p in published_table["rows"]
-        ]
-        blocks_rows.append(("paper", f"Published ({paper['dataset']}, paper)", published))
+        blocks_rows.append(("paper", f"Published ({paper['dataset']}, paper)", _published_rows(published_table, metrics)))
     blocks, csv_rows = [], []
     for block, title, rows in blocks_rows:
         mark_metric_columns([cells for _, _, cells in rows], ["autoencoder"] * len(rows), metrics)
-        digits = {m: DIGITS.get(m, METRICS[m].digits) for m in metrics}
-        blocks.append(
-            Block(
-                title,
-                [
-                    [
-                        label,
-                        compression_text(ratio),
-                        *[
-                            cell_text(c[m], digits[m], False)
-                            + size_suffix(summaries.get(label, {}).get(m), False)
-                            for m in metrics
-                        ],
-                    ]
-                    for label, ratio, c in rows
-                ],
-                [
-                    [
-                        tex_escape(label),
-                        compression_text(ratio),
-                        *[
-                            cell_text(c[m], digits[m], True)
-                            + size_suffix(summaries.get(label, {}).get(m), True)
-                            for m in metrics
-                        ],
-                    ]
-                    for label, ratio, c in rows
-                ],
-            )
-        )
+        blocks.append(_block(title, rows, metrics, summaries))
         if block == "measured" and comparisons:
             blocks.append(difference_block(result, comparisons, metrics, notes))
         for label, ratio, cells in rows:
             sizes = [x for m in metrics for x in size_fields(summaries.get(label, {}).get(m))]
-            csv_rows.append(
-                [
-                    block,
-                    label,
-                    "" if ratio is None else f"{ratio:.6g}",
-                    *csv_metric_values(cells, metrics),
-                    *sizes,
-                ]
-            )
-    caption = " ".join(
-        [
-            "Table I (ablation): summary embeddings vs ordered latents at the same compression.",
-            *common_caption(result),
-            f"FADs: one distance between the reference and reconstruction sets [{ci_level_pct(result)}% bootstrap CI "
-            "over clips]; bold: best value, underlined: best autoencoder, per block.",
-            *_size_sentences(result),
-            *([DIFFERENCE_SENTENCE, "{marks}"] if comparisons else []),
-            *(
-                [
-                    f"Published rows: copied from {paper['source']} ({published_table['caption']}), measured by its "
-                    "authors; not comparable with the measured rows."
-                ]
-                if published_table is not None
-                else []
-            ),
-        ]
-    )
+            csv_rows.append([block, label, "" if ratio is None else f"{ratio:.6g}",
+                             *csv_metric_values(cells, metrics), *sizes])
+    caption = _caption(result, paper, published_table, bool(comparisons))
     footer = footnotes(notes) + ["– : not reported in the paper."]
     md_heads, tex_heads = metric_heads(metrics)
     table = Table(
@@ -167,6 +96,57 @@ def table_file(
         [table],
         ["block", "model", "compression_ratio", *csv_metric_header(metrics), *sizes_header],
         csv_rows,
+    )
+
+
+def _measured_rows(result, metrics, notes, summaries) -> list[Row]:
+    rows = []
+    for p in result["points"]:
+        label = random_label(
+            f"{ROLE_TITLES.get(p.get('role'), p['label'])}: {p['label']}", p.get("random_weights", False)
+        )
+        summaries[label] = {m: p["metrics"].get(m) for m in metrics}
+        rows.append((label, p.get("compression_ratio"), {m: summary_cell(p["metrics"].get(m), m, notes) for m in metrics}))
+    return rows
+
+
+def _published_rows(published_table, metrics) -> list[Row]:
+    return [
+        (p["model"], None, {m: Cell(float(p[m])) if p.get(m) is not None else Cell(missing="–") for m in metrics})
+        for p in published_table["rows"]
+    ]
+
+
+def _block(title: str, rows: list[Row], metrics: list[str], summaries) -> Block:
+    """One block of rows in Markdown and LaTeX, each cell with its clip/frame counts."""
+    digits = {m: DIGITS.get(m, METRICS[m].digits) for m in metrics}
+
+    def line(label, ratio, cells, latex: bool) -> list[str]:
+        return [tex_escape(label) if latex else label, compression_text(ratio),
+                *[cell_text(cells[m], digits[m], latex) + size_suffix(summaries.get(label, {}).get(m), latex)
+                  for m in metrics]]
+
+    return Block(title, [line(*r, latex=False) for r in rows], [line(*r, latex=True) for r in rows])
+
+
+def _caption(result, paper, published_table, compared: bool) -> str:
+    return " ".join(
+        [
+            "Table I (ablation): summary embeddings vs ordered latents at the same compression.",
+            *common_caption(result),
+            f"FADs: one distance between the reference and reconstruction sets [{ci_level_pct(result)}% bootstrap CI "
+            "over clips]; bold: best value, underlined: best autoencoder, per block.",
+            *_size_sentences(result),
+            *([DIFFERENCE_SENTENCE, "{marks}"] if compared else []),
+            *(
+                [
+                    f"Published rows: copied from {paper['source']} ({published_table['caption']}), measured by its "
+                    "authors; not comparable with the measured rows."
+                ]
+                if published_table is not None
+                else []
+            ),
+        ]
     )
 
 
