@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import baselines
-from baselines.adapters import musika
+from baselines.adapters import musika, musika_weights
 from baselines.adapters.musika import MusikaAE, MusikaConfig
 from baselines.registry import specs
 from baselines.status import inspect_spec
@@ -143,8 +143,8 @@ def test_baselines_list_says_what_is_missing(tmp_path, monkeypatch):
 
 def test_loader_rejects_the_wrong_file_and_parses_keras_names(tmp_path):
     need_h5py()
-    assert musika._layer_kind("conv2d_transpose_12") == ("conv2d_transpose", 12)
-    assert musika._layer_kind("conv2d") == ("conv2d", 0) and musika._layer_kind("cout") == ("cout", 0)
+    assert musika_weights._layer_kind("conv2d_transpose_12") == ("conv2d_transpose", 12)
+    assert musika_weights._layer_kind("conv2d") == ("conv2d", 0) and musika_weights._layer_kind("cout") == ("cout", 0)
     swapped = tmp_path / "w"
     swapped.mkdir()
     for part in musika.PARTS:
