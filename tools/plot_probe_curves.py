@@ -1,6 +1,6 @@
 """Held-out probe curves of training runs (raw and EMA weights) from their log.jsonl, in one PNG.
 
-    python tools/plot_probe_curves.py OUT.png RUN_DIR [RUN_DIR ...] [--reference R1 R2 ...]
+    python tools/plot_probe_curves.py OUT.png RUN_DIR [RUN_DIR ...] [--reference R1 R2 ...] [--markdown]
 
 Panels: one-step dynamics correlation, its output/input RMS ratio, two-step dynamics correlation, and the
 own- vs other-latent denoising error at σ = 80 (equal: the latents are ignored where one-step decoding starts).
@@ -25,6 +25,23 @@ def probe_rows(run: Path) -> list[dict]:
     return [r for r in rows if "recon_one_step_dyncorr" in r]
 
 
+def markdown_table(runs: list[Path]) -> str:
+    """One row per run and probe step: one-step dyncorr and RMS ratio, two-step dyncorr, own/other error at
+    σ = 80, for the EMA and the raw weights."""
+    lines = ["| run | step | weights | one-step dyncorr | one-step RMS ratio | two-step dyncorr | err σ=80 own / other |",
+             "|---|---:|---|---:|---:|---:|---|"]
+    for run in runs:
+        for r in probe_rows(run):
+            for prefix, weights in (("recon_", "EMA"), ("recon_raw_", "raw")):
+                v = {k: r[k.replace("recon_", prefix, 1)] for k in (
+                    "recon_one_step_dyncorr", "recon_one_step_rms_ratio", "recon_dyncorr",
+                    "recon_err_own_sigma_80", "recon_err_other_sigma_80")}
+                lines.append(f"| {run.name} | {r['step']} | {weights} | {v['recon_one_step_dyncorr']:.3f} | "
+                             f"{v['recon_one_step_rms_ratio']:.3f} | {v['recon_dyncorr']:.3f} | "
+                             f"{v['recon_err_own_sigma_80']:.3f} / {v['recon_err_other_sigma_80']:.3f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     import matplotlib
 
@@ -36,7 +53,10 @@ def main() -> None:
     p.add_argument("runs", type=Path, nargs="+")
     p.add_argument("--reference", type=float, nargs="*", default=[],
                    help="per run, a dashed line on the first panel (e.g. the starting checkpoint's value)")
+    p.add_argument("--markdown", action="store_true", help="also print the probe rows as a Markdown table")
     args = p.parse_args()
+    if args.markdown:
+        print(markdown_table(args.runs))
     fig, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.4), constrained_layout=True)
     colours = ["tab:blue", "tab:orange", "tab:green", "tab:red"]
     for run, colour in zip(args.runs, colours):
