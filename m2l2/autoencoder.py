@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
+import soxr
 import torch
 from torch import nn
 
 from m2l2 import spectral
-from m2l2.audio import resample
 from m2l2.config import ModelConfig
 from m2l2.decoding import DEFAULT_SIGMA_COND, Decoding
 from m2l2.decoding import decode as run_decoding
@@ -75,8 +75,9 @@ class Music2Latent2(nn.Module):
         return next(self.parameters()).device
 
     # --- input handling ----------------------------------------------------------------------------
-    def _prepare(self, audio, sample_rate: int) -> torch.Tensor:
-        """[N] | [C, N] | [B, C, N] (NumPy or torch) at any rate → float32 [B, channels, N] at 44.1 kHz."""
+    def _as_batch(self, audio) -> torch.Tensor:
+        """[N] | [C, N] | [B, C, N] (NumPy or torch) → float32 [B, channels, N] at the input's rate. Mixing to
+        the model's channels comes first, so resampling works on as few channels as the model needs."""
         if isinstance(audio, np.ndarray):
             audio = torch.from_numpy(np.ascontiguousarray(audio))
         if not isinstance(audio, torch.Tensor):
@@ -90,11 +91,6 @@ class Music2Latent2(nn.Module):
         if audio.shape[-1] == 0:
             raise M2L2Error("audio is empty")
         audio = audio.float()
-        if sample_rate != self.sample_rate:
-            arr = audio.cpu().numpy()
-            audio = torch.from_numpy(
-                np.stack([resample(x, sample_rate, self.sample_rate) for x in arr])
-            )
         c = audio.shape[1]
         if c != self.channels:
             if self.channels == 1:
@@ -103,42 +99,80 @@ class Music2Latent2(nn.Module):
                 audio = audio.expand(-1, self.channels, -1)
             else:
                 raise M2L2Error(f"cannot feed {c}-channel audio to a {self.channels}-channel model")
-        return audio.to(self.device)
+        return audio
 
-    def _chunk_specs(self, audio: torch.Tensor) -> tuple[torch.Tensor, int]:
-        """[B, C, N] → spectrogram chunks [B, T, 2C, 1024, chunk_frames]."""
-        padded, chunks = spectral.pad_for_chunks(audio, self.config.chunk_frames)
-        spec = spectral.to_spec(padded)  # [B, 2C, F, T·frames]
+    def _prepare(self, audio, sample_rate: int) -> torch.Tensor:
+        """[N] | [C, N] | [B, C, N] at any rate → float32 [B, channels, N] at 44.1 kHz, in memory."""
+        return torch.cat(list(self._blocks(self._as_batch(audio), sample_rate)), dim=-1).to(self.device)
+
+    def _blocks(self, audio: torch.Tensor, sample_rate: int, block: int = 1 << 18) -> Iterator[torch.Tensor]:
+        """[B, C, N] at `sample_rate` → consecutive [B, C, n] blocks at 44.1 kHz (views when no resampling is
+        needed; soxr's streaming HQ resampler otherwise, which gives exactly its one-shot output)."""
+        n = audio.shape[-1]
+        if sample_rate == self.sample_rate:
+            yield from (audio[..., i : i + block] for i in range(0, n, block))
+            return
+        arr = audio.cpu().numpy()
+        streams = [soxr.ResampleStream(sample_rate, self.sample_rate, arr.shape[1], dtype="float32", quality="HQ")
+                   for _ in range(len(arr))]
+        for i in range(0, n, block):
+            last = i + block >= n
+            parts = [s.resample_chunk(np.ascontiguousarray(x[:, i : i + block].T), last=last).T
+                     for s, x in zip(streams, arr)]
+            yield torch.from_numpy(np.ascontiguousarray(np.stack(parts)))
+
+    def _chunk_windows(self, blocks: Iterator[torch.Tensor], max_batch: int) -> Iterator[torch.Tensor]:
+        """44.1-kHz sample blocks [B, C, n] → spectrogram chunks in windows of ≈ `max_batch` chunk-items, each
+        [B·k, 2C, 1024, chunk_frames], item-major as `flatten(0, 1)` of [B, T, ...] orders them.
+
+        The input is padded as `spectral.pad_for_chunks` pads it, and each window's STFT is computed from its
+        own samples (the STFT has no padding: frames [a, b) need samples [a·hop, (b − 1)·hop + window)), so
+        memory is that of a window whatever the input's length (one STFT of an hour took 11 GB)."""
+        frames = self.config.chunk_frames
+        buf, n, per_window = None, 0, None
+        for block in blocks:
+            if buf is None:
+                per_window = max(1, max_batch // len(block))
+                buf = block.new_zeros((*block.shape[:2], spectral.LEFT_PAD))
+            buf, n = torch.cat([buf, block.to(self.device)], dim=-1), n + block.shape[-1]
+            need = spectral.frames_to_samples(per_window * frames)
+            while buf.shape[-1] >= need:
+                yield self._window_spec(buf[..., :need], per_window)
+                buf = buf[..., per_window * frames * spectral.HOP :]
+        chunks = max(1, -(-n // (frames * spectral.HOP)))  # as pad_for_chunks counts them
+        done = (n + spectral.LEFT_PAD - buf.shape[-1]) // (frames * spectral.HOP)
+        left = chunks - done
+        if left > 0:
+            tail = torch.nn.functional.pad(buf, (0, spectral.frames_to_samples(left * frames) - buf.shape[-1]))
+            for c0 in range(0, left, per_window):
+                k = min(per_window, left - c0)
+                start = c0 * frames * spectral.HOP
+                yield self._window_spec(tail[..., start : start + spectral.frames_to_samples(k * frames)], k)
+
+    def _window_spec(self, samples: torch.Tensor, k: int) -> torch.Tensor:
+        """[B, C, samples of k chunks] → [B·k, 2C, 1024, chunk_frames]."""
+        spec = spectral.to_spec(samples)  # [B, 2C, F, k·frames]
         b, c2, f, _ = spec.shape
-        spec = spec.reshape(b, c2, f, chunks, self.config.chunk_frames).permute(0, 3, 1, 2, 4)
-        return spec, chunks
+        return spec.reshape(b, c2, f, k, self.config.chunk_frames).permute(0, 3, 1, 2, 4).flatten(0, 1)
 
-    def _batched_chunks(self, audio: torch.Tensor, max_batch: int) -> Iterator[torch.Tensor]:
-        spec, _ = self._chunk_specs(audio)
-        flat = spec.flatten(0, 1)
-        for i in range(0, len(flat), max_batch):
-            yield flat[i : i + max_batch]
+    def _per_chunk(self, audio, sample_rate: int, max_batch: int, fn) -> torch.Tensor:
+        """`fn` of every chunk of `audio` (any rate), a window of chunks at a time → [B, T, ...] in chunk order."""
+        x = self._as_batch(audio)
+        parts = [fn(w).unflatten(0, (len(x), -1)) for w in self._chunk_windows(self._blocks(x, sample_rate), max_batch)]
+        return torch.cat(parts, dim=1)
 
     # --- public API --------------------------------------------------------------------------------
     @torch.no_grad()
     def encode(self, audio, sample_rate: int = spectral.SAMPLE_RATE, max_batch: int = 32) -> torch.Tensor:
-        """Audio of any length → latents [B, T, L, D]; all chunks encoded in parallel, `max_batch` at a time."""
-        x = self._prepare(audio, sample_rate)
-        spec, chunks = self._chunk_specs(x)
-        flat = spec.flatten(0, 1)
-        out = torch.cat([self.encoder(flat[i : i + max_batch]) for i in range(0, len(flat), max_batch)])
-        return out.reshape(len(x), chunks, *out.shape[1:])
+        """Audio of any length → latents [B, T, L, D]; chunks encoded in parallel, about `max_batch` at a time,
+        with memory bounded by a window of chunks whatever the length."""
+        return self._per_chunk(audio, sample_rate, max_batch, self.encoder)
 
     @torch.no_grad()
     def embed(self, audio, sample_rate: int = spectral.SAMPLE_RATE, max_batch: int = 32) -> torch.Tensor:
         """MIR feature [B, L·width]: tokens before the encoder's last linear layer, stacked, averaged over chunks."""
-        x = self._prepare(audio, sample_rate)
-        spec, chunks = self._chunk_specs(x)
-        flat = spec.flatten(0, 1)
-        feats = torch.cat(
-            [self.encoder.features(flat[i : i + max_batch]).flatten(1) for i in range(0, len(flat), max_batch)]
-        )
-        return feats.reshape(len(x), chunks, -1).mean(1)
+        feats = self._per_chunk(audio, sample_rate, max_batch, lambda w: self.encoder.features(w).flatten(1))
+        return feats.mean(1)
 
     @torch.no_grad()
     def decode(

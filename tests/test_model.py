@@ -573,3 +573,33 @@ def test_reconstruct_returns_the_inputs_duration_at_any_rate():
         out = model.reconstruct(torch.randn(1, n) * 0.1, rate, generator=torch.Generator().manual_seed(0))
         assert out.shape == (1, 1, round(n * 44_100 / rate))
     assert model.decode(model.encode(torch.randn(1, 50_000) * 0.1)).shape[-1] > 50_000  # whole chunks
+
+
+@torch.no_grad()
+def test_encode_in_windows_equals_the_whole_input_spectrogram():
+    # encode computes each window's STFT from its own samples (memory bounded whatever the length): the
+    # latents equal those of one STFT over the whole padded input, for any window size and batch.
+    model = micro()
+    audio = torch.randn(2, 1, 9 * model.chunk_samples + 1234) * 0.1
+    padded, chunks = spectral.pad_for_chunks(audio, model.config.chunk_frames)
+    spec = spectral.to_spec(padded)
+    b, c2, f, _ = spec.shape
+    flat = spec.reshape(b, c2, f, chunks, model.config.chunk_frames).permute(0, 3, 1, 2, 4).flatten(0, 1)
+    whole = model.encoder(flat).unflatten(0, (b, chunks))
+    for max_batch in (1, 3, 64):
+        assert torch.allclose(model.encode(audio, max_batch=max_batch), whole, atol=1e-5)
+    assert model.embed(audio, max_batch=3).shape == (2, model.embed(audio).shape[1])
+
+
+@torch.no_grad()
+def test_encode_resamples_in_a_stream_exactly_as_in_one_piece():
+    # encode resamples block by block (soxr's stream): the latents equal those of the input resampled whole.
+    from m2l2.audio import resample
+
+    model = micro()
+    audio = (np.random.default_rng(0).standard_normal((1, 3 * 16_000 + 77)) * 0.1).astype(np.float32)
+    whole = torch.from_numpy(resample(audio, 16_000, 44_100))[None]
+    stream = model._per_chunk(audio, 16_000, 4, model.encoder)
+    blocks = torch.cat(list(model._blocks(model._as_batch(audio), 16_000, block=5_000)), dim=-1)
+    assert blocks.shape == whole.shape and torch.allclose(blocks, whole, atol=1e-6)
+    assert torch.allclose(stream, model.encode(whole, 44_100), atol=1e-5)
