@@ -36,7 +36,7 @@ test-fast: install
 	$(PYTHON) -m pytest -q -m "not slow"
 
 lint:
-	$(PYTHON) -m ruff check m2l2 baselines benchmarks tests scripts
+	$(PYTHON) -m ruff check m2l2 baselines benchmarks tests scripts tools
 
 speed: install
 	$(PYTHON) -m m2l2.cli speed
