@@ -44,7 +44,9 @@ def folder_items(root: Path) -> list[Any]:
     return [Item(p.relative_to(root).with_suffix("").as_posix(), p, {}, "eval") for p in files]
 
 
-def load_clips(cfg: TablesConfig, cache: Path, skipped: dict[str, str] | None = None) -> list[Clip]:
+def load_clips(
+    cfg: TablesConfig, cache: Path, skipped: dict[str, str] | None = None, progress: bool = True
+) -> list[Clip]:
     """The evaluation clips, with content hashes (derived clips are written once into the cache).
 
     A clip whose audio is unusable (unreadable, empty, NaN/Inf) is left out with a logged warning, and its
@@ -71,7 +73,7 @@ def load_clips(cfg: TablesConfig, cache: Path, skipped: dict[str, str] | None = 
     if ds.max_clips is not None:
         items = items[: ds.max_clips]
     clips = []
-    for it in tqdm(items, desc="hashing clips", unit="clip", file=sys.stdout, mininterval=1.0):
+    for it in tqdm(items, desc="hashing clips", unit="clip", file=sys.stdout, mininterval=1.0, disable=not progress):
         if it.loader is None and it.path is not None:
             problem = audio_problem(it.path)
             if problem is not None:
@@ -101,10 +103,10 @@ def skip_clip(clip: str, why: str, skipped: dict[str, str] | None) -> None:
 
 
 def clips_for(
-    cfg: TablesConfig, max_clips: int | None = None, skipped: dict[str, str] | None = None
+    cfg: TablesConfig, max_clips: int | None = None, skipped: dict[str, str] | None = None, progress: bool = True
 ) -> list[Clip]:
     """The first `max_clips` evaluation clips (all when None); an error when there are none."""
-    clips = load_clips(cfg, Path(cfg.cache_dir).expanduser(), skipped)
+    clips = load_clips(cfg, Path(cfg.cache_dir).expanduser(), skipped, progress)
     if not clips:
         raise M2L2Error(f"{cfg.dataset.name}: no clips to evaluate")
     return clips[:max_clips] if max_clips is not None else clips

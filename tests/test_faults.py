@@ -530,3 +530,13 @@ def test_unwritable_output_is_one_line(tmp_path, clip, micro_yaml, capsys, monke
     assert main(["reconstruct", str(clip), str(tmp_path / "r.wav"), "--untrained", micro_yaml]) == 2
     assert needle in error_lines(capsys)[0]
     assert not list(tmp_path.glob("*.part*")) and not (tmp_path / "r.wav").exists()
+
+
+def test_no_progress_hides_every_bar_including_clip_hashing(tables, capsys):
+    assert main([*TABLES, str(tables)]) == 0
+    captured = capsys.readouterr()
+    assert "hashing clips" not in captured.out + captured.err
+    shutil.rmtree(tables.parent / "out")
+    assert main(["tables", "--only", "table2", "--config", str(tables)]) == 0
+    captured = capsys.readouterr()
+    assert "hashing clips" in captured.out + captured.err  # without the flag the bar is there

@@ -95,7 +95,7 @@ def context(
     cfg: TablesConfig, name: str, metrics: list[str], max_clips: int | None, opts: RunOptions
 ) -> Context:
     skipped: dict[str, str] = {}
-    clips = clips_for(cfg, max_clips, skipped)
+    clips = clips_for(cfg, max_clips, skipped, opts.progress)
     fad = [m for m in metrics if m not in PER_CLIP_METRICS]
     embedders, identities, reasons = build_embedders(fad)
     summary = RunSummary(name=name)

@@ -176,7 +176,7 @@ def run(cfg: TablesConfig, st: SeamsSettings, opts: RunOptions) -> RunSummary:
         summary.skipped_models = skipped
         return summary
     summary = RunSummary(name="seams", skipped_models=skipped)
-    clips = clips_for(cfg, st.max_clips)
+    clips = clips_for(cfg, st.max_clips, progress=opts.progress)
     out_file = store.result_path(cfg.output_dir, "seams", cfg.name)
     rows_dir = store.rows_dir(out_file)
     existing = {(r.get("model"), r.get("clip")): r for r in store.read_rows(rows_dir)}

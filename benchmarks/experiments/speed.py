@@ -48,7 +48,7 @@ def timed_audio(cfg: TablesConfig, seconds: float) -> tuple[np.ndarray, int, str
     """(audio [C, N], rate, content hash) of the first evaluation clip, tiled or cut to `seconds`."""
     from benchmarks.metrics.cache import array_content_hash
 
-    audio, sr = clips_for(cfg, 1)[0].load()
+    audio, sr = clips_for(cfg, 1, progress=False)[0].load()
     n = int(round(seconds * sr))
     audio = np.tile(audio, (1, -(-n // audio.shape[-1])))[:, :n].astype(np.float32)
     return audio, int(sr), array_content_hash(audio, sr)

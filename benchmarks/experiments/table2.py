@@ -129,7 +129,7 @@ class _Inputs:
     all_rows: dict[tuple[str, str], dict[str, Any]]  # (label, clip) → per-clip row
 
 
-def _inputs(cfg: TablesConfig, shard: tuple[int, int], summary: RunSummary) -> _Inputs:
+def _inputs(cfg: TablesConfig, shard: tuple[int, int], summary: RunSummary, progress: bool) -> _Inputs:
     index, count = shard
     if not (count >= 1 and 0 <= index < count):
         raise M2L2Error(f"bad shard {index}/{count}: use i/n with 0 <= i < n")
@@ -137,7 +137,7 @@ def _inputs(cfg: TablesConfig, shard: tuple[int, int], summary: RunSummary) -> _
     rows_dir = store.rows_dir(out_json)
     rows_file = rows_dir / ("per_clip.jsonl" if count == 1 else f"per_clip.shard-{index}-of-{count}.jsonl")
     skipped_clips: dict[str, str] = {}
-    clips = load_clips(cfg, Path(cfg.cache_dir).expanduser(), skipped_clips)
+    clips = load_clips(cfg, Path(cfg.cache_dir).expanduser(), skipped_clips, progress)
     summary.notes += [f"skipped clip {c}: {why}" for c, why in skipped_clips.items()]
     if not clips:
         raise M2L2Error(f"{cfg.dataset.name}: no clips to evaluate")
@@ -158,7 +158,7 @@ def run(cfg: TablesConfig, settings: None = None, opts: RunOptions | None = None
     opts = opts or RunOptions()
     t_start = time.time()
     summary = RunSummary()
-    inputs = _inputs(cfg, opts.shard, summary)
+    inputs = _inputs(cfg, opts.shard, summary, opts.progress)
     sharded = opts.shard[1] > 1
     embedders: dict[str, Any] = {}
     identities: dict[str, str] = {}

@@ -171,7 +171,7 @@ class SetComparer:
                 shown = Path(cfg.cache_dir) / "embeddings"  # as configured: no home folder in the tables
                 self._problem = f"{NEEDS_CACHE} — {shown} is absent: run `m2l2 tables` on this machine"
                 return self._problem
-            clips = load_clips(cfg, Path(cfg.cache_dir).expanduser())
+            clips = load_clips(cfg, Path(cfg.cache_dir).expanduser(), progress=False)
             self._clips = clips[: int((self.result.get("dataset") or {}).get("clips", len(clips)))]
         except M2L2Error as e:
             self._problem = f"{NEEDS_CACHE} — the evaluation clips cannot be listed: {str(e).splitlines()[0]}"

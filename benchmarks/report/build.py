@@ -165,7 +165,7 @@ def build_report(cfg: TablesConfig, out: Path | None = None, progress: bool = Tr
     out = Path(out) if out is not None else report_dir(cfg)
     if (out / "media").is_dir():
         shutil.rmtree(out / "media")  # regenerated each time: picks follow the results
-    clips = {c.id: c for c in clips_for(cfg)}
+    clips = {c.id: c for c in clips_for(cfg, progress=progress)}
     entries = {m["label"]: m for m in result.get("models", [])}
     metrics = [m for m in result.get("metrics", []) if m in METRICS]
     notes: list[str] = []
