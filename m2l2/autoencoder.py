@@ -103,7 +103,10 @@ class Music2Latent2(nn.Module):
 
     def _prepare(self, audio, sample_rate: int) -> torch.Tensor:
         """[N] | [C, N] | [B, C, N] at any rate → float32 [B, channels, N] at 44.1 kHz, in memory."""
-        return torch.cat(list(self._blocks(self._as_batch(audio), sample_rate)), dim=-1).to(self.device)
+        x = self._as_batch(audio)
+        if sample_rate == self.sample_rate:
+            return x.to(self.device)
+        return torch.cat(list(self._blocks(x, sample_rate)), dim=-1).to(self.device)
 
     def _blocks(self, audio: torch.Tensor, sample_rate: int, block: int = 1 << 18) -> Iterator[torch.Tensor]:
         """[B, C, N] at `sample_rate` → consecutive [B, C, n] blocks at 44.1 kHz (views when no resampling is

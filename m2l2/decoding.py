@@ -1,8 +1,7 @@
 """How latents become audio: one function per decoding algorithm, and `Decoding`, the options that select one.
 
 Every algorithm turns latents [B, T, L, D] into the final spectrogram of each chunk and hands it to `commit`,
-which overlap-adds it into the waveform; `decode` runs the one a `Decoding` names. `Decoding` is also the
-identity of a decoded output (its `key`), so a cache and the code that decodes read the same object.
+which overlap-adds it into the waveform; `decode` runs the one a `Decoding` names.
 
 - `autoregressive`: the paper's two-step decoding (Music2Latent2, Sec. IV-4).
 - `parallel`: every chunk alone, then every chunk with its left neighbour (CoDiCodec's idea; not the paper).
@@ -15,7 +14,6 @@ Multi-step consistency sampling (Song et al. 2023, Alg. 1) is `steps` > 1 in the
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -53,10 +51,6 @@ class Decoding:
     def replace(self, **changes) -> Decoding:
         return dataclasses.replace(self, **changes)
 
-    def key(self) -> str:
-        """A stable text identity of what these options decode (JSON with sorted keys)."""
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
 
 @torch.no_grad()
 def decode(model, latents: torch.Tensor, decoding: Decoding = Decoding(), length: int | None = None,
@@ -70,14 +64,14 @@ def decode(model, latents: torch.Tensor, decoding: Decoding = Decoding(), length
             f"latents must have shape [B, T, {cfg.latent_shape[0]}, {cfg.latent_shape[1]}]; got {tuple(latents.shape)}"
         )
     latents = latents.to(model.device, torch.float32)
+    if decoding.mode == "independent":
+        return independent(model, latents, decoding, length, generator)
     b, chunks = latents.shape[:2]
     ola = spectral.OverlapAdd((b, cfg.channels), chunks * cfg.chunk_frames)
 
     def commit(chunk: torch.Tensor, index: int) -> None:  # a chunk's final version → waveform buffer
         ola.add(spectral.from_rep(chunk).cpu(), index * cfg.chunk_frames)
 
-    if decoding.mode == "independent":
-        return independent(model, latents, decoding, length, generator)
     if decoding.mode == "ode":
         ode_euler(model, latents, decoding.steps, commit, generator)
     else:

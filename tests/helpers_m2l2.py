@@ -141,3 +141,22 @@ model:
   norm_groups: 4
   noise_channels: 32
 """
+
+
+# --- benchmarks ----------------------------------------------------------------------------------
+
+
+class ToyEmbedder:
+    """A cheap deterministic embedder standing in for MusiCNN: |frames| through a fixed projection."""
+
+    name, sample_rate = "toy", 8000
+
+    def __init__(self, **_):
+        self.proj = np.random.default_rng(0).standard_normal((400, 8)).astype(np.float32)
+
+    def identity(self) -> str:
+        return "toy|v1"
+
+    def embed(self, audio):
+        n = audio.shape[0] // 400
+        return np.abs(audio[: n * 400].reshape(n, 400)) @ self.proj

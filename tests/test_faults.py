@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import yaml
-from helpers_m2l2 import MICRO_YAML
+from helpers_m2l2 import MICRO_YAML, ToyEmbedder
 
 from m2l2.cli import main
 
@@ -38,22 +38,6 @@ def error_lines(capsys, expected: int = 1) -> list[str]:
 
 
 # --- a miniature Table II ---------------------------------------------------------------------------
-
-
-class ToyEmbedder:
-    """A cheap deterministic embedder standing in for MusiCNN: |frames| through a fixed projection."""
-
-    name, sample_rate = "toy", 8000
-
-    def __init__(self, **_):
-        self.proj = np.random.default_rng(0).standard_normal((400, 8)).astype(np.float32)
-
-    def identity(self) -> str:
-        return "toy|v1"
-
-    def embed(self, audio):
-        n = audio.shape[0] // 400
-        return np.abs(audio[: n * 400].reshape(n, 400)) @ self.proj
 
 
 @pytest.fixture

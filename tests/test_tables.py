@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers_m2l2 import ToyEmbedder
 
 from benchmarks.config import config_from_dict, load_config
 from benchmarks.experiments import RunOptions, run_experiment
@@ -262,22 +263,6 @@ def test_cli_rerun_of_table2_with_nothing_changed_succeeds(tmp_path, tone_clips,
     assert main(args) == 0  # everything reused: still a success
     out = capsys.readouterr().out
     assert re.search(r"table2 +\d+\.\d s  up to date \(everything reused\)", out), out  # with its seconds
-
-
-class ToyEmbedder:
-    """A cheap deterministic embedder (absolute frames through a fixed projection), registered as MusiCNN."""
-
-    name, sample_rate = "toy", 8000
-
-    def __init__(self, **_):
-        self.proj = np.random.default_rng(0).standard_normal((400, 8)).astype(np.float32)
-
-    def identity(self) -> str:
-        return "toy|v1"
-
-    def embed(self, audio):
-        n = audio.shape[0] // 400
-        return np.abs(audio[: n * 400].reshape(n, 400)) @ self.proj
 
 
 def test_table2_with_kad_and_spectral_distances(tmp_path, tone_clips, monkeypatch):

@@ -66,6 +66,17 @@ class PretrainedAE(Autoencoder):
                             f"got shape {x.shape} (baselines.reconstruct converts channels and rate)")
         return torch.from_numpy(np.ascontiguousarray(x))[None].to(self.device)
 
+    def _input_whole_hops(self, audio: np.ndarray) -> torch.Tensor:
+        """`_input`, zero-padded on the right to a whole number of the encoder's hops (`self.hop`)."""
+        x = self._input(audio)
+        return torch.nn.functional.pad(x, (0, (-x.shape[-1]) % self.hop))
+
+    def _decode_sample(self, latent: torch.Tensor, channels: int, length: int | None) -> np.ndarray:
+        """A diffusers VAE's decode of one float latent [channels, T] → float32 [C, N], cut to `length`."""
+        z = check_tensor(self, latent, channels, False, "float latent")
+        y = self.model.decode(z[None].float().to(self.device)).sample[0].cpu().numpy().astype(np.float32)
+        return y if length is None else y[:, :length]
+
     def _bad_latent(self, got: Any, expected: str) -> M2L2Error:
         shape = tuple(got.shape) if hasattr(got, "shape") else type(got).__name__
         dtype = f" {got.dtype}" if hasattr(got, "dtype") else ""

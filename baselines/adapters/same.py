@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from baselines import hub
-from baselines.adapters.pretrained import PretrainedAE, check_tensor
+from baselines.adapters.pretrained import PretrainedAE
 from baselines.interface import PCM_BITS, Package, Requirement, import_optional
 from baselines.latent import LatentLayout, LatentSize, tensor_size
 from m2l2.errors import M2L2Error
@@ -103,12 +103,8 @@ class SAMEAE(PretrainedAE):
 
     @torch.no_grad()
     def encode(self, audio: np.ndarray) -> torch.Tensor:
-        x = self._input(audio)
-        x = torch.nn.functional.pad(x, (0, (-x.shape[-1]) % self.hop))
-        return self.model.encode(x).latents[0].cpu()
+        return self.model.encode(self._input_whole_hops(audio)).latents[0].cpu()
 
     @torch.no_grad()
     def decode(self, latent: torch.Tensor, length: int | None = None) -> np.ndarray:
-        z = check_tensor(self, latent, int(self.model.config.latent_dim), False, "float latent")
-        y = self.model.decode(z[None].float().to(self.device)).sample[0].cpu().numpy().astype(np.float32)
-        return y if length is None else y[:, :length]
+        return self._decode_sample(latent, int(self.model.config.latent_dim), length)

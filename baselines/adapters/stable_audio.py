@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from baselines import hub
-from baselines.adapters.pretrained import PretrainedAE, check_tensor
+from baselines.adapters.pretrained import PretrainedAE
 from baselines.interface import PCM_BITS, Package, Requirement, import_optional
 from baselines.latent import LatentLayout, LatentSize, tensor_size
 
@@ -95,9 +95,7 @@ class StableAudioVAE(PretrainedAE):
 
     @torch.no_grad()
     def encode(self, audio: np.ndarray) -> torch.Tensor:
-        x = self._input(audio)
-        x = torch.nn.functional.pad(x, (0, (-x.shape[-1]) % self.hop))
-        dist = self.model.encode(x).latent_dist
+        dist = self.model.encode(self._input_whole_hops(audio)).latent_dist
         if not self.sample_posterior:
             return dist.mode()[0].cpu()
         gen = torch.Generator(device=self.device).manual_seed(int(self.seed or 0))
@@ -105,6 +103,4 @@ class StableAudioVAE(PretrainedAE):
 
     @torch.no_grad()
     def decode(self, latent: torch.Tensor, length: int | None = None) -> np.ndarray:
-        z = check_tensor(self, latent, int(self.model.config.decoder_input_channels), False, "float latent")
-        y = self.model.decode(z[None].float().to(self.device)).sample[0].cpu().numpy().astype(np.float32)
-        return y if length is None else y[:, :length]
+        return self._decode_sample(latent, int(self.model.config.decoder_input_channels), length)
