@@ -163,10 +163,15 @@ def plan(threads: int | None = None, env: Mapping[str, str] | None = None, cpus:
 
 def _limit_libraries(threads: int) -> None:
     """BLAS libraries already loaded (threadpoolctl, when installed) and those loaded later (environment);
-    numba's parallel loops (ViSQOL's) likewise."""
-    for name in _LIBRARY_ENV:
-        os.environ[name] = str(threads)
+    numba's parallel loops (ViSQOL's) likewise.
+
+    Once numba is loaded its environment variable is left alone: numba rereads its environment before every
+    compilation and refuses a changed NUMBA_NUM_THREADS once its threads have started, so a loaded numba is
+    limited through `numba.set_num_threads` only."""
     numba = sys.modules.get("numba")
+    for name in _LIBRARY_ENV:
+        if not (name == "NUMBA_NUM_THREADS" and numba is not None):
+            os.environ[name] = str(threads)
     if numba is not None:
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     try:

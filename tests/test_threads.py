@@ -115,9 +115,37 @@ def test_apply_sets_torch_and_blas_threads(monkeypatch):
             monkeypatch.delenv(name, raising=False)
         chosen = threads.apply()  # chosen here: torch on the usable CPUs, spinning BLAS on one thread
         assert torch.get_num_threads() == chosen.threads and not chosen.explicit and chosen.blas_threads == 1
-        assert blas_threads() == {1} and os.environ["NUMBA_NUM_THREADS"] == "1"
+        assert blas_threads() == {1}
+        if "numba" not in sys.modules:  # a loaded numba is limited through its API: test below
+            assert os.environ["NUMBA_NUM_THREADS"] == "1"
     finally:
         threads.apply(before)
+
+
+NUMBA_AFTER_APPLY = """
+import numba, numpy as np
+from m2l2 import threads
+
+@numba.njit(parallel=True)
+def total(x):
+    s = 0.0
+    for i in numba.prange(x.shape[0]):
+        s += x[i]
+    return s
+
+threads.apply(1)
+print(total(np.ones(64)), numba.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
+"""
+
+
+def test_numba_loaded_before_apply_still_compiles():
+    """numba rereads its environment before each compilation and refuses a changed NUMBA_NUM_THREADS once its
+    threads have started (the ViSQOL metric failed so): apply() limits a loaded numba through its API."""
+    pytest.importorskip("numba")
+    env = {**os.environ, "NUMBA_NUM_THREADS": "2", "PYTHONPATH": str(Path(__file__).parents[1])}
+    out = subprocess.run([sys.executable, "-c", NUMBA_AFTER_APPLY], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-800:]
+    assert out.stdout.split() == ["64.0", "1", "2"]
 
 
 def test_pool_workers_follow_the_plan_and_the_job_count():
