@@ -7,6 +7,7 @@ file and the reason (CLI: one line, exit 2; batch work: a recorded skip) and nev
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,6 +120,14 @@ def _check(path: Path, audio: np.ndarray) -> None:
         )
 
 
+def _warn_downmix(path: Path, have: int, target: int | None) -> None:
+    """Warn when more than two channels are averaged into fewer: the spatial image is lost."""
+    if target is not None and have > max(target, 2):
+        to = "mono" if target == 1 else f"mono, copied to {target} channels"
+        warnings.warn(f"{path}: {have} channels averaged to {to} (the spatial image is lost)", AudioWarning,
+                      stacklevel=3)
+
+
 def load_audio(
     path: str | Path,
     sample_rate: int | None = None,
@@ -147,14 +156,7 @@ def load_audio(
         audio, rate = _decode_with_pyav(path)
         audio = audio[:, start : None if frames is None else start + frames]
     _check(path, audio)
-    target = channels if channels is not None else max_channels
-    if target is not None and audio.shape[0] > max(target, 2):
-        to = "mono" if target == 1 else f"mono, copied to {target} channels"
-        warnings.warn(
-            f"{path}: {audio.shape[0]} channels averaged to {to} (the spatial image is lost)",
-            AudioWarning,
-            stacklevel=2,
-        )
+    _warn_downmix(path, audio.shape[0], channels if channels is not None else max_channels)
     if channels is not None:
         audio = convert_channels(audio, channels)
     elif max_channels is not None and audio.shape[0] > max_channels:
@@ -162,6 +164,27 @@ def load_audio(
     if sample_rate is not None and sample_rate != rate:
         audio, rate = resample(audio, rate, sample_rate), sample_rate
     return audio.astype(np.float32, copy=False), int(rate)
+
+
+def read_blocks(path: str | Path, channels: int, block: int = 1 << 18) -> tuple[Iterator[np.ndarray], int, int]:
+    """A file as float32 [channels, n] blocks of `block` frames, its sample rate and its frame count, without
+    holding it whole: what streaming encoders read (`m2l2 encode`, `m2l2 reconstruct`). Formats soundfile
+    cannot read are decoded whole by PyAV and then split. Every block passes `load_audio`'s checks; the file's
+    are made before the first block, a block's when it is read (a NaN late in a file stops the work there)."""
+    path = Path(path)
+    info = audio_info(path) if path.is_file() else None
+    if info is None or info.frames == 0:  # not found, not soundfile's, or empty: load_audio says which
+        audio, rate = load_audio(path, channels=channels)
+        return (audio[:, i : i + block] for i in range(0, audio.shape[1], block)), rate, audio.shape[1]
+    _warn_downmix(path, info.channels, channels)
+
+    def blocks() -> Iterator[np.ndarray]:
+        for data in sf.blocks(str(path), blocksize=block, dtype="float32", always_2d=True):
+            audio = np.ascontiguousarray(data.T)
+            _check(path, audio)
+            yield convert_channels(audio, channels)
+
+    return blocks(), info.sample_rate, info.frames
 
 
 def audio_problem(path: str | Path) -> str | None:
@@ -209,14 +232,26 @@ def check_output_suffix(path: str | Path) -> None:
 def save_audio(path: str | Path, audio: np.ndarray, sample_rate: int) -> None:
     """Write [C, N] or [N] float audio atomically; the format follows the suffix (`WRITE_FORMATS`), PCM-16
     for wav, flac and aiff. An unknown suffix is refused before anything is written."""
+    audio = np.asarray(audio, dtype=np.float32)
+    audio = audio[None] if audio.ndim == 1 else audio
+    write_blocks(path, [audio], sample_rate, audio.shape[0])
+
+
+def write_blocks(path: str | Path, blocks: Iterable[np.ndarray], sample_rate: int, channels: int) -> int:
+    """Write consecutive float [channels, n] blocks as one audio file, atomically (a temporary file renamed
+    once the last block is in: an interrupted write leaves no partial output), as `save_audio` formats it.
+    Memory is one block, whatever the length. Returns the frames written."""
     from m2l2.io import atomic_path
 
     path = Path(path)
     check_output_suffix(path)
-    audio = np.asarray(audio, dtype=np.float32)
-    if audio.ndim == 1:
-        audio = audio[None]
     suffix = path.suffix.lower()
     subtype = "PCM_16" if suffix in {".wav", ".flac", ".aiff", ".aif"} else None
-    with atomic_path(path) as tmp:
-        sf.write(str(tmp), np.clip(audio, -1, 1).T, sample_rate, subtype=subtype, format=WRITE_FORMATS[suffix])
+    frames = 0
+    with atomic_path(path) as tmp, sf.SoundFile(str(tmp), "w", sample_rate, channels, subtype=subtype,
+                                                format=WRITE_FORMATS[suffix]) as out:
+        for block in blocks:
+            block = np.asarray(block, dtype=np.float32)
+            out.write(np.clip(block, -1, 1).T)
+            frames += block.shape[-1]
+    return frames

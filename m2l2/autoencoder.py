@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import soxr
@@ -106,22 +107,22 @@ class Music2Latent2(nn.Module):
         x = self._as_batch(audio)
         if sample_rate == self.sample_rate:
             return x.to(self.device)
-        return torch.cat(list(self._blocks(x, sample_rate)), dim=-1).to(self.device)
+        return torch.cat(list(self._at_model_rate(_split(x), sample_rate)), dim=-1).to(self.device)
 
-    def _blocks(self, audio: torch.Tensor, sample_rate: int, block: int = 1 << 18) -> Iterator[torch.Tensor]:
-        """[B, C, N] at `sample_rate` → consecutive [B, C, n] blocks at 44.1 kHz (views when no resampling is
-        needed; soxr's streaming HQ resampler otherwise, which gives exactly its one-shot output)."""
-        n = audio.shape[-1]
+    def _at_model_rate(self, blocks: Iterable[torch.Tensor], sample_rate: int) -> Iterator[torch.Tensor]:
+        """Consecutive [B, C, n] blocks at `sample_rate` → consecutive blocks at 44.1 kHz (as given when no
+        resampling is needed; soxr's streaming HQ resampler otherwise, which gives exactly its one-shot
+        output)."""
         if sample_rate == self.sample_rate:
-            yield from (audio[..., i : i + block] for i in range(0, n, block))
+            yield from blocks
             return
-        arr = audio.cpu().numpy()
-        streams = [soxr.ResampleStream(sample_rate, self.sample_rate, arr.shape[1], dtype="float32", quality="HQ")
-                   for _ in range(len(arr))]
-        for i in range(0, n, block):
-            last = i + block >= n
-            parts = [s.resample_chunk(np.ascontiguousarray(x[:, i : i + block].T), last=last).T
-                     for s, x in zip(streams, arr)]
+        streams = None
+        for block, last in _flag_last(blocks):
+            arr = block.cpu().numpy()
+            if streams is None:
+                streams = [soxr.ResampleStream(sample_rate, self.sample_rate, arr.shape[1], dtype="float32",
+                                               quality="HQ") for _ in range(len(arr))]
+            parts = [s.resample_chunk(np.ascontiguousarray(x.T), last=last).T for s, x in zip(streams, arr)]
             yield torch.from_numpy(np.ascontiguousarray(np.stack(parts)))
 
     def _chunk_windows(self, blocks: Iterator[torch.Tensor], max_batch: int) -> Iterator[torch.Tensor]:
@@ -158,23 +159,37 @@ class Music2Latent2(nn.Module):
         b, c2, f, _ = spec.shape
         return spec.reshape(b, c2, f, k, self.config.chunk_frames).permute(0, 3, 1, 2, 4).flatten(0, 1)
 
-    def _per_chunk(self, audio, sample_rate: int, max_batch: int, fn) -> torch.Tensor:
-        """`fn` of every chunk of `audio` (any rate), a window of chunks at a time → [B, T, ...] in chunk order."""
-        x = self._as_batch(audio)
-        parts = [fn(w).unflatten(0, (len(x), -1)) for w in self._chunk_windows(self._blocks(x, sample_rate), max_batch)]
-        return torch.cat(parts, dim=1)
+    def _per_chunk(self, blocks: Iterator[torch.Tensor], sample_rate: int, max_batch: int, fn) -> torch.Tensor:
+        """`fn` of every chunk of the audio in `blocks` (consecutive [B, C, n] at any rate), a window of chunks
+        at a time → [B, T, ...] in chunk order."""
+        first = next(blocks)
+        windows = self._chunk_windows(self._at_model_rate(itertools.chain([first], blocks), sample_rate), max_batch)
+        return torch.cat([fn(w).unflatten(0, (len(first), -1)) for w in windows], dim=1)
 
     # --- public API --------------------------------------------------------------------------------
     @torch.no_grad()
     def encode(self, audio, sample_rate: int = spectral.SAMPLE_RATE, max_batch: int = 32) -> torch.Tensor:
         """Audio of any length → latents [B, T, L, D]; chunks encoded in parallel, about `max_batch` at a time,
         with memory bounded by a window of chunks whatever the length."""
-        return self._per_chunk(audio, sample_rate, max_batch, self.encoder)
+        return self._per_chunk(_split(self._as_batch(audio)), sample_rate, max_batch, self.encoder)
+
+    @torch.no_grad()
+    def encode_blocks(self, blocks: Iterable, sample_rate: int = spectral.SAMPLE_RATE, max_batch: int = 32
+                      ) -> torch.Tensor:
+        """`encode` of audio given as consecutive blocks ([C, n] or [B, C, n], NumPy or torch; e.g. from
+        `m2l2.audio.read_blocks`): memory is a block and a window of chunks, whatever the length. The latents
+        equal `encode`'s of the whole audio."""
+        batched = (self._as_batch(b) for b in blocks)
+        try:
+            return self._per_chunk(batched, sample_rate, max_batch, self.encoder)
+        except StopIteration:
+            raise M2L2Error("audio is empty (no blocks): give at least one sample") from None
 
     @torch.no_grad()
     def embed(self, audio, sample_rate: int = spectral.SAMPLE_RATE, max_batch: int = 32) -> torch.Tensor:
         """MIR feature [B, L·width]: tokens before the encoder's last linear layer, stacked, averaged over chunks."""
-        feats = self._per_chunk(audio, sample_rate, max_batch, lambda w: self.encoder.features(w).flatten(1))
+        feats = self._per_chunk(_split(self._as_batch(audio)), sample_rate, max_batch,
+                                lambda w: self.encoder.features(w).flatten(1))
         return feats.mean(1)
 
     @torch.no_grad()
@@ -221,3 +236,21 @@ class Music2Latent2(nn.Module):
 
     def parameter_counts(self) -> dict[str, int]:
         return {name: sum(p.numel() for p in m.parameters()) for name, m in self.named_children()}
+
+
+def _split(audio: torch.Tensor, block: int = 1 << 18) -> Iterator[torch.Tensor]:
+    """[B, C, N] → consecutive views [B, C, ≤ block]."""
+    return (audio[..., i : i + block] for i in range(0, audio.shape[-1], block))
+
+
+def _flag_last(items: Iterable) -> Iterator[tuple[object, bool]]:
+    """(item, is it the last one) for each item: a streaming resampler must be told which block ends the input."""
+    it = iter(items)
+    try:
+        item = next(it)
+    except StopIteration:
+        return
+    for following in it:
+        yield item, False
+        item = following
+    yield item, True

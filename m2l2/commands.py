@@ -123,11 +123,14 @@ def register(subparsers) -> None:
     p.set_defaults(func=cmd_speed)
 
 
-def _read(path: str, model):
-    from m2l2.audio import load_audio
+def _encode_file(path: str, model) -> tuple[torch.Tensor, int, int]:
+    """Latents of an audio file read block by block (memory independent of its length), its sample rate
+    and its length at the model's rate."""
+    from m2l2.audio import read_blocks
 
-    audio, sr = load_audio(path, channels=model.channels)
-    return torch.from_numpy(audio), sr
+    blocks, sr, frames = read_blocks(path, model.channels)
+    latents = model.encode_blocks((torch.from_numpy(b) for b in blocks), sr)
+    return latents, sr, round(frames * model.sample_rate / sr)
 
 
 def cmd_encode(args) -> int:
@@ -135,9 +138,7 @@ def cmd_encode(args) -> int:
 
     _check_output(args, (".safetensors",))
     model, source = _model_from_args(args)
-    audio, sr = _read(args.input, model)
-    latents = model.encode(audio, sr)
-    length = round(audio.shape[-1] * model.sample_rate / sr)
+    latents, sr, length = _encode_file(args.input, model)
     save_latents(
         args.output,
         latents,
@@ -149,13 +150,14 @@ def cmd_encode(args) -> int:
 
 
 def _decode_to_file(model, latents, length, args) -> None:
-    from m2l2.audio import save_audio
+    """Decode straight into the output file, block by block as chunks complete (memory independent of the
+    length); the file appears, atomically, when the last block is written."""
+    from m2l2.audio import write_blocks
+    from m2l2.decoding import Decoding, decode_blocks
 
-    gen = torch.Generator().manual_seed(args.seed)
-    wave = model.decode(latents, sigma_cond=args.sigma_cond, steps=args.steps, length=length, generator=gen,
-                        progress=True, mode=args.mode, max_batch=args.max_batch,
-                        redecode_previous=not args.one_step)
-    save_audio(args.output, wave[0].cpu().numpy(), model.sample_rate)
+    decoding = Decoding(args.mode, args.sigma_cond, args.steps, not args.one_step, args.max_batch)
+    blocks = decode_blocks(model, latents, decoding, length, torch.Generator().manual_seed(args.seed), progress=True)
+    write_blocks(args.output, (b[0].cpu().numpy() for b in blocks), model.sample_rate, model.channels)
 
 
 def cmd_decode(args) -> int:
@@ -176,9 +178,8 @@ def cmd_reconstruct(args) -> int:
 
     _check_output(args, WRITABLE_SUFFIXES)
     model, _ = _model_from_args(args)
-    audio, sr = _read(args.input, model)
-    latents = model.encode(audio, sr)
-    _decode_to_file(model, latents, round(audio.shape[-1] * model.sample_rate / sr), args)
+    latents, _, length = _encode_file(args.input, model)
+    _decode_to_file(model, latents, length, args)
     print(f"{args.input} → {args.output} ({model.sample_rate} Hz, {model.channels} channel(s))")
     return 0
 

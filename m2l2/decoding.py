@@ -1,7 +1,8 @@
 """How latents become audio: one function per decoding algorithm, and `Decoding`, the options that select one.
 
-Every algorithm turns latents [B, T, L, D] into the final spectrogram of each chunk and hands it to `commit`,
-which overlap-adds it into the waveform; `decode` runs the one a `Decoding` names.
+Every algorithm turns latents [B, T, L, D] into the final spectrogram of each chunk and yields it with the
+chunk's index, in chunk order; `decode_blocks` overlap-adds them into waveform blocks as they complete (memory
+independent of the length: what `m2l2 decode` and `m2l2 reconstruct` write), `decode` returns the waveform.
 
 - `autoregressive`: the paper's two-step decoding (Music2Latent2, Sec. IV-4).
 - `parallel`: every chunk alone, then every chunk with its left neighbour (CoDiCodec's idea; not the paper).
@@ -14,7 +15,7 @@ Multi-step consistency sampling (Song et al. 2023, Alg. 1) is `steps` > 1 in the
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -25,7 +26,7 @@ from m2l2.errors import M2L2Error
 
 DEFAULT_SIGMA_COND = 0.4  # noise level of the re-decoded previous chunk: the paper's best (its Fig. 3)
 MODES = ("autoregressive", "parallel", "independent", "ode")
-Commit = Callable[[torch.Tensor, int], None]
+Chunks = Iterator[tuple[torch.Tensor, int]]  # (final spectrogram of a chunk [B, 2C, F, frames], its index)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,35 @@ class Decoding:
 def decode(model, latents: torch.Tensor, decoding: Decoding = Decoding(), length: int | None = None,
            generator: torch.Generator | None = None, progress: bool = False) -> torch.Tensor:
     """Latents [B, T, L, D] → audio [B, C, length] at 44.1 kHz (default length: T chunks) with `decoding`."""
+    latents = _checked(model, latents)
+    if decoding.mode == "independent":
+        return independent(model, latents, decoding, length, generator)
+    return torch.cat(list(decode_blocks(model, latents, decoding, length, generator, progress)), dim=-1)
+
+
+@torch.no_grad()
+def decode_blocks(model, latents: torch.Tensor, decoding: Decoding = Decoding(), length: int | None = None,
+                  generator: torch.Generator | None = None, progress: bool = False) -> Iterator[torch.Tensor]:
+    """`decode`'s waveform as consecutive blocks [B, C, n] (about a chunk each), each handed out as soon as
+    its chunk and the next are decoded: their concatenation is exactly `decode`'s output."""
+    latents = _checked(model, latents)
+    if decoding.mode == "independent":
+        raise M2L2Error("independent-chunk decoding returns whole waveforms: use decode()")
+    b, chunks = latents.shape[:2]
+    frames = model.config.chunk_frames
+    ola = spectral.StreamingOverlapAdd((b, model.config.channels), chunks * frames)
+    start, stop = spectral.LEFT_PAD, spectral.LEFT_PAD + (chunks * model.chunk_samples if length is None else length)
+    done = 0  # output samples handed to the overlap-add so far
+    for spec, index in _chunks(model, latents, decoding, generator, progress):
+        block = ola.add(spectral.from_rep(spec).cpu(), index * frames)
+        if (part := _trim(block, done, start, stop)) is not None:
+            yield part
+        done += block.shape[-1]
+    if (part := _trim(ola.finish(), done, start, stop)) is not None:
+        yield part
+
+
+def _checked(model, latents: torch.Tensor) -> torch.Tensor:
     cfg = model.config
     if latents.ndim == 3:
         latents = latents[None]
@@ -63,29 +93,27 @@ def decode(model, latents: torch.Tensor, decoding: Decoding = Decoding(), length
         raise M2L2Error(
             f"latents must have shape [B, T, {cfg.latent_shape[0]}, {cfg.latent_shape[1]}]; got {tuple(latents.shape)}"
         )
-    latents = latents.to(model.device, torch.float32)
-    if decoding.mode == "independent":
-        return independent(model, latents, decoding, length, generator)
-    b, chunks = latents.shape[:2]
-    ola = spectral.OverlapAdd((b, cfg.channels), chunks * cfg.chunk_frames)
+    return latents.to(model.device, torch.float32)
 
-    def commit(chunk: torch.Tensor, index: int) -> None:  # a chunk's final version → waveform buffer
-        ola.add(spectral.from_rep(chunk).cpu(), index * cfg.chunk_frames)
 
+def _chunks(model, latents, decoding: Decoding, generator, progress: bool) -> Chunks:
+    """The final spectrogram of every chunk, in order, from the algorithm `decoding` names."""
     if decoding.mode == "ode":
-        ode_euler(model, latents, decoding.steps, commit, generator)
-    else:
-        sampler = ConsistencySampler(model, b, decoding.steps, decoding.sigma_cond, generator)
-        if decoding.mode == "parallel":
-            parallel(model, latents, sampler, commit, decoding.redecode_previous, decoding.max_batch, progress)
-        else:
-            autoregressive(model, latents, sampler, commit, decoding.redecode_previous, progress)
-    wave = ola.result().clamp_(-1.0, 1.0)
-    return spectral.unpad(wave, chunks * model.chunk_samples if length is None else length)
+        return ode_euler(model, latents, decoding.steps, generator)
+    sampler = ConsistencySampler(model, latents.shape[0], decoding.steps, decoding.sigma_cond, generator)
+    if decoding.mode == "parallel":
+        return parallel(model, latents, sampler, decoding.redecode_previous, decoding.max_batch, progress)
+    return autoregressive(model, latents, sampler, decoding.redecode_previous, progress)
 
 
-def autoregressive(model, latents, sampler: ConsistencySampler, commit: Commit, redecode_previous: bool = True,
-                   progress: bool = False) -> None:
+def _trim(block: torch.Tensor, first: int, start: int, stop: int) -> torch.Tensor | None:
+    """The part of `block` (output samples first, first + 1, ...) inside [start, stop), clamped to [-1, 1]."""
+    lo, hi = max(start - first, 0), min(stop - first, block.shape[-1])
+    return block[..., lo:hi].clamp_(-1.0, 1.0) if hi > lo else None
+
+
+def autoregressive(model, latents, sampler: ConsistencySampler, redecode_previous: bool = True,
+                   progress: bool = False) -> Chunks:
     """The paper's decoding: the first chunk alone from pure noise; each later chunk together with the
     previous one re-noised to σ_cond, whose new output replaces its first version (two-step decoding at no
     extra cost; `redecode_previous=False` keeps the first version: one-step decoding). Memory holds one
@@ -97,13 +125,13 @@ def autoregressive(model, latents, sampler: ConsistencySampler, commit: Commit, 
         cross_cur = model.decoder(latents[:, t])  # computed once per chunk, reused as cross_prev next step
         new_prev, current = sampler.run(prev, pair(cross_prev, cross_cur), *sampler.draw(first=False),
                                         last_only=not redecode_previous)
-        commit(new_prev if redecode_previous else prev, t - 1)
+        yield (new_prev if redecode_previous else prev), t - 1
         prev, cross_prev = current, cross_cur
-    commit(prev, chunks - 1)
+    yield prev, chunks - 1
 
 
-def parallel(model, latents, sampler: ConsistencySampler, commit: Commit, redecode_previous: bool = True,
-             max_batch: int = 8, progress: bool = False) -> None:
+def parallel(model, latents, sampler: ConsistencySampler, redecode_previous: bool = True,
+             max_batch: int = 8, progress: bool = False) -> Chunks:
     """Every chunk first decoded alone, then each chunk t ≥ 1 with its left neighbour's first version
     re-noised to σ_cond (the autoregressive step, all pairs at once); chunk 0 is its re-decoded version from
     the pair (0, 1), or its first version with `redecode_previous=False`. Windows of `max_batch` chunks (at
@@ -119,18 +147,18 @@ def parallel(model, latents, sampler: ConsistencySampler, commit: Commit, redeco
         first = first.unflatten(0, (b, len(idx)))
         cross = [c.unflatten(0, (b, len(idx))) for c in cross]
         if i == 0 and (chunks == 1 or not redecode_previous):
-            commit(first[:, 0], 0)
+            yield first[:, 0], 0
             if chunks == 1:
                 return
         if i > 0:
             first = torch.cat([left_first, first], 1)
             cross = [torch.cat([lc, c], 1) for lc, c in zip(left_cross, cross)]
-        _pair_pass(sampler, commit, b, i, idx, draws, first, cross, redecode_previous)
+        yield from _pair_pass(sampler, b, i, idx, draws, first, cross, redecode_previous)
         left_first = first[:, -1:]
         left_cross = [c[:, -1:] for c in cross]
 
 
-def _pair_pass(sampler, commit, b, i, idx, draws, first, cross, redecode_previous) -> None:
+def _pair_pass(sampler, b, i, idx, draws, first, cross, redecode_previous) -> Chunks:
     """The second pass of `parallel` over one window: chunk t with its left neighbour t − 1."""
     pairs = [t for t in idx if t > 0]
     if not pairs:
@@ -148,11 +176,11 @@ def _pair_pass(sampler, commit, b, i, idx, draws, first, cross, redecode_previou
 
         new_prev, _ = sampler.run(pair01(prev), [pair01(c, 2) for c in pair_cross],
                                   [pair01(c) for c in cur], [pair01(c) for c in prv])
-        commit(new_prev, 0)
+        yield new_prev, 0
     _, current = sampler.run(prev, pair_cross, cur, prv, batch=b * len(pairs), last_only=True)
     current = current.unflatten(0, (b, -1))
     for j, t in enumerate(pairs):
-        commit(current[:, j], t)
+        yield current[:, j], t
 
 
 def _stack_draws(draws, which: int, steps: int) -> list[torch.Tensor]:
@@ -175,7 +203,7 @@ def independent(model, latents, decoding: Decoding, length: int | None, generato
 
 
 @torch.no_grad()
-def ode_euler(model, latents: torch.Tensor, steps: int, commit: Commit, generator) -> None:
+def ode_euler(model, latents: torch.Tensor, steps: int, generator) -> Chunks:
     """Every chunk alone, with the consistency network used as a denoiser D(x, σ) in the deterministic EDM
     Euler sampler over `steps` levels of the ρ = 7 grid, σ_max to σ_min, then to 0. A model trained as a pure
     denoiser (Δt = 1) returns the conditional mean from one step, near silent for unpredictable phase; the
@@ -190,8 +218,7 @@ def ode_euler(model, latents: torch.Tensor, steps: int, commit: Commit, generato
         sig = torch.full((len(x), 1), s, device=model.device)
         denoised = model.consistency(x[:, None], sig, cross)[:, 0]
         x = x + (s_next - s) * (x - denoised) / s
-    for t, chunk in enumerate(x.unflatten(0, (b, chunks)).unbind(1)):
-        commit(chunk, t)
+    yield from ((chunk, t) for t, chunk in enumerate(x.unflatten(0, (b, chunks)).unbind(1)))
 
 
 def pair(prev: list[torch.Tensor], cur: list[torch.Tensor]) -> list[torch.Tensor]:

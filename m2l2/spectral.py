@@ -55,6 +55,18 @@ def _window_square_sum(
     return norm
 
 
+def _frames_to_segment(spec: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Complex STFT frames [..., 1024, frames] → their windowed, summed inverse [..., frames_to_samples(frames)]
+    (not yet normalised by the window-square sum)."""
+    padded = F.pad(spec.transpose(-1, -2), (0, 1))  # [..., frames, 1025]: the Nyquist bin back as zero
+    frames = torch.fft.irfft(padded, n=WINDOW, dim=-1) * _window(spec.device, dtype)
+    n = frames.shape[-2]
+    lead = frames.shape[:-2]
+    cols = frames.reshape(-1, n, WINDOW).transpose(1, 2)
+    seg = F.fold(cols, output_size=(1, frames_to_samples(n)), kernel_size=(1, WINDOW), stride=(1, HOP))
+    return seg.reshape(*lead, -1)
+
+
 class OverlapAdd:
     """Inverse STFT built chunk by chunk, so decoding long audio holds only the output waveform.
 
@@ -67,14 +79,9 @@ class OverlapAdd:
         self.out = torch.zeros(*lead_shape, frames_to_samples(n_frames), device=device, dtype=dtype)
 
     def add(self, spec: torch.Tensor, first_frame: int) -> None:
-        padded = F.pad(spec.transpose(-1, -2), (0, 1))  # [..., frames, 1025]: the Nyquist bin back as zero
-        frames = torch.fft.irfft(padded, n=WINDOW, dim=-1) * _window(spec.device, self.out.dtype)
-        n = frames.shape[-2]
-        lead = frames.shape[:-2]
-        cols = frames.reshape(-1, n, WINDOW).transpose(1, 2)
-        seg = F.fold(cols, output_size=(1, frames_to_samples(n)), kernel_size=(1, WINDOW), stride=(1, HOP))
+        seg = _frames_to_segment(spec, self.out.dtype)
         start = first_frame * HOP
-        self.out[..., start : start + seg.shape[-1]] += seg.reshape(*lead, -1).to(self.out.device)
+        self.out[..., start : start + seg.shape[-1]] += seg.to(self.out.device)
 
     def result(self, block: int = 1 << 18) -> torch.Tensor:
         """The waveform, normalised in place block by block (call once): memory stays at the output's size."""
@@ -83,6 +90,41 @@ class OverlapAdd:
             stop = min(total, start + block)
             norm = _window_square_sum(self.n_frames, out.device, out.dtype, start, stop)
             out[..., start:stop] /= norm.clamp_min(1e-8)
+        return out
+
+
+class StreamingOverlapAdd:
+    """The same inverse STFT for chunks that arrive in order, handing out every sample as soon as no later
+    chunk can add to it: memory is one chunk's samples, whatever the output's length (an hour of 44.1-kHz
+    stereo is 1.3 GB as one tensor). The samples equal `OverlapAdd`'s exactly: the same sums in the same order.
+
+    `add(spec, first_frame)` returns the samples it completed (those before the chunk's first frame);
+    `finish()` returns the rest."""
+
+    def __init__(self, lead_shape: tuple[int, ...], n_frames: int, dtype=torch.float32):
+        self.n_frames = n_frames
+        self.buf = torch.zeros(*lead_shape, 0, dtype=dtype)
+        self.offset = 0  # output index of buf[..., 0]
+
+    def add(self, spec: torch.Tensor, first_frame: int) -> torch.Tensor:
+        seg = _frames_to_segment(spec, self.buf.dtype).to(self.buf.device)
+        start = first_frame * HOP
+        if start < self.offset:
+            raise ValueError(f"chunk at frame {first_frame} arrived after samples up to {self.offset} were handed out")
+        grow = start + seg.shape[-1] - self.offset - self.buf.shape[-1]
+        if grow > 0:
+            self.buf = F.pad(self.buf, (0, grow))
+        self.buf[..., start - self.offset : start - self.offset + seg.shape[-1]] += seg
+        return self._release(start)
+
+    def finish(self) -> torch.Tensor:
+        return self._release(frames_to_samples(self.n_frames))
+
+    def _release(self, stop: int) -> torch.Tensor:
+        n = stop - self.offset
+        norm = _window_square_sum(self.n_frames, self.buf.device, self.buf.dtype, self.offset, stop)
+        out = self.buf[..., :n] / norm.clamp_min(1e-8)
+        self.buf, self.offset = self.buf[..., n:].clone(), stop
         return out
 
 

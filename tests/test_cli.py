@@ -42,11 +42,12 @@ def test_encode_decode_round_trip(tmp_path, micro_yaml, clip):
 
 
 def test_one_step_flag_keeps_each_chunks_first_decode(tmp_path, micro_yaml, clip, monkeypatch):
-    from m2l2.autoencoder import Music2Latent2
+    from m2l2 import decoding
 
-    seen, decode = [], Music2Latent2.decode
-    monkeypatch.setattr(Music2Latent2, "decode",
-                        lambda self, *a, **k: seen.append(k["redecode_previous"]) or decode(self, *a, **k))
+    seen, decode_blocks = [], decoding.decode_blocks
+    monkeypatch.setattr(decoding, "decode_blocks",
+                        lambda model, latents, how, *a, **k: seen.append(how.redecode_previous)
+                        or decode_blocks(model, latents, how, *a, **k))
     for flags in ([], ["--one-step"]):
         assert main(["reconstruct", str(clip), str(tmp_path / "rec.wav"), "--untrained", micro_yaml, *flags]) == 0
     assert seen == [True, False]

@@ -506,11 +506,10 @@ def test_malformed_manifest_names_it(tmp_path, capsys):
 
 @pytest.mark.parametrize("code, needle", [(13, "Permission denied"), (28, "No space left on device")])
 def test_unwritable_output_is_one_line(tmp_path, clip, micro_yaml, capsys, monkeypatch, code, needle):
-    def refuse(path, *args, **kwargs):
-        Path(path).write_bytes(b"half")  # the writer got part of the way
-        raise OSError(code, os.strerror(code), str(path))
+    def refuse(self, data):  # the file is open and has its header: the writer got part of the way
+        raise OSError(code, os.strerror(code), str(self.name))
 
-    monkeypatch.setattr(sf, "write", refuse)
+    monkeypatch.setattr(sf.SoundFile, "write", refuse)
     assert main(["reconstruct", str(clip), str(tmp_path / "r.wav"), "--untrained", micro_yaml]) == 2
     assert needle in error_lines(capsys)[0]
     assert not list(tmp_path.glob("*.part*")) and not (tmp_path / "r.wav").exists()

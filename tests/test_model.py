@@ -599,7 +599,9 @@ def test_encode_resamples_in_a_stream_exactly_as_in_one_piece():
     model = micro()
     audio = (np.random.default_rng(0).standard_normal((1, 3 * 16_000 + 77)) * 0.1).astype(np.float32)
     whole = torch.from_numpy(resample(audio, 16_000, 44_100))[None]
-    stream = model._per_chunk(audio, 16_000, 4, model.encoder)
-    blocks = torch.cat(list(model._blocks(model._as_batch(audio), 16_000, block=5_000)), dim=-1)
+    stream = model.encode(audio, 16_000, max_batch=4)
+    pieces = [audio[:, i : i + 5_000] for i in range(0, audio.shape[1], 5_000)]
+    blocks = torch.cat(list(model._at_model_rate((torch.from_numpy(p)[None] for p in pieces), 16_000)), dim=-1)
     assert blocks.shape == whole.shape and torch.allclose(blocks, whole, atol=1e-6)
     assert torch.allclose(stream, model.encode(whole, 44_100), atol=1e-5)
+    assert torch.allclose(model.encode_blocks(iter(pieces), 16_000, max_batch=4), stream, atol=1e-5)
