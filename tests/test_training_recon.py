@@ -63,7 +63,7 @@ def test_probe_logs_ema_reconstruction_and_restores_weights(tmp_path):
                 v.add_(0.01)
     first = tr.reconstruct()
     ema_keys = {"recon_si_sdr", "recon_dyncorr", "recon_rms_ratio", "recon_one_step_dyncorr",
-                "recon_one_step_rms_ratio", *(f"recon_lsd_{int(a)}_{int(b)}" for a, b in BANDS)}
+                "recon_one_step_dyncorr_other", "recon_one_step_rms_ratio", *(f"recon_lsd_{int(a)}_{int(b)}" for a, b in BANDS)}
     assert ema_keys <= set(first) and {k.replace("recon_", "recon_raw_", 1) for k in ema_keys} <= set(first)
     assert first["recon_dyncorr"] != first["recon_raw_dyncorr"]  # the EMA was shifted, the live weights not
     assert all(np.isfinite(v) for v in first.values())
@@ -71,6 +71,28 @@ def test_probe_logs_ema_reconstruction_and_restores_weights(tmp_path):
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items()), "live weights restored"
     probe = ReconstructionProbe.from_folders([str(data / "a")], 2, 0.3, 1)
     assert len(probe.clips) == 2 and probe.clips[0].shape == (1, int(0.3 * 44_100))
+
+
+class _EchoModel:
+    """Encodes a clip as itself and decodes latents as themselves: decoding reads nothing but the latents."""
+
+    train_samples = 10**9  # no training-length crops: the own/other denoising errors are skipped
+
+    def encode(self, audio, sample_rate):
+        return audio.clone()
+
+    def decode(self, latents, length, generator=None, redecode_previous=True):
+        return latents[..., :length]
+
+
+def test_other_latents_floor_separates_a_decoder_that_reads_its_latents():
+    rng = np.random.default_rng(0)
+    t = np.arange(44_100) / 44_100
+    clips = [np.float32(np.sin(2 * np.pi * 440 * t) * envelope + 0.01 * rng.standard_normal(t.size))[None]
+             for envelope in (np.sin(2 * np.pi * 1.5 * t) ** 2, np.exp(-3 * t), t)]
+    out = ReconstructionProbe(clips, ["a", "b", "c"]).evaluate(_EchoModel())
+    assert out["recon_one_step_dyncorr"] == pytest.approx(1.0)
+    assert out["recon_one_step_dyncorr_other"] < 0.5
 
 
 def test_stop_file_ends_the_run_with_a_checkpoint(tmp_path):

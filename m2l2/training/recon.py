@@ -104,12 +104,14 @@ class ReconstructionProbe:
     def evaluate(self, model) -> dict[str, float]:
         """Averaged over the clips: SI-SDR (dB), dynamics correlation, output/input RMS ratio and per-band
         log-spectral error (dB) of the default decoding (autoregressive, each previous chunk re-decoded at
-        σ_cond; `recon_*`), the dynamics correlation and RMS ratio of one-step decoding (`recon_one_step_*`),
-        and the consistency model's denoising error at σ = 10 and 80 with each clip's own latents and with
-        another clip's (`recon_err_own/other_sigma_*`: equal errors mean the latents are ignored there)."""
+        σ_cond; `recon_*`); the dynamics correlation and RMS ratio of one-step decoding (`recon_one_step_*`),
+        and its dynamics correlation when the next clip's latents are decoded instead (`..._dyncorr_other`,
+        the floor for latents that steer nothing); the consistency model's denoising error at σ = 10 and 80
+        with each clip's own latents and with another clip's (`recon_err_own/other_sigma_*`; at σ = 80 an
+        output of random phase errs alike with any latents, so equal errors there do not show unused latents)."""
         rows = []
-        for i, clip in enumerate(self.clips):
-            latents = model.encode(torch.from_numpy(clip)[None], SAMPLE_RATE)
+        encoded = [model.encode(torch.from_numpy(clip)[None], SAMPLE_RATE) for clip in self.clips]
+        for i, (clip, latents) in enumerate(zip(self.clips, encoded)):
             row = {}
             for name, redecode in (("recon", True), ("recon_one_step", False)):
                 gen = torch.Generator().manual_seed(self.seed + i)
@@ -117,6 +119,8 @@ class ReconstructionProbe:
                 out = out[0].float().cpu().numpy()
                 row[f"{name}_dyncorr"] = dynamics_correlation(clip, out)
                 row[f"{name}_rms_ratio"] = rms_ratio(clip, out)
+                if not redecode and len(self.clips) > 1:
+                    row["recon_one_step_dyncorr_other"] = _other_latents_dyncorr(model, clip, encoded, i, self.seed)
                 if redecode:
                     row["recon_si_sdr"] = si_sdr(clip, out)
                     row |= {f"recon_lsd_{int(lo)}_{int(hi)}": float(e)
@@ -126,6 +130,17 @@ class ReconstructionProbe:
         if len(self.clips) > 1 and all(c.shape[-1] >= model.train_samples for c in self.clips):
             means |= own_other_errors(model, [c[..., : model.train_samples] for c in self.clips], self.seed)
         return means
+
+
+def _other_latents_dyncorr(model, clip: np.ndarray, encoded: list[torch.Tensor], i: int, seed: int) -> float:
+    """Dynamics correlation with clip i of a one-step decoding of the next clip's latents, from the same noise
+    seed: the floor that `recon_one_step_dyncorr` must rise above for the latents to steer the σ_max output.
+    (An error at σ_max on the complex STFT cannot show this: an output of random phase has the same error with
+    any latents of the same loudness.)"""
+    other = encoded[(i + 1) % len(encoded)]
+    gen = torch.Generator().manual_seed(seed + i)
+    out = model.decode(other, length=clip.shape[-1], generator=gen, redecode_previous=False)
+    return dynamics_correlation(clip, out[0].float().cpu().numpy())
 
 
 def rms_ratio(reference: np.ndarray, estimate: np.ndarray) -> float:
