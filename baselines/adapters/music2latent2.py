@@ -7,6 +7,7 @@ gives an untrained model (pretrained=False: usable in tests, never in result tab
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -135,6 +136,14 @@ class Music2Latent2AE(Autoencoder):
         else:
             self._latents.move_to_end(key)
         return latent.clone()
+
+    def with_decoding(self, **changes) -> Music2Latent2AE:
+        """A copy of this adapter whose default decoding has `changes` applied (`DecodingOptions` fields),
+        for code that reconstructs through the generic `decode` (e.g. the Fig. 3 sweep). It shares the model
+        and the latent memo, so a sweep still encodes each clip once; this adapter's `decoding` is unchanged."""
+        other = copy.copy(self)
+        other.decoding = self.decoding.replace(**changes)
+        return other
 
     @property
     def chunk_frames(self) -> int:

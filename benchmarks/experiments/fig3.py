@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import store
-from benchmarks.config import TablesConfig
+from benchmarks.config import ModelSpec, TablesConfig
 from benchmarks.experiments.base import RunOptions, RunSummary, skip_summary
 from benchmarks.experiments.points import (
+    Context,
     build_music2latent2,
     context,
     evaluate_point,
@@ -80,15 +81,44 @@ def point_folder(cfg: TablesConfig, model: str, mode: str, sigma: float) -> Path
     )
 
 
+def adapter_decoding(decoding: dict[str, Any]) -> dict[str, Any]:
+    """The adapter's decoding options of one curve point: autoregressive two-step decoding unless the point's
+    options (`Fig3Settings.variants`) say otherwise."""
+    return {
+        "redecode_previous": True,
+        "decode_mode": "autoregressive",
+        **decoding,
+        "sigma_cond": float(decoding["sigma_cond"]),
+    }
+
+
+def model_points(
+    ctx: Context, st: Fig3Settings, spec: ModelSpec, ae: Any, previous: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Every curve point of one model. Each point decodes with a copy of `ae` that has the point's options
+    (`with_decoding`), so `ae` itself is never changed while the copies share its model and latent memo."""
+    points = []
+    for mode, decoding in st.variants():
+        sigma = decoding["sigma_cond"]
+        point_ae = ae.with_decoding(**adapter_decoding(decoding))
+        variant = dataclasses.replace(spec, options={**spec.options, **decoding})  # recorded: keys the cache
+        label = point_label(spec.label, sigma, mode)
+        folder = point_folder(ctx.cfg, spec.label, mode, sigma)
+        points.append(
+            evaluate_point(
+                ctx, label, variant, point_ae, folder, previous, {"mode": mode, "sigma_cond": sigma}
+            )
+        )
+    return points
+
+
 def run(cfg: TablesConfig, st: Fig3Settings, opts: RunOptions) -> RunSummary:
     """Run (or resume) the σ_cond sweep of `cfg`; returns what was computed and skipped."""
     t0 = time.time()
     specs = music2latent2_models(cfg, st.models)
     if not specs:
         return skip_summary("fig3", "no Music2Latent2 model in the configuration")
-    built, skipped = build_music2latent2(
-        cfg, specs
-    )  # loaded once; the variants only change decoding settings
+    built, skipped = build_music2latent2(cfg, specs)  # loaded once; the points only change decoding options
     if not built:
         s = skip_summary("fig3", "no runnable Music2Latent2 model")
         s.skipped_models.update(skipped)
@@ -99,26 +129,7 @@ def run(cfg: TablesConfig, st: Fig3Settings, opts: RunOptions) -> RunSummary:
     if not ctx.metrics:
         return skip_summary("fig3", "no FAD metric selected")
     previous = ctx.previous_points()
-    points: list[dict[str, Any]] = []
-    for spec, ae in built:
-        for mode, decoding in st.variants():
-            sigma = decoding["sigma_cond"]
-            ae.decoding = ae.decoding.replace(
-                **{
-                    "redecode_previous": True,
-                    "decode_mode": "autoregressive",
-                    **decoding,
-                    "sigma_cond": float(sigma),
-                }
-            )
-            variant = dataclasses.replace(
-                spec, options={**spec.options, **decoding}
-            )  # recorded: keys the cache
-            label = point_label(spec.label, sigma, mode)
-            folder = point_folder(cfg, spec.label, mode, sigma)
-            points.append(
-                evaluate_point(ctx, label, variant, ae, folder, previous, {"mode": mode, "sigma_cond": sigma})
-            )
+    points = [p for spec, ae in built for p in model_points(ctx, st, spec, ae, previous)]
     ctx.summary.notes.append(f"{len(points)} (model, sigma_cond) points over {len(specs)} model(s)")
     write_points_result(ctx, "fig3", points, {"sweep": SWEEP_VERSION}, st)
     ctx.summary.seconds = time.time() - t0

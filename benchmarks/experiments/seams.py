@@ -23,19 +23,23 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm import tqdm
 
 from benchmarks import store
 from benchmarks.building import is_random_weights, model_identity
-from benchmarks.config import EvalSettings, TablesConfig
-from benchmarks.evalset import clips_for
+from benchmarks.config import EvalSettings, ModelSpec, TablesConfig
+from benchmarks.evalset import Clip, clips_for
 from benchmarks.experiments.base import RunOptions, RunSummary, finish, skip_summary
 from benchmarks.experiments.points import build_music2latent2, music2latent2_models
 from benchmarks.provenance import provenance
 from m2l2.errors import M2L2Error
+
+if TYPE_CHECKING:
+    from baselines.adapters.music2latent2 import DecodingOptions
 
 SEAMS_VERSION = (
     "seams-v2"  # v2: the parallel decoding mode  # bump when the error measure or the decoding modes change
@@ -110,13 +114,22 @@ def split_errors(errors: np.ndarray, chunk_frames: int, width: int) -> dict[str,
     }
 
 
-def decode_modes(ae: Any, audio: np.ndarray, sigma_cond: float, seed: int) -> dict[str, np.ndarray]:
-    """Autoregressive, independent-chunk and parallel reconstructions [C, N] of native-rate audio [C, N]."""
+def two_step_options(decoding: DecodingOptions) -> DecodingOptions:
+    """The options every mode starts from: the model entry's own decoding (its σ_cond and steps) as
+    autoregressive two-step decoding."""
+    return decoding.replace(
+        sigma_cond=float(decoding.sigma_cond),
+        redecode_previous=True,
+        independent_chunks=False,
+        decode_mode="autoregressive",
+    )
+
+
+def decode_modes(ae: Any, audio: np.ndarray, two_step: DecodingOptions, seed: int) -> dict[str, np.ndarray]:
+    """Autoregressive, independent-chunk and parallel reconstructions [C, N] of native-rate audio [C, N], each
+    decoded with `two_step` changed only in what names the mode."""
     latent = ae.encode(audio)
     n = audio.shape[-1]
-    two_step = ae.decoding.replace(
-        sigma_cond=sigma_cond, redecode_previous=True, independent_chunks=False, decode_mode="autoregressive"
-    )
     return {
         "autoregressive": ae.decode(latent, length=n, options=two_step, seed=seed),
         "independent": ae.decode(
@@ -160,10 +173,72 @@ def aggregate(rows: list[dict[str, Any]], ev: EvalSettings) -> dict[str, Any]:
     return out
 
 
-def run(cfg: TablesConfig, st: SeamsSettings, opts: RunOptions) -> RunSummary:
-    """Measure boundary vs inside errors of every configured Music2Latent2 model (resumable per clip)."""
+def result_file(cfg: TablesConfig) -> Path:
+    """`<output>/seams/<config>.json`; its per-clip rows lie in the folder beside it (`store.rows_dir`)."""
+    return store.result_path(cfg.output_dir, "seams", cfg.name)
+
+
+def clip_row(
+    ae: Any, label: str, clip: Clip, key: str, two_step: DecodingOptions, width: int, seed: int
+) -> dict[str, Any]:
+    """One clip's row: decoded in every mode, its boundary and inside errors per mode."""
     from baselines.harness import to_native
 
+    audio, sr = clip.load()
+    native = to_native(ae, audio, sr)
+    row = {"model": label, "clip": clip.id, "key": key}
+    for mode, est in decode_modes(ae, native, two_step, seed).items():
+        row[mode] = split_errors(frame_lsd(native, est), ae.chunk_frames, width)
+    return row
+
+
+def model_entry(
+    cfg: TablesConfig,
+    st: SeamsSettings,
+    opts: RunOptions,
+    spec: ModelSpec,
+    ae: Any,
+    clips: list[Clip],
+    existing: dict[tuple[Any, Any], dict[str, Any]],
+    summary: RunSummary,
+) -> dict[str, Any]:
+    """One model's result: its per-clip rows (reused when their key is unchanged, else measured and appended
+    to the rows file, so an interrupted run resumes at the next clip) and their aggregate."""
+    rows_file = store.rows_dir(result_file(cfg)) / "per_clip.jsonl"
+    identity = model_identity(spec, ae)
+    model_key = store.key(identity)
+    two_step = two_step_options(ae.decoding)
+    sigma = two_step.sigma_cond
+    rows = []
+    for clip in tqdm(clips, desc=f"{spec.label}: seams", unit="clip", disable=not opts.progress):
+        key = store.key([SEAMS_VERSION, clip.hash, model_key, sigma, st.boundary_frames, cfg.eval.seed])
+        row = existing.get((spec.label, clip.id))
+        if row is not None and row.get("key") == key:
+            summary.rows_reused += 1
+            rows.append(row)
+            continue
+        row = clip_row(ae, spec.label, clip, key, two_step, st.boundary_frames, cfg.eval.seed)
+        store.append_row(rows_file, row)
+        summary.rows_computed += 1
+        rows.append(row)
+        if opts.on_clip:
+            opts.on_clip("seams", spec.label, clip.id)
+    return {
+        "label": spec.label,
+        "name": spec.name,
+        "identity": identity,
+        "model_key": model_key,
+        "sigma_cond": sigma,
+        "chunk_frames": ae.chunk_frames,
+        "chunk_seconds": ae.chunk_seconds,
+        "random_weights": is_random_weights(ae),
+        "clips": len(rows),
+        "modes": aggregate(rows, cfg.eval),
+    }
+
+
+def run(cfg: TablesConfig, st: SeamsSettings, opts: RunOptions) -> RunSummary:
+    """Measure boundary vs inside errors of every configured Music2Latent2 model (resumable per clip)."""
     t0 = time.time()
     specs = music2latent2_models(cfg, st.models)
     if not specs:
@@ -177,47 +252,9 @@ def run(cfg: TablesConfig, st: SeamsSettings, opts: RunOptions) -> RunSummary:
         return summary
     summary = RunSummary(name="seams", skipped_models=skipped)
     clips = clips_for(cfg, st.max_clips, progress=opts.progress)
-    out_file = store.result_path(cfg.output_dir, "seams", cfg.name)
-    rows_dir = store.rows_dir(out_file)
-    existing = {(r.get("model"), r.get("clip")): r for r in store.read_rows(rows_dir)}
-    models_out = []
-    for spec, ae in built:
-        identity = model_identity(spec, ae)
-        model_key = store.key(identity)
-        sigma = float(ae.decoding.sigma_cond)
-        rows = []
-        for clip in tqdm(clips, desc=f"{spec.label}: seams", unit="clip", disable=not opts.progress):
-            key = store.key([SEAMS_VERSION, clip.hash, model_key, sigma, st.boundary_frames, cfg.eval.seed])
-            row = existing.get((spec.label, clip.id))
-            if row is not None and row.get("key") == key:
-                summary.rows_reused += 1
-                rows.append(row)
-                continue
-            audio, sr = clip.load()
-            native = to_native(ae, audio, sr)
-            decoded = decode_modes(ae, native, sigma, cfg.eval.seed)
-            row = {"model": spec.label, "clip": clip.id, "key": key}
-            for mode, est in decoded.items():
-                row[mode] = split_errors(frame_lsd(native, est), ae.chunk_frames, st.boundary_frames)
-            store.append_row(rows_dir / "per_clip.jsonl", row)
-            summary.rows_computed += 1
-            rows.append(row)
-            if opts.on_clip:
-                opts.on_clip("seams", spec.label, clip.id)
-        models_out.append(
-            {
-                "label": spec.label,
-                "name": spec.name,
-                "identity": identity,
-                "model_key": model_key,
-                "sigma_cond": sigma,
-                "chunk_frames": ae.chunk_frames,
-                "chunk_seconds": ae.chunk_seconds,
-                "random_weights": is_random_weights(ae),
-                "clips": len(rows),
-                "modes": aggregate(rows, cfg.eval),
-            }
-        )
+    out_file = result_file(cfg)
+    existing = {(r.get("model"), r.get("clip")): r for r in store.read_rows(store.rows_dir(out_file))}
+    models_out = [model_entry(cfg, st, opts, spec, ae, clips, existing, summary) for spec, ae in built]
     result = {
         **store.result_head("seams", cfg, len(clips), with_root=False),
         "settings": dataclasses.asdict(st),

@@ -22,7 +22,7 @@ import numpy as np
 
 from benchmarks import store
 from benchmarks.building import build_variant, is_random_weights, model_identity
-from benchmarks.config import TablesConfig, find_model
+from benchmarks.config import ModelSpec, TablesConfig, find_model
 from benchmarks.evalset import clips_for
 from benchmarks.experiments.base import RunOptions, RunSummary, finish
 from benchmarks.provenance import provenance
@@ -91,27 +91,21 @@ def time_model(ae: Any, audio: np.ndarray, sr: int, repeats: int, device: str) -
     }
 
 
-def run(cfg: TablesConfig, st: SpeedSettings, opts: RunOptions) -> RunSummary:
-    """Time every runnable model of `cfg` (reusing rows measured earlier on this machine with these inputs)."""
-    from tqdm import tqdm
-
-    t0 = time.time()
-    if st.threads:
-        from m2l2 import threads
-
-        threads.apply(int(st.threads))  # torch and BLAS alike, for the rest of this process
-    summary = RunSummary(name="speed")
-    specs = [find_model(cfg, label) for label in st.models] if st.models is not None else list(cfg.models)
-    audio, sr, audio_hash = timed_audio(cfg, st.seconds)
-    machine = machine_info(st.device)
-    result_file = store.result_path(cfg.output_dir, "speed", cfg.name)
-    load = [round(x, 2) for x in os.getloadavg()]  # at the start: what the timed rows competed with
-    old = store.read_previous(result_file) or {}
+def previous_rows(old: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], list[float] | None]:
+    """(label → row, load average) of the result an earlier run left; nothing from a malformed one."""
     try:
-        previous = {r["label"]: r for r in old.get("rows", [])}
-        old_load = old.get("load_average_1_5_15_min")
+        return {r["label"]: r for r in old.get("rows", [])}, old.get("load_average_1_5_15_min")
     except (KeyError, TypeError):
-        previous, old_load = {}, None
+        return {}, None
+
+
+Timed = tuple[ModelSpec, Any, dict[str, Any], str]  # (spec, autoencoder, identity, row key) of a model to time
+
+
+def build_models(cfg: TablesConfig, st: SpeedSettings, specs: list[ModelSpec], audio_hash: str,
+                 machine: dict[str, Any], summary: RunSummary) -> list[Timed]:
+    """(spec, autoencoder, identity, row key) of every model to time; those that cannot be built are skipped
+    with their reason. Music2Latent2 models run on `st.device` unless their entry names a device."""
     models = []
     for spec in specs:
         if spec.name.startswith("music2latent2") and "device" not in spec.options:
@@ -123,13 +117,15 @@ def run(cfg: TablesConfig, st: SpeedSettings, opts: RunOptions) -> RunSummary:
         identity = model_identity(spec, ae)
         key = store.key([SPEED_VERSION, identity, dataclasses.asdict(st), audio_hash, machine])
         models.append((spec, ae, identity, key))
-    # Rows are comparable only when timed in one run: reuse them all, or time them all again.
-    if models and all(previous.get(spec.label, {}).get("key") == key for spec, _, _, key in models):
-        rows = [previous[spec.label] for spec, _, _, _ in models]
-        summary.rows_reused += len(rows)
-        models = []
-    else:
-        rows = []
+    return models
+
+
+def time_rows(models: list[Timed], audio: np.ndarray, sr: int,
+              st: SpeedSettings, opts: RunOptions, summary: RunSummary) -> list[dict[str, Any]]:
+    """One timed row per model; a model that fails while timed is skipped with the error."""
+    from tqdm import tqdm
+
+    rows = []
     for spec, ae, identity, key in tqdm(models, desc="speed", unit="model", disable=not opts.progress):
         try:
             timing = time_model(ae, audio, sr, st.repeats, st.device)
@@ -153,6 +149,30 @@ def run(cfg: TablesConfig, st: SpeedSettings, opts: RunOptions) -> RunSummary:
         summary.rows_computed += 1
         if opts.on_clip:
             opts.on_clip("speed", spec.label, "timing")
+    return rows
+
+
+def run(cfg: TablesConfig, st: SpeedSettings, opts: RunOptions) -> RunSummary:
+    """Time every runnable model of `cfg` (reusing rows measured earlier on this machine with these inputs)."""
+    t0 = time.time()
+    if st.threads:
+        from m2l2 import threads
+
+        threads.apply(int(st.threads))  # torch and BLAS alike, for the rest of this process
+    summary = RunSummary(name="speed")
+    specs = [find_model(cfg, label) for label in st.models] if st.models is not None else list(cfg.models)
+    audio, sr, audio_hash = timed_audio(cfg, st.seconds)
+    machine = machine_info(st.device)
+    result_file = store.result_path(cfg.output_dir, "speed", cfg.name)
+    load = [round(x, 2) for x in os.getloadavg()]  # at the start: what the timed rows competed with
+    previous, old_load = previous_rows(store.read_previous(result_file) or {})
+    models = build_models(cfg, st, specs, audio_hash, machine, summary)
+    # Rows are comparable only when timed in one run: reuse them all, or time them all again.
+    reused = []
+    if models and all(previous.get(spec.label, {}).get("key") == key for spec, _, _, key in models):
+        reused = [previous[spec.label] for spec, _, _, _ in models]
+        summary.rows_reused += len(reused)
+    rows = reused + time_rows([] if reused else models, audio, sr, st, opts, summary)
     if not summary.rows_computed and old_load is not None:
         load = old_load  # nothing was timed in this run: keep the conditions of the run that timed the rows
     result = {

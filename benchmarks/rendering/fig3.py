@@ -44,13 +44,68 @@ from benchmarks.rendering.comparisons import (
 )
 from benchmarks.rendering.differences import fig3_comparisons
 from benchmarks.rendering.latex import tex_escape
-from benchmarks.rendering.table import Block, Table, TableFile, cell_text
+from benchmarks.rendering.table import Block, Cell, Table, TableFile, cell_text
 from benchmarks.store import read_result
 from m2l2.errors import M2L2Error
 from m2l2.io import atomic_path
 
 MODE_ORDER = ("two-step", "parallel", "one-step")  # row order of the table (modes of the Fig. 3 points)
 TITLES = {"fad-vggish": "FAD (VGGish)", "fad-clap": "FAD_clap (LAION-CLAP)", "fad-musicnn": "FAD (MusiCNN)"}
+
+
+def _shown_row(p: dict[str, Any], cells: dict[str, Cell], metrics: list[str], latex: bool) -> list[str]:
+    """A point's row: decoding mode, σ_cond, each FAD with its interval and set sizes."""
+    return [
+        p["mode"],
+        f"{p['sigma_cond']:.2f}",
+        *[
+            cell_text(cells[m], METRICS[m].digits, latex) + size_suffix(p["metrics"].get(m), latex)
+            for m in metrics
+        ],
+    ]
+
+
+def _csv_row(model: str, p: dict[str, Any], cells: dict[str, Cell], metrics: list[str]) -> list[Any]:
+    """A point's CSV row: each FAD's value, interval and set sizes at full precision."""
+    return [
+        model,
+        p["mode"],
+        p["sigma_cond"],
+        str(bool(p.get("random_weights"))).lower(),
+        *csv_metric_values(cells, metrics),
+        *[x for m in metrics for x in size_fields(p["metrics"].get(m))],
+    ]
+
+
+def _model_rows(
+    model: str, points: list[dict[str, Any]], metrics: list[str], notes: list[str]
+) -> tuple[Block, list[list[Any]]]:
+    """One model's block (its points in table order, lowest FAD per column bold) and CSV rows; cells that
+    are not computed add their reason to `notes`."""
+    points = sorted(points, key=lambda p: (MODE_ORDER.index(p["mode"]), p["sigma_cond"]))
+    cells = [{m: summary_cell(p["metrics"].get(m), m, notes) for m in metrics} for p in points]
+    mark_metric_columns(cells, ["codec"] * len(cells), metrics, underline=False)
+    block = Block(
+        random_label(model, any(p.get("random_weights") for p in points)),
+        [_shown_row(p, c, metrics, False) for p, c in zip(points, cells)],
+        [_shown_row(p, c, metrics, True) for p, c in zip(points, cells)],
+    )
+    return block, [_csv_row(model, p, c, metrics) for p, c in zip(points, cells)]
+
+
+def _table_caption(result: dict[str, Any]) -> str:
+    """What the table shows, on what data, and how it relates to the paper's figure."""
+    return " ".join(
+        [
+            "Fig. 3 as numbers: FAD against the conditioning noise sigma_cond of two-step decoding (parallel: "
+            "all chunks at once, then each with its left neighbour; not in the paper); one-step "
+            "decoding (previous chunk not re-decoded) as reference.",
+            *common_caption(result),
+            f"[{ci_level_pct(result)}% bootstrap CI over clips]; bold: lowest value per model. The paper gives the "
+            "curve only as a figure (lowest FAD at sigma_cond = 0.4 on MusicCaps).",
+            *_size_sentences(result),
+        ]
+    )
 
 
 def table_file(result: dict[str, Any]) -> TableFile:
@@ -62,57 +117,13 @@ def table_file(result: dict[str, Any]) -> TableFile:
         by_model.setdefault(p["model"], []).append(p)
     blocks, csv_rows = [], []
     for model, points in by_model.items():
-        points = sorted(points, key=lambda p: (MODE_ORDER.index(p["mode"]), p["sigma_cond"]))
-        cells = [{m: summary_cell(p["metrics"].get(m), m, notes) for m in metrics} for p in points]
-        mark_metric_columns(cells, ["codec"] * len(cells), metrics, underline=False)
-        rows = [
-            (
-                p,
-                [
-                    cell_text(c[m], METRICS[m].digits, False) + size_suffix(p["metrics"].get(m), False)
-                    for m in metrics
-                ],
-                [
-                    cell_text(c[m], METRICS[m].digits, True) + size_suffix(p["metrics"].get(m), True)
-                    for m in metrics
-                ],
-            )
-            for p, c in zip(points, cells)
-        ]
-        blocks.append(
-            Block(
-                random_label(model, any(p.get("random_weights") for p in points)),
-                [[p["mode"], f"{p['sigma_cond']:.2f}", *md] for p, md, _ in rows],
-                [[p["mode"], f"{p['sigma_cond']:.2f}", *tex] for p, _, tex in rows],
-            )
-        )
-        for p, c in zip(points, cells):
-            csv_rows.append(
-                [
-                    model,
-                    p["mode"],
-                    p["sigma_cond"],
-                    str(bool(p.get("random_weights"))).lower(),
-                    *csv_metric_values(c, metrics),
-                    *[x for m in metrics for x in size_fields(p["metrics"].get(m))],
-                ]
-            )
-    level = ci_level_pct(result)
-    caption = " ".join(
-        [
-            "Fig. 3 as numbers: FAD against the conditioning noise sigma_cond of two-step decoding (parallel: "
-            "all chunks at once, then each with its left neighbour; not in the paper); one-step "
-            "decoding (previous chunk not re-decoded) as reference.",
-            *common_caption(result),
-            f"[{level}% bootstrap CI over clips]; bold: lowest value per model. The paper gives the curve only as a "
-            "figure (lowest FAD at sigma_cond = 0.4 on MusicCaps).",
-            *_size_sentences(result),
-        ]
-    )
+        block, rows = _model_rows(model, points, metrics, notes)
+        blocks.append(block)
+        csv_rows += rows
     md_heads, tex_heads = metric_heads(metrics)
     foot = footnotes(notes)
     table = Table(
-        caption,
+        _table_caption(result),
         f"tab:fig3-{result['config_name']}",
         ["Decoding", "σ_cond", *md_heads],
         ["Decoding", r"$\sigma_\text{cond}$", *tex_heads],

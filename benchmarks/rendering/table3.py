@@ -127,11 +127,25 @@ def _block(rows: list[dict[str, Any]]) -> Block:
     )
 
 
-def table_file(result: dict[str, Any], paper: dict[str, Any] | None) -> TableFile:
-    rows, notes = _measured(result)
+CSV_HEADER = [
+    "block",
+    "model",
+    "kind",
+    "task",
+    "dataset",
+    "metric",
+    "mean_pct",
+    "std_pct",
+    "n_runs",
+    "status",
+]
+
+
+def _measured_table(result: dict[str, Any], rows: list[dict[str, Any]], notes: list[str]) -> Table:
+    """The measured rows: one column per (task, metric), footnotes for the cells without runs."""
     cols = columns(result)
     titles = [f"{t['title']} {PROBE_METRICS[m].title}" for t, m in cols]
-    measured = Table(
+    return Table(
         caption(result),
         f"tab:table3-{result['config_name']}",
         ["Model", *[f"{title} {PROBE_METRICS[m].arrow}" for title, (_, m) in zip(titles, cols)]],
@@ -142,12 +156,15 @@ def table_file(result: dict[str, Any], paper: dict[str, Any] | None) -> TableFil
         wide=True,
         empty_row="(no model could be run)",
     )
-    tables = [measured]
-    csv_rows: list[list[Any]] = []
+
+
+def _measured_csv(result: dict[str, Any], rows: list[dict[str, Any]], notes: list[str]) -> list[list[Any]]:
+    """One CSV row per measured cell: mean and std in percent, the number of runs, and why a cell is empty."""
+    out: list[list[Any]] = []
     for r in rows:
-        for (t, m), c, n in zip(cols, r["cells"], r["runs"]):
+        for (t, m), c, n in zip(columns(result), r["cells"], r["runs"]):
             status = "ok" if c.value is not None else f"not computed: {notes[c.note - 1]}"
-            csv_rows.append(
+            out.append(
                 [
                     "measured",
                     r["label"],
@@ -161,52 +178,56 @@ def table_file(result: dict[str, Any], paper: dict[str, Any] | None) -> TableFil
                     status,
                 ]
             )
+    return out
+
+
+def _published_table(paper: dict[str, Any], pcols: list[str], prows: list[dict[str, Any]]) -> Table:
+    """The paper's Table III on its own datasets, kept apart from the measured columns."""
+    heads = [" ".join(PAPER_COLUMNS.get(c, (c, ""))).strip() for c in pcols]
+    note = paper["table3"].get("note")
+    return Table(
+        f"Published Table III ({paper['source']}; MTAT, Beatport, TinySOL; % ; not comparable with the measured "
+        "rows above)",
+        "tab:table3-paper",
+        ["Model", *heads],
+        ["Model", *[tex_escape(h) for h in heads]],
+        [_block(prows)],
+        ["", f"Note: {note}"] if note else [],
+        wide=True,
+        tex_caption=f"Published Table III ({paper['source']}), MTAT/Beatport/TinySOL, %.",
+    )
+
+
+def _published_csv(pcols: list[str], prows: list[dict[str, Any]]) -> list[list[Any]]:
+    """One CSV row per published cell ("not reported" where the paper gives none)."""
+    return [
+        [
+            "paper",
+            r["label"],
+            r["kind"],
+            col,
+            "",
+            col,
+            "" if c.value is None else c.value,
+            "",
+            "",
+            "published" if c.value is not None else "not reported",
+        ]
+        for r in prows
+        for col, c in zip(pcols, r["cells"])
+    ]
+
+
+def table_file(result: dict[str, Any], paper: dict[str, Any] | None) -> TableFile:
+    """The measured Table III, and the published one after it when `paper` has it."""
+    rows, notes = _measured(result)
+    tables = [_measured_table(result, rows, notes)]
+    csv_rows = _measured_csv(result, rows, notes)
     pcols, prows = _published(paper)
     if pcols:
-        heads = [" ".join(PAPER_COLUMNS.get(c, (c, ""))).strip() for c in pcols]
-        note = paper["table3"].get("note")
-        tables.append(
-            Table(
-                f"Published Table III ({paper['source']}; MTAT, Beatport, TinySOL; % ; not comparable with the measured "
-                "rows above)",
-                "tab:table3-paper",
-                ["Model", *heads],
-                ["Model", *[tex_escape(h) for h in heads]],
-                [_block(prows)],
-                ["", f"Note: {note}"] if note else [],
-                wide=True,
-                tex_caption=f"Published Table III ({paper['source']}), MTAT/Beatport/TinySOL, %.",
-            )
-        )
-        for r in prows:
-            for col, c in zip(pcols, r["cells"]):
-                csv_rows.append(
-                    [
-                        "paper",
-                        r["label"],
-                        r["kind"],
-                        col,
-                        "",
-                        col,
-                        "" if c.value is None else c.value,
-                        "",
-                        "",
-                        "published" if c.value is not None else "not reported",
-                    ]
-                )
-    header = [
-        "block",
-        "model",
-        "kind",
-        "task",
-        "dataset",
-        "metric",
-        "mean_pct",
-        "std_pct",
-        "n_runs",
-        "status",
-    ]
-    return TableFile(f"table3_{result['config_name']}", tables, header, csv_rows)
+        tables.append(_published_table(paper, pcols, prows))
+        csv_rows += _published_csv(pcols, prows)
+    return TableFile(f"table3_{result['config_name']}", tables, CSV_HEADER, csv_rows)
 
 
 def render(

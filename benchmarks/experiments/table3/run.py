@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from benchmarks.experiments.table3.features import (
     extract_features,
 )
 from benchmarks.experiments.table3.mlp import PROBE_VERSION, train_probe
+from benchmarks.experiments.table3.run_log import load_runs
 from benchmarks.experiments.table3.tasks import TaskData, load_task, task_available
 from benchmarks.provenance import run_provenance
 from m2l2.errors import M2L2Error
@@ -136,18 +136,6 @@ def _train_probes(x, data: TaskData, multilabel: bool, jobs: list[tuple], cfg: T
     return pool.map(_probe_job, args)
 
 
-def _read_runs(path: Path) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-                out[row["key"]] = row
-            except (json.JSONDecodeError, KeyError, TypeError):
-                continue  # a line cut by a killed run
-    return out
-
-
 def _aggregate(rows: list[dict[str, Any]], metrics: tuple[str, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for m in metrics:
@@ -175,7 +163,7 @@ def run(
         summary.notes.append("no table3: section in this configuration (Table III not configured)")
         return summary
     runs_file = store.rows_dir(cfg.result_file) / "runs.jsonl"
-    done = _read_runs(runs_file)
+    done = load_runs(runs_file)
     _ensure_suite(cfg)
     models, model_specs = _build_models(cfg, summary)
     tasks_out: list[dict[str, Any]] = []
