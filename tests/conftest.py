@@ -15,26 +15,16 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-# A micro Music2Latent2 (chunks of 8192 samples, 0.19 s): fast enough for end-to-end runs on CPU.
-MICRO = [
-    "model.level_channels=[4,8,8,16,16]",
-    "model.dim=16",
-    "model.depth=1",
-    "model.norm_groups=4",
-    "model.heads=2",
-    "model.chunk_frames=16",
-]
-
-
 def write_micro_checkpoint(folder: Path, kind: str = "summary") -> Path:
     """A micro untrained model saved as an m2l2 checkpoint at step 0 (step 0 marks it as random weights)."""
     import torch
+    from helpers_m2l2 import MICRO_FAST
 
     import m2l2
     from m2l2.checkpoint import save_checkpoint
 
     torch.manual_seed(0)
-    model = m2l2.build("tiny", [*MICRO, f"model.latent_kind={kind}"])
+    model = m2l2.build("tiny", [*MICRO_FAST, f"model.latent_kind={kind}"])
     save_checkpoint(folder, 0, model.state_dict(), config={"model": model.config.to_dict()})
     return folder
 

@@ -31,6 +31,18 @@ MICRO = [
 ]
 
 
+# A micro model with chunks of 8192 samples (0.19 s): fast enough for end-to-end runs (the shared checkpoints
+# of conftest.py).
+MICRO_FAST = [
+    "model.level_channels=[4,8,8,16,16]",
+    "model.dim=16",
+    "model.depth=1",
+    "model.norm_groups=4",
+    "model.heads=2",
+    "model.chunk_frames=16",
+]
+
+
 def micro(name: str = "tiny", extra: tuple[str, ...] = ()) -> m2l2.Music2Latent2:
     torch.manual_seed(0)
     return m2l2.build(name, [*MICRO, *extra])
