@@ -64,15 +64,32 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_output(args: argparse.Namespace) -> None:
+    """Refuse, before an adapter is built or any audio decoded, an output that would overwrite the input or
+    whose suffix nothing can write: the mistake then costs no model loading."""
+    from m2l2.audio import check_output_suffix
+    from m2l2.io import same_file
+
+    if same_file(args.output, args.input):
+        raise M2L2Error(
+            f"the output is the input ({args.output}): give another output path; the input is kept"
+        )
+    check_output_suffix(args.output)
+
+
 def _cmd_reconstruct(args: argparse.Namespace) -> int:
     import baselines
     from m2l2.audio import load_audio, save_audio
 
+    _check_output(args)
     for path in args.autoencoders:
         baselines.add_yaml(path)
     ae = baselines.get(args.name)
     if not ae.pretrained and not args.allow_random:
-        raise M2L2Error(f"{ae.name} has no pretrained weights ({ae.provenance.note}); pass --allow-random to run it anyway")
+        raise M2L2Error(
+            f"{ae.name} has no pretrained weights, {ae.provenance.note or 'none declared'} ({args.name}): "
+            "pass --allow-random to run it anyway"
+        )
     audio, sr = load_audio(args.input, max_channels=2)  # more channels: averaged, with a warning
     out = baselines.reconstruct(ae, audio, sr)
     save_audio(args.output, out, sr)

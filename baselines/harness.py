@@ -55,7 +55,7 @@ def as_2d(audio: np.ndarray) -> np.ndarray:
     if audio.ndim == 1:
         return audio[None]
     if audio.ndim != 2:
-        raise M2L2Error(f"expected audio of shape [N] or [C, N], got {audio.shape}")
+        raise M2L2Error(f"audio of shape {audio.shape} (audio argument): pass [N] or [C, N] samples")
     return audio
 
 
@@ -77,7 +77,10 @@ def _roundtrip(ae: Autoencoder, native: np.ndarray) -> np.ndarray:
     if out.ndim == 1:
         out = out[None]
     if out.shape[0] != ae.channels:
-        raise M2L2Error(f"{ae.name}: decode returned {out.shape[0]} channels, expected {ae.channels}")
+        raise M2L2Error(
+            f"decode returned {out.shape[0]} channels, expected {ae.channels} ({ae.name}): make the "
+            "adapter's decode return its declared channel count"
+        )
     return fit_length(out, native.shape[-1])
 
 
@@ -99,12 +102,14 @@ def reconstruct(
     elif channel_mode in ("downmix", "per-channel"):
         y = from_native(ae, _roundtrip(ae, to_native(ae, x, sr)), sr, channels, length)
     else:
-        raise M2L2Error(f"unknown channel_mode {channel_mode!r}; use 'downmix' or 'per-channel'")
+        raise M2L2Error(
+            f"unknown channel_mode {channel_mode!r} (channel_mode): use 'downmix' or 'per-channel'"
+        )
     return y[0] if squeeze else y
 
 
 def embed(ae: Autoencoder, audio: np.ndarray, sr: int) -> np.ndarray:
     """Clip-level feature vector through the adapter's `embed`, after the same input conversion."""
     if not ae.has_embed:
-        raise M2L2Error(f"{ae.name} provides no embedding for probing")
+        raise M2L2Error(f"no embedding for probing ({ae.name}): choose an autoencoder that provides one")
     return np.asarray(ae.embed(to_native(ae, audio, sr)), dtype=np.float32).reshape(-1)

@@ -181,15 +181,18 @@ def fetch(entry: HubWeights, revision: str | None = None) -> Resolved:
         raise M2L2Error(f"{entry.repo_id} is gated ({type(e).__name__}): accept its licence ({entry.licence}) at "
                         f"{entry.url} and log in with `hf auth login` or set HF_TOKEN") from e
     except (errors.RepositoryNotFoundError, errors.RevisionNotFoundError) as e:
-        raise M2L2Error(f"{entry.repo_id}@{revision or entry.revision} not found on the hub: {type(e).__name__}") from e
+        raise M2L2Error(
+            f"{entry.repo_id}@{revision or entry.revision} not found on the hub, {type(e).__name__} "
+            f"({entry.name}): check the repository name and the revision"
+        ) from e
     except (OSError, errors.HfHubHTTPError, errors.LocalEntryNotFoundError) as e:
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise M2L2Error(f"could not download {entry.repo_id} ({first}): check the connection, "
                         f"or run `{entry.hf_command()}` elsewhere and copy the cache") from e
     found = find_cached(entry, revision)
     if found is None:
-        raise M2L2Error(f"{entry.repo_id}: the download finished without {first_missing(entry, revision)} "
-                        "(the repository layout may have changed; pass revision=COMMIT)")
+        raise M2L2Error(f"the download finished without {first_missing(entry, revision)} ({entry.repo_id}): "
+                        "the repository layout may have changed; pass revision=COMMIT")
     return found
 
 

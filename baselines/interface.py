@@ -69,9 +69,10 @@ def import_optional(pkg: Package) -> Any:
         return importlib.import_module(pkg.module)
     except Exception as e:  # ImportError, but also e.g. OSError from broken torchaudio binaries
         hint = f" ({pkg.note})" if pkg.note else ""
+        why = str(e).splitlines()[0] if str(e) else ""
         raise M2L2Error(
-            f"package {pkg.module!r} cannot be imported: {type(e).__name__}: {e}. "
-            f"Install it with `pip install {pkg.pip}`{hint}."
+            f"package cannot be imported, {type(e).__name__}: {why} ({pkg.module}): "
+            f"install it with `pip install {pkg.pip}`{hint}"
         ) from e
 
 

@@ -49,16 +49,25 @@ class AdapterSpec:
     def load_target(self) -> Any:
         module_name, _, attr = self.target.partition(":")
         if not module_name or not attr:
-            raise M2L2Error(f"{self.name}: import target must look like 'package.module:Name', got {self.target!r}")
+            raise M2L2Error(
+                f"bad import target {self.target!r} for {self.name} ({self.source}): write it as "
+                "'package.module:Name'"
+            )
         if self.sys_path and self.sys_path not in sys.path:
             sys.path.insert(0, self.sys_path)
         try:
             obj: Any = importlib.import_module(module_name)
         except ImportError as e:
-            raise M2L2Error(f"{self.name}: cannot import {module_name!r} ({self.source}): {e}") from e
+            raise M2L2Error(
+                f"cannot import {module_name!r} for {self.name}, {e} ({self.source}): install the package or "
+                "fix the import target"
+            ) from e
         for part in attr.split("."):
             if not hasattr(obj, part):
-                raise M2L2Error(f"{self.name}: {module_name!r} has no attribute {attr!r} ({self.source})")
+                raise M2L2Error(
+                    f"{module_name!r} has no attribute {attr!r} for {self.name} ({self.source}): fix the "
+                    "name after ':' in the import target"
+                )
             obj = getattr(obj, part)
         return obj
 
@@ -79,10 +88,15 @@ class AdapterSpec:
         except TypeError as e:
             if "argument" not in str(e):
                 raise
-            raise M2L2Error(f"{self.name}: bad options {sorted(kwargs)} for {self.target}: {e}") from e
+            raise M2L2Error(
+                f"bad options {sorted(kwargs)} for {self.name}, {e} ({self.source}: {self.target}): pass "
+                "only the options its constructor takes"
+            ) from e
         if not isinstance(ae, Autoencoder):
             raise M2L2Error(
-                f"{self.name}: {self.target} built a {type(ae).__name__}, not a baselines.Autoencoder subclass"
+                f"{self.target} built a {type(ae).__name__}, not a baselines.Autoencoder subclass, for "
+                f"{self.name} ({self.source}): point the import target at an Autoencoder subclass or a "
+                "factory returning one"
             )
         return ae
 
@@ -154,18 +168,27 @@ def load_yaml(path: str | Path) -> list[AdapterSpec]:
     """Adapter specs from a YAML file (format in the module docstring)."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise M2L2Error(f"autoencoder list not found: {path}")
+        raise M2L2Error(f"autoencoder list not found ({path}): fix the path of the YAML file")
     data = yaml.safe_load(path.read_text()) or {}
     entries = data.get("autoencoders") if isinstance(data, dict) else None
     if not isinstance(entries, dict):
-        raise M2L2Error(f"{path}: expected a mapping under the top-level key 'autoencoders'")
+        raise M2L2Error(
+            f"no mapping under the top-level key 'autoencoders' ({path}): list the adapters there as "
+            "NAME: {import: package.module:Class}"
+        )
     specs = []
     for name, entry in entries.items():
         if not isinstance(entry, dict) or "import" not in entry:
-            raise M2L2Error(f"{path}: autoencoder {name!r} needs an 'import: package.module:Class' key")
+            raise M2L2Error(
+                f"autoencoder {name!r} has no import key ({path}: autoencoders.{name}): add "
+                "'import: package.module:Class'"
+            )
         args = entry.get("args") or {}
         if not isinstance(args, dict):
-            raise M2L2Error(f"{path}: 'args' of {name!r} must be a mapping")
+            raise M2L2Error(
+                f"args of {name!r} is not a mapping ({path}: autoencoders.{name}.args): write key: value "
+                "lines"
+            )
         sys_path = entry.get("path")
         if sys_path is not None:
             sys_path = str((path.parent / sys_path).resolve())
@@ -200,7 +223,7 @@ def parse_spec(text: str) -> tuple[str, dict[str, Any]]:
     for item in filter(None, rest.split(",")):
         key, eq, value = item.partition("=")
         if not eq:
-            raise M2L2Error(f"bad option {item!r} in {text!r}: use key=value")
+            raise M2L2Error(f"bad option {item!r} ({text}): write options as name:key=value,key=value")
         options[key.strip()] = yaml.safe_load(value)
     return name.strip(), options
 
@@ -212,5 +235,8 @@ def get(name: str, **options: Any) -> Autoencoder:
         options = {**parsed, **options}
     known = specs()
     if name not in known:
-        raise M2L2Error(f"unknown autoencoder {name!r}; known: {', '.join(sorted(known))}")
+        raise M2L2Error(
+            f"unknown autoencoder {name!r} (baselines registry): use one of {', '.join(sorted(known))}; "
+            "`m2l2 baselines list` shows them all"
+        )
     return known[name].build(**options)

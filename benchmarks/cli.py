@@ -214,7 +214,10 @@ def _cmd_tables(args) -> int:
     if any(w.startswith("failed") for w in outcome.values()):
         return 1
     if wanted == ["table2"] and shard[1] == 1 and "files written" not in outcome.get("table2", ""):
-        raise M2L2Error(f"no table was written: {outcome.get('table2', 'Table II did not run')}")
+        raise M2L2Error(
+            f"no table was written, {outcome.get('table2', 'Table II did not run')} ({cfg.where}: table2): "
+            "fix what the run reported above and run it again"
+        )
     return 0
 
 

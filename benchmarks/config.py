@@ -49,7 +49,8 @@ class ModelSpec:
         self.label = self.label or self.name
         if self.kind not in MODEL_KINDS:
             raise M2L2Error(
-                f"model {self.name}: kind must be reference, codec or autoencoder, not {self.kind!r}"
+                f"unknown kind {self.kind!r} of model {self.name!r} (models[].kind): use reference, codec or "
+                "autoencoder"
             )
 
 
@@ -154,15 +155,21 @@ def load_config(config: str | Path | None = None) -> TablesConfig:
 def build_dataclass(cls: type[T], data: Any, where: str) -> T:
     """`cls(**data)` with one-line errors naming `where` and the known keys when a key is unknown."""
     if not isinstance(data, dict):
-        raise M2L2Error(f"{where}: expected a mapping, got {type(data).__name__}")
+        raise M2L2Error(
+            f"expected a mapping, got {type(data).__name__} ({where}): write it as key: value lines"
+        )
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise M2L2Error(f"{where}: unknown keys {unknown}; known: {sorted(known)}")
+        raise M2L2Error(
+            f"unknown keys {unknown} ({where}): remove them or use a known key: {', '.join(sorted(known))}"
+        )
     try:
         return cls(**data)
     except TypeError as e:
-        raise M2L2Error(f"{where}: {e}") from e
+        raise M2L2Error(
+            f"invalid entry, {e} ({where}): give each required key a value of the right type"
+        ) from e
 
 
 def parse_section(cls: type[T], cfg: TablesConfig, key: str) -> T:
@@ -180,7 +187,7 @@ def config_from_dict(data: dict[str, Any], source: str | None = None) -> TablesC
     data["eval"] = build_dataclass(EvalSettings, data.get("eval") or {}, f"{where}: eval")
     cfg = build_dataclass(TablesConfig, {**data, "source": source}, where)
     if not cfg.models:
-        raise M2L2Error(f"{where}: no models listed")
+        raise M2L2Error(f"no models listed ({where}: models): list at least one model")
     from benchmarks.metrics.evaluate import parse_metrics
 
     cfg.metrics = parse_metrics(cfg.metrics)
@@ -193,6 +200,6 @@ def find_model(cfg: TablesConfig, label: str) -> ModelSpec:
         if spec.label == label:
             return spec
     raise M2L2Error(
-        f"{cfg.where}: no model labelled {label!r} in models "
-        f"(labels: {', '.join(m.label for m in cfg.models)})"
+        f"no model labelled {label!r} ({cfg.where}: models): use one of the labels "
+        f"{', '.join(m.label for m in cfg.models)}"
     )

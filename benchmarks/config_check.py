@@ -268,12 +268,20 @@ def section_problems(data: dict[str, Any], source: str) -> list[str]:
     try:
         cfg = config_from_dict({**data, "metrics": metrics or ["sisdr"]}, source=source)
     except M2L2Error as e:
-        return [f"{str(e).splitlines()[0]} ({source}): fix the configuration"]
+        return [_in_convention(e, source, source, "fix the configuration")]
     problems = []
     for exp in EXPERIMENTS:
         try:
             exp.parse_settings(cfg)
         except M2L2Error as e:
-            what = str(e).splitlines()[0].replace(f"{source}: ", "")
-            problems.append(f"{what} ({source}: {exp.name}): fix this section")
+            problems.append(_in_convention(e, source, f"{source}: {exp.name}", "fix this section"))
     return problems
+
+
+def _in_convention(e: M2L2Error, source: str, where: str, fix: str) -> str:
+    """The error's first line as it is when it already names the configuration file as its place; otherwise
+    placed at `where`, with `fix` as what to do."""
+    line = str(e).splitlines()[0]
+    if f"({source}" in line:
+        return line
+    return f"{line.replace(f'{source}: ', '')} ({where}): {fix}"

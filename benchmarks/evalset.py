@@ -37,10 +37,13 @@ def folder_items(root: Path) -> list[Any]:
     from benchmarks.datasets import Item
 
     if not root.is_dir():
-        raise M2L2Error(f"dataset folder not found: {root}")
+        raise M2L2Error(f"dataset folder not found ({root}): fix dataset.root in the configuration")
     files = [p for p in walk_files(root) if is_audio_file(p)]  # symlinked sub-folders included
     if not files:
-        raise M2L2Error(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) under {root}")
+        raise M2L2Error(
+            f"no audio files in the dataset folder ({root}): put {', '.join(AUDIO_SUFFIXES)} files there, or "
+            "fix dataset.root in the configuration"
+        )
     return [Item(p.relative_to(root).with_suffix("").as_posix(), p, {}, "eval") for p in files]
 
 
@@ -58,7 +61,10 @@ def load_clips(
     root = Path(ds.root).expanduser() if ds.root else None
     if ds.name == "folder":
         if root is None:
-            raise M2L2Error("dataset 'folder' needs root: the folder of audio files to evaluate on")
+            raise M2L2Error(
+                f"dataset 'folder' has no root ({cfg.where}: dataset.root): set it to the folder of audio "
+                "files to evaluate on"
+            )
         items = folder_items(root)
     else:
         if ds.name.startswith("suite-") and ds.build_suite:
@@ -91,9 +97,29 @@ def load_clips(
         if not ref.is_file():
             save_audio(ref, audio, sr)
         clips.append(Clip(it.id, ref, content, it))
-    if len({c.id for c in clips}) != len(clips):
-        raise M2L2Error(f"{ds.name}: clip ids are not unique")
+    ids = [c.id for c in clips]
+    if len(set(ids)) != len(ids):
+        duplicate = next(i for i in ids if ids.count(i) > 1)
+        raise M2L2Error(
+            f"{ds.name}: clip id {duplicate!r} is not unique ({dataset_place(cfg)}): give each clip its own "
+            "name (a folder dataset's ids are the file paths without their suffix)"
+        )
     return clips
+
+
+def dataset_place(cfg: TablesConfig) -> str:
+    """Where an error about the evaluation set points: the dataset folder as configured, else its name."""
+    if cfg.dataset.root:
+        return f"{cfg.where}: dataset.root {cfg.dataset.root}"
+    return f"{cfg.where}: dataset.name"
+
+
+def no_clips_error(cfg: TablesConfig) -> M2L2Error:
+    """No usable clip in the evaluation set: the dataset is empty, or every clip was skipped as unusable."""
+    return M2L2Error(
+        f"{cfg.dataset.name}: no clips to evaluate ({dataset_place(cfg)}): point the dataset at audio "
+        "files; unusable ones are skipped with a warning above"
+    )
 
 
 def skip_clip(clip: str, why: str, skipped: dict[str, str] | None) -> None:
@@ -108,5 +134,5 @@ def clips_for(
     """The first `max_clips` evaluation clips (all when None); an error when there are none."""
     clips = load_clips(cfg, Path(cfg.cache_dir).expanduser(), skipped, progress)
     if not clips:
-        raise M2L2Error(f"{cfg.dataset.name}: no clips to evaluate")
+        raise no_clips_error(cfg)
     return clips[:max_clips] if max_clips is not None else clips

@@ -258,7 +258,9 @@ def result_rows(path: str | Path) -> list[dict[str, Any]]:
     result = store.read_result(path)
     experiment = result.get("table", path.parent.name)
     if experiment not in READERS:
-        raise M2L2Error(f"{path}: unknown experiment {experiment!r}; known: {', '.join(READERS)}")
+        raise M2L2Error(
+            f"unknown experiment {experiment!r} ({path}): give a result file of one of {', '.join(READERS)}"
+        )
     head = _provenance(result, path)
     empty = dict.fromkeys(COLUMNS)
     rows = READERS[experiment](result, store.rows_dir(path)) + _comparisons(result, path)
@@ -296,7 +298,7 @@ def load_dir(output_dir: str | Path, config_name: str, experiments: tuple[str, .
     files = [store.result_path(output_dir, e, config_name) for e in experiments]
     found = [f for f in files if f.is_file()]
     if not found:
-        raise M2L2Error(f"no result files of {config_name!r} under {output_dir} (run `m2l2 tables` first)")
+        raise M2L2Error(f"no result files of {config_name!r} ({output_dir}): run `m2l2 tables` first")
     rows = [r for f in found for r in result_rows(f)]
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     for col in ("seed", "fold", "clip_index", "n"):
@@ -328,13 +330,14 @@ def export(df: Any, out: str | Path, fmt: str) -> Path:
             import pyarrow  # noqa: F401
         except ImportError:
             raise M2L2Error(
-                "parquet export needs pyarrow: pip install pyarrow (or use --format csv)"
+                f"parquet export needs pyarrow, which is not installed ({out}): pip install pyarrow, or use "
+                "--format csv"
             ) from None
         buf = io.BytesIO()
         df.to_parquet(buf, index=False)
         data = buf.getvalue()
     else:
-        raise M2L2Error(f"unknown format {fmt!r}; choose csv or parquet")
+        raise M2L2Error(f"unknown format {fmt!r} (--format): use csv or parquet")
     if not (out.is_file() and out.read_bytes() == data):
         write_bytes(out, data)
     return out

@@ -11,7 +11,7 @@ __all__ = ["build", "load", "Music2Latent2", "ModelConfig", "M2L2Error", "__vers
 from m2l2 import threads as _threads  # noqa: F401  (first: sets OpenMP's wait policy before torch loads)
 from m2l2.autoencoder import Music2Latent2
 from m2l2.config import ModelConfig, load_config
-from m2l2.errors import M2L2Error
+from m2l2.errors import M2L2Error, add_place, has_place
 
 
 def build(config: str | Path | dict | ModelConfig = "paper", overrides: list[str] | tuple[str, ...] = ()) -> Music2Latent2:
@@ -37,6 +37,8 @@ def load(path: str | Path, device: str = "cpu", ema: bool = True) -> Music2Laten
     try:
         config = ModelConfig.from_dict(model_cfg)
     except M2L2Error as e:
+        if has_place(str(e)):  # it names the option and what to do: add the file
+            raise M2L2Error(add_place(str(e), f"sidecar {path}")) from None
         raise M2L2Error(f"invalid model configuration in the checkpoint sidecar, {e} ({path}): use the "
                         "sidecar saved with these weights") from None
     model = Music2Latent2(config)

@@ -122,7 +122,10 @@ def _jsonable(v: Any) -> Any:
         return v.item()
     if v is None or isinstance(v, (bool, int, float, str)):
         return v
-    raise M2L2Error(f"cannot store {type(v).__name__} in a checkpoint sidecar (JSON only, no pickle)")
+    raise M2L2Error(
+        f"cannot store a {type(v).__name__} in a checkpoint sidecar (checkpoint .json): give the "
+        "configuration and extras JSON values only (numbers, strings, lists, mappings; no pickle)"
+    )
 
 
 def save_checkpoint(
@@ -314,7 +317,7 @@ def read_inference_weights(
     group = "ema" if ema and meta.get("has_ema") else "model"
     state = _read_tensors(json_path.parent / meta["tensors"], prefix=group).get(group, {})
     if not state:
-        raise M2L2Error(f"{json_path}: the checkpoint holds no {group} weights")
+        raise M2L2Error(f"the checkpoint holds no {group} weights ({json_path}): {RESTORE}")
     return model_config, state
 
 

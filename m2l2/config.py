@@ -57,19 +57,38 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if self.channels not in (1, 2):
-            raise M2L2Error(f"model.channels must be 1 or 2, got {self.channels}")
+            raise M2L2Error(f"model.channels is {self.channels} (model.channels): use 1 or 2")
         if self.latent_kind not in ("summary", "ordered"):
-            raise M2L2Error(f"model.latent_kind must be 'summary' or 'ordered', got {self.latent_kind!r}")
+            raise M2L2Error(
+                f"unknown latent kind {self.latent_kind!r} (model.latent_kind): use 'summary' or 'ordered'"
+            )
         if len(self.level_blocks) != len(self.level_channels):
-            raise M2L2Error("model.level_blocks and model.level_channels must have the same length")
+            raise M2L2Error(
+                f"{len(self.level_blocks)} level_blocks for {len(self.level_channels)} level_channels "
+                "(model.level_blocks, model.level_channels): give both lists the same length"
+            )
         if len(self.down_factors) != len(self.level_channels) - 1:
-            raise M2L2Error("model.down_factors needs one (freq, time) pair between consecutive levels")
+            raise M2L2Error(
+                f"{len(self.down_factors)} down_factors for {len(self.level_channels)} levels "
+                "(model.down_factors): give one (freq, time) pair between consecutive levels"
+            )
         if self.level_channels[-1] != self.dim:
-            raise M2L2Error("the last level's channels must equal the transformer width model.dim")
+            raise M2L2Error(
+                f"the last level's channels, {self.level_channels[-1]}, differ from the transformer width "
+                f"{self.dim} (model.level_channels, model.dim): make them equal"
+            )
         if self.chunk_frames % self.time_down != 0 or 1024 % self.freq_down != 0:
-            raise M2L2Error("chunk_frames and the 1024 bins must be divisible by the total down-sampling")
+            raise M2L2Error(
+                f"chunk_frames {self.chunk_frames} and the 1024 bins are not divisible by the total "
+                f"down-sampling {self.time_down} x {self.freq_down} (model.chunk_frames, "
+                "model.down_factors): choose factors whose products divide them"
+            )
         if self.latent_kind == "ordered" and (self.num_latents * self.latent_dim) % self.token_times:
-            raise M2L2Error("ordered latents: K*d_lat must divide evenly over the time steps of a chunk")
+            raise M2L2Error(
+                f"ordered latents: K*d_lat = {self.num_latents * self.latent_dim} does not divide evenly "
+                f"over the {self.token_times} time steps of a chunk (model.num_latents, model.latent_dim): "
+                f"choose K and d_lat whose product is a multiple of {self.token_times}"
+            )
 
     def groups_for(self, channels: int) -> int:
         """GroupNorm groups for a `channels`-wide layer: at most norm_groups, at least 4 channels each
@@ -118,7 +137,10 @@ class ModelConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
-            raise M2L2Error(f"unknown model config keys: {sorted(unknown)}; known: {sorted(known)}")
+            raise M2L2Error(
+                f"unknown model config keys {sorted(unknown)} (model): use known keys: "
+                f"{', '.join(sorted(known))}"
+            )
         return cls(**copy.deepcopy(d))
 
     def to_dict(self) -> dict[str, Any]:
@@ -143,14 +165,19 @@ def apply_overrides(cfg: dict[str, Any], overrides: list[str] | tuple[str, ...])
     cfg = copy.deepcopy(cfg)
     for item in overrides:
         if "=" not in item:
-            raise M2L2Error(f"override {item!r} must look like section.key=value, e.g. model.dim=128")
+            raise M2L2Error(
+                f"override {item!r} has no '=' (--set): write it as section.key=value, e.g. model.dim=128"
+            )
         key, value = item.split("=", 1)
         node = cfg
         parts = key.strip().split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise M2L2Error(f"override {item!r}: {part} is not a section")
+                raise M2L2Error(
+                    f"override {item!r} sets a key inside {part}, which is not a section (--set): write it "
+                    "as section.key=value"
+                )
         node[parts[-1]] = _parse_value(value)
     return cfg
 
@@ -164,9 +191,15 @@ def load_config(name_or_path: str | Path, overrides: list[str] | tuple[str, ...]
     if not path.suffix:
         path = CONFIG_DIR / f"{name_or_path}.yaml"
         if not path.is_file():
-            raise M2L2Error(f"unknown configuration {name_or_path!r}; named ones: {', '.join(named_configs())}")
+            raise M2L2Error(
+                f"unknown configuration {name_or_path!r} ({path}): give a YAML file or one of the named "
+                f"ones: {', '.join(named_configs())}"
+            )
     if not path.is_file():
-        raise M2L2Error(f"configuration file not found: {path}")
+        raise M2L2Error(
+            f"configuration file not found ({path}): fix the path, or name one of: "
+            f"{', '.join(named_configs())}"
+        )
     with open(path) as f:
         cfg = yaml.safe_load(f) or {}
     base = cfg.pop("base", None)

@@ -35,7 +35,9 @@ def as_channels(audio: np.ndarray) -> np.ndarray:
     if x.ndim == 1:
         x = x[None]
     if x.ndim != 2:
-        raise M2L2Error(f"expected audio shaped [N] or [C, N], got {x.shape}")
+        raise M2L2Error(
+            f"expected audio shaped [N] or [C, N], got {x.shape} (audio argument): pass that shape"
+        )
     return x
 
 
@@ -64,7 +66,10 @@ def match_channels(reference: np.ndarray, estimate: np.ndarray) -> tuple[np.ndar
         return reference, estimate
     if reference.shape[0] == 1 or estimate.shape[0] == 1:
         return reference.mean(axis=0, keepdims=True), estimate.mean(axis=0, keepdims=True)
-    raise M2L2Error(f"channel mismatch: reference has {reference.shape[0]}, estimate {estimate.shape[0]}")
+    raise M2L2Error(
+        f"channel mismatch, reference has {reference.shape[0]} and estimate {estimate.shape[0]} "
+        "(reference and estimate): give both the same number of channels, or one of them mono"
+    )
 
 
 def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> SisdrResult:
@@ -72,7 +77,9 @@ def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> SisdrResult:
     ref, est = match_channels(as_channels(reference), as_channels(estimate))
     n = min(ref.shape[1], est.shape[1])
     if n < 2:
-        raise M2L2Error(f"SI-SDR needs at least 2 common samples, got {n}")
+        raise M2L2Error(
+            f"SI-SDR needs at least 2 common samples, got {n} (reference and estimate): use longer clips"
+        )
     per_channel = tuple(sisdr_channel(r[:n], e[:n]) for r, e in zip(ref, est))
     valid = [v for v in per_channel if v is not None]
     if not valid:

@@ -179,8 +179,8 @@ class SpeedOptions:
     def check(self, device: torch.device) -> None:
         if self.bf16 and device.type == "cpu" and not bf16_native():
             raise M2L2Error(
-                f"--bf16 needs native BF16 on this CPU (AVX-512 BF16 or AMX); it has {cpu_capability()}: "
-                "emulated bf16 is slower than fp32"
+                f"--bf16 needs native BF16 (AVX-512 BF16 or AMX) on this CPU, which has {cpu_capability()} "
+                "(--bf16): leave it out, emulated bf16 is slower than fp32"
             )
 
     def apply(self, model: torch.nn.Module) -> torch.nn.Module:

@@ -47,7 +47,9 @@ def find_weights(name: str, path: str | Path | None = None) -> Path | None:
         return p if p.is_file() else None
     entry = WEIGHTS.get(name)
     if entry is None:
-        raise M2L2Error(f"unknown weights {name!r}; known: {', '.join(sorted(WEIGHTS)) or 'none'}")
+        raise M2L2Error(
+            f"unknown weights {name!r} (weights registry): use one of {', '.join(sorted(WEIGHTS)) or 'none'}"
+        )
     p = weights_dir() / entry.filename
     return p if p.is_file() else None
 
@@ -62,19 +64,21 @@ def require_weights(name: str, path: str | Path | None = None) -> Path:
         source = "" if entry is None else (
             f" ({name!r} comes from {entry.url}; without an explicit path it is looked up at "
             f"{weights_dir() / entry.filename})")
-        raise M2L2Error(f"weights file not found: {path}{source}")
+        raise M2L2Error(f"weights file not found ({path}): fix the path{source}")
     entry = WEIGHTS[name]  # find_weights has rejected unknown names
     raise M2L2Error(
-        f"weights {name!r} missing: expected {weights_dir() / entry.filename}. "
-        f"Get it from {entry.url} (or run `m2l2 weights fetch {name}` on a machine with internet) "
-        f"and place it there, or point M2L2_WEIGHTS_DIR at the folder that holds it."
+        f"weights {name!r} missing ({weights_dir() / entry.filename}): "
+        f"get it from {entry.url} (or run `m2l2 weights fetch {name}` on a machine with internet) "
+        f"and place it there, or point M2L2_WEIGHTS_DIR at the folder that holds it"
     )
 
 
 def fetch_weights(name: str) -> Path:
     """Download a known weights file into the weights directory and check its digest."""
     if name not in WEIGHTS:
-        raise M2L2Error(f"unknown weights {name!r}; known: {', '.join(sorted(WEIGHTS))}")
+        raise M2L2Error(
+            f"unknown weights {name!r} (weights registry): use one of {', '.join(sorted(WEIGHTS))}"
+        )
     entry = WEIGHTS[name]
     target = weights_dir() / entry.filename
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -82,10 +86,15 @@ def fetch_weights(name: str) -> Path:
     try:
         urllib.request.urlretrieve(entry.url, tmp)
     except OSError as e:
-        raise M2L2Error(f"could not download {entry.url}: {e}. Place the file at {target} by hand.") from e
+        raise M2L2Error(
+            f"could not download {entry.url}, {e} ({target}): place the file there by hand"
+        ) from e
     digest = sha256_of(tmp)
     if entry.sha256 and not digest.startswith(entry.sha256):
         tmp.unlink(missing_ok=True)
-        raise M2L2Error(f"sha256 mismatch for {entry.filename}: got {digest}, expected {entry.sha256}")
+        raise M2L2Error(
+            f"sha256 mismatch for {entry.filename}, got {digest}, expected {entry.sha256} ({entry.url}): "
+            "nothing was kept; fetch it again, and report it if the published file changed"
+        )
     tmp.replace(target)
     return target

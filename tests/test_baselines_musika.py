@@ -122,7 +122,7 @@ def test_missing_weights_name_files_source_and_folder(tmp_path, monkeypatch):
     partial = tmp_path / "some"
     partial.mkdir()
     (partial / "enc.h5").write_bytes(b"")
-    with pytest.raises(M2L2Error, match=r"enc2\.h5, dec\.h5, dec2\.h5 not in .*some"):
+    with pytest.raises(M2L2Error, match=r"enc2\.h5, dec\.h5, dec2\.h5 \(.*some\)"):
         MusikaAE(weights_dir=partial)
 
 

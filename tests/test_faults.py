@@ -332,7 +332,7 @@ def _damage_sidecar(ckpt: Path, change) -> Path:
     return sidecar
 
 
-@pytest.mark.parametrize("fault", ["truncated", "missing-key", "wrong-shapes", "not-json"])
+@pytest.mark.parametrize("fault", ["truncated", "missing-key", "wrong-shapes", "not-json", "bad-option"])
 def test_broken_checkpoint_is_one_line(tmp_path, micro_checkpoint, clip, capsys, fault):
     ckpt = micro_checkpoint(tmp_path / "ckpt")
     named = {
@@ -340,12 +340,15 @@ def test_broken_checkpoint_is_one_line(tmp_path, micro_checkpoint, clip, capsys,
         "missing-key": lambda: _damage_sidecar(ckpt, lambda m: m.pop("tensors")),
         "wrong-shapes": lambda: _damage_sidecar(ckpt, lambda m: m["config"]["model"].update(latent_dim=32)),
         "not-json": lambda: (p := next(ckpt.glob("*.json"))).write_text("{") or p,
+        "bad-option": lambda: _damage_sidecar(ckpt, lambda m: m["config"]["model"].update(channels=3)),
     }[fault]()
     assert main(["reconstruct", str(clip), str(tmp_path / "out.wav"), "--checkpoint", str(ckpt)]) == 2
     line = error_lines(capsys)[0]
     assert str(named) in line
     if fault == "wrong-shapes":
         assert "of another shape" in line
+    if fault == "bad-option":  # the option, the file and the fix in one place
+        assert f"(model.channels, sidecar {named}): use 1 or 2" in line
 
 
 def test_latents_refuse_another_models_weights(tmp_path, micro_checkpoint, clip, capsys):

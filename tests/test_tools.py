@@ -84,7 +84,7 @@ def test_gate_dev_without_a_checkpoint_and_gpu_train_without_data_say_what_is_mi
     sys.path.insert(0, str(TOOLS))
     try:
         trainer = load_script("gpu_train")
-        with pytest.raises(M2L2Error, match="data folder not found: .*no-such-folder"):
+        with pytest.raises(M2L2Error, match=r"data folder not found \(.*no-such-folder"):
             trainer.train_for(tmp_path / "out", tmp_path / "no-such-folder", "tiny", [], batch=1, minutes=1.0,
                               schedule_steps=10, cuda=False)
     finally:

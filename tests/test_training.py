@@ -409,7 +409,7 @@ def test_train_cli_errors(tmp_path):
     with pytest.raises(M2L2Error, match="no training data"):
         args.func(args)
     args = parser.parse_args(["train", "tiny", "--resume", "--set", f"train.data={tmp_path}"])
-    with pytest.raises(M2L2Error, match="--resume needs --run-dir"):
+    with pytest.raises(M2L2Error, match=r"--resume without a run folder \(--run-dir\)"):
         args.func(args)
     args = parser.parse_args(["train", "tiny", "--set", "train.learning_rate=1"])
     with pytest.raises(M2L2Error, match="unknown train option"):

@@ -57,12 +57,15 @@ def _setup(codec: str, bitrate: int) -> _CodecSetup:
     if codec == "mp3":
         # LAME's lowest rates exist only for MPEG-2.5 sample rates; below 16 kbps it needs 8-12 kHz input.
         if bitrate < 8000:
-            raise M2L2Error("MP3 (LAME) cannot encode below 8 kbps; use opus for lower rates")
+            raise M2L2Error(
+                f"MP3 (LAME) cannot encode below 8 kbps, got {bitrate} (option bitrate): use opus for lower "
+                "rates"
+            )
         rate = 8000 if bitrate <= 8000 else 11025 if bitrate <= 16000 else 22050 if bitrate <= 48000 else 44100
         cbr_rates = {8000, 16000, 24000, 32000, 40000, 48000, 56000, 64000, 80000, 96000, 112000, 128000}
         opts = () if bitrate in cbr_rates else (("abr", "1"),)
         return _CodecSetup("libmp3lame", "mp3", rate, opts)
-    raise M2L2Error(f"unknown codec {codec!r}; use 'opus' or 'mp3'")
+    raise M2L2Error(f"unknown codec {codec!r} (option codec): use 'opus' or 'mp3'")
 
 
 class AVCodec(Autoencoder):
@@ -80,7 +83,9 @@ class AVCodec(Autoencoder):
         self.sample_rate = int(sample_rate)
         self.channels = int(channels)
         if self.channels not in (1, 2):
-            raise M2L2Error("codecs support 1 or 2 channels")
+            raise M2L2Error(
+                f"codecs support 1 or 2 channels, got {self.channels} (option channels): use 1 or 2"
+            )
         # A bit stream: 1 bit per value, `bitrate` values per second (frames of 1 s for the bookkeeping).
         self.latent_rate = 1.0
         self.latent_dim = self.bitrate
@@ -90,7 +95,8 @@ class AVCodec(Autoencoder):
             self._av.codec.Codec(self.setup.encoder, "w")
         except Exception as e:
             raise M2L2Error(
-                f"this PyAV/FFmpeg build has no {self.setup.encoder} encoder ({e}); install the PyPI wheel of av"
+                f"this PyAV/FFmpeg build has no {self.setup.encoder} encoder, {e} (av "
+                f"{getattr(self._av, '__version__', '?')}): install the PyPI wheel of av"
             ) from e
 
     @property

@@ -81,8 +81,10 @@ class CoDiCodecAE(PretrainedAE):
                  revision: str | None = None, download: bool | None = None, random_init: bool = False,
                  max_batch_size: int = 8, device: str = "cpu"):
         if latent not in LATENTS or mode not in MODES:
-            raise M2L2Error(f"codicodec: latent must be one of {LATENTS} and mode one of {MODES}, "
-                            f"got {latent!r}, {mode!r}")
+            raise M2L2Error(
+                f"codicodec: bad latent {latent!r} or mode {mode!r} (options latent, mode): use a latent of "
+                f"{LATENTS} and a mode of {MODES}"
+            )
         hp, inference, models, utils = import_codicodec()
         found = self._weights(WEIGHTS, local_dir, revision, download, random_init)
         net = models.UNet()
@@ -98,7 +100,10 @@ class CoDiCodecAE(PretrainedAE):
         self.steps = int(steps or default_steps)
         self.time_prompt = float(hp.default_time_prompt if time_prompt is None else time_prompt)
         if not 0.0 <= self.time_prompt <= 1.0:
-            raise M2L2Error(f"codicodec: time_prompt is a time in [0, 1], got {self.time_prompt}")
+            raise M2L2Error(
+                f"codicodec: time_prompt {self.time_prompt} out of range (option time_prompt): give a time "
+                "in [0, 1]"
+            )
         self.sigma_cond = float(utils.get_sigma_continuous(self.time_prompt))
         self.max_batch_size = int(max_batch_size)
         self.name = "codicodec" + ("-discrete" if latent == "discrete" else "") + ("-ar" if mode != "parallel" else "")

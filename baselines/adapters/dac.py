@@ -60,7 +60,7 @@ class DACAE(PretrainedAE):
                  config: dict | None = None, device: str = "cpu"):
         """`config` (DacConfig fields) replaces the 44.1 kHz architecture with random_init, e.g. a smaller one for tests."""
         if latent not in LATENTS:
-            raise M2L2Error(f"dac-44khz: latent must be one of {LATENTS}, got {latent!r}")
+            raise M2L2Error(f"dac-44khz: unknown latent {latent!r} (option latent): use one of {LATENTS}")
         import_optional(PACKAGE)
         from transformers import DacConfig, DacModel
 
@@ -75,7 +75,10 @@ class DACAE(PretrainedAE):
         cfg = model.config
         self.n_quantizers = int(n_quantizers or cfg.n_codebooks)
         if not 1 <= self.n_quantizers <= cfg.n_codebooks:
-            raise M2L2Error(f"dac-44khz: n_quantizers must be 1..{cfg.n_codebooks}, got {n_quantizers}")
+            raise M2L2Error(
+                f"dac-44khz: n_quantizers {n_quantizers} out of range (option n_quantizers): give "
+                f"1..{cfg.n_codebooks}"
+            )
         self.latent = latent
         self.name = "dac-44khz" if latent == "codes" else "dac-44khz-quantized"
         self.sample_rate = int(cfg.sampling_rate)

@@ -71,7 +71,7 @@ class EncodecAE(PretrainedAE):
     @classmethod
     def requirements_for(cls, variant: str = "24khz", **_: Any) -> Requirement:
         if variant not in WEIGHTS:
-            raise M2L2Error(f"unknown EnCodec variant {variant!r}; use 24khz or 48khz")
+            raise M2L2Error(f"unknown EnCodec variant {variant!r} (option variant): use 24khz or 48khz")
         return Requirement(packages=(PACKAGE,), hub=(WEIGHTS[variant].name,))
 
     @classmethod
@@ -89,7 +89,9 @@ class EncodecAE(PretrainedAE):
         """`config` (EncodecConfig fields) changes the architecture with random_init, e.g. a smaller one for tests."""
         self.requirements_for(variant)
         if latent not in LATENTS:
-            raise M2L2Error(f"encodec-{variant}: latent must be one of {LATENTS}, got {latent!r}")
+            raise M2L2Error(
+                f"encodec-{variant}: unknown latent {latent!r} (option latent): use one of {LATENTS}"
+            )
         import_optional(PACKAGE)
         from transformers import EncodecConfig, EncodecModel
 
@@ -104,8 +106,10 @@ class EncodecAE(PretrainedAE):
         cfg = model.config
         self.bandwidth = float(bandwidth or PAPER_BANDWIDTH[variant])
         if self.bandwidth not in cfg.target_bandwidths:
-            raise M2L2Error(f"encodec-{variant}: bandwidth {self.bandwidth:g} kbit/s is not one of "
-                            f"{list(cfg.target_bandwidths)}")
+            raise M2L2Error(
+                f"encodec-{variant}: bandwidth {self.bandwidth:g} kbit/s is not one of the model's bandwidths "
+                f"(option bandwidth): use one of {list(cfg.target_bandwidths)}"
+            )
         self.latent = latent
         self.name = f"encodec-{variant}" + ("-continuous" if latent == "continuous" else "")
         self.sample_rate = int(cfg.sampling_rate)

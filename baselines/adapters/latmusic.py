@@ -31,8 +31,10 @@ class LatMusic(Autoencoder):
     paper_rows = PAPER_ROWS
 
     def __init__(self, **_):
-        raise M2L2Error("latmusic has no public code or weights: use baselines.adapters.latmusic.PAPER_ROWS "
-                        "(the paper's numbers, to be marked as quoted)")
+        raise M2L2Error(
+            "latmusic has no public code or weights (latmusic): use baselines.adapters.latmusic.PAPER_ROWS, "
+            "the paper's numbers, to be marked as quoted"
+        )
 
     def encode(self, audio: np.ndarray):  # pragma: no cover - never constructed
         raise NotImplementedError

@@ -45,7 +45,7 @@ class MousaiAE(Autoencoder):
     def __init__(self, version: str = "v2", weights_path: str | Path | None = None, steps: int = 50,
                  seed: int | None = 0, device: str = "cpu"):
         if version not in _REPOS:
-            raise M2L2Error(f"unknown Moûsai version {version!r}; use v2 or v3")
+            raise M2L2Error(f"unknown Moûsai version {version!r} (option version): use v2 or v3")
         for pkg in PACKAGES:
             import_optional(pkg)
         from transformers import AutoModel

@@ -106,13 +106,17 @@ class Music2LatentAE(Autoencoder):
             with torch.serialization.safe_globals(_numpy_globals()):
                 ckpt = torch.load(str(path), map_location="cpu", weights_only=True)
         except Exception as e:
+            why = str(e).splitlines()[0] if str(e) else type(e).__name__
             raise M2L2Error(
-                f"{path} could not be loaded safely (weights_only=True): {e}. Convert it once on a trusted "
-                "machine to a .safetensors file holding only the network's state dict, and pass that."
+                f"checkpoint cannot be loaded safely (weights_only=True), {why} ({path}): convert it once on "
+                "a trusted machine to a .safetensors file holding only the network's state dict, and pass "
+                "that"
             ) from e
         state = ckpt.get("gen_state_dict", ckpt) if isinstance(ckpt, dict) else None
         if not isinstance(state, dict):
-            raise M2L2Error(f"{path} holds no 'gen_state_dict'; is it the music2latent.pt checkpoint?")
+            raise M2L2Error(
+                f"checkpoint holds no 'gen_state_dict' ({path}): pass the music2latent.pt checkpoint"
+            )
         return state
 
     def encode(self, audio: np.ndarray) -> torch.Tensor:

@@ -34,6 +34,7 @@ PACKAGE = Package("h5py", "h5py>=3.8", "reads Musika's Keras .h5 weights; Tensor
 # --- reading Keras .h5 weights ---------------------------------------------------------------------
 
 _NAME = re.compile(r"^(?P<kind>.*?)(?:_(?P<index>\d+))?$")
+_WRONG_FILE = "use the matching file, enc.h5 / enc2.h5 / dec.h5 / dec2.h5 of marcop/musika_ae"
 
 
 def _layer_kind(name: str) -> tuple[str, int]:
@@ -51,7 +52,10 @@ def read_keras_h5(path: str | Path) -> dict[str, list[np.ndarray]]:
         root = f["model_weights"] if "model_weights" in f else f
         names = [n.decode() if isinstance(n, bytes) else str(n) for n in root.attrs.get("layer_names", [])]
         if not names:
-            raise M2L2Error(f"{path} is not a Keras weights file (no 'layer_names' attribute)")
+            raise M2L2Error(
+                f"not a Keras weights file, no 'layer_names' attribute ({path}): pass a Keras 2 save_weights "
+                ".h5"
+            )
         for name in names:
             group = root[name]
             wnames = [w.decode() if isinstance(w, bytes) else str(w) for w in group.attrs.get("weight_names", [])]
@@ -72,8 +76,10 @@ def load_keras_weights(net: KerasMapped, layers: dict[str, list[np.ndarray]], so
     if set(by_kind) != set(slots) or any(len(by_kind[k]) != len(v) for k, v in slots.items()):
         found = {k: len(v) for k, v in sorted(by_kind.items())}
         wanted = {k: len(v) for k, v in sorted(slots.items())}
-        raise M2L2Error(f"{source}: Keras layers {found} do not match Musika's {type(net).__name__} {wanted}; "
-                        "is it the right file (enc.h5 / enc2.h5 / dec.h5 / dec2.h5 of marcop/musika_ae)?")
+        raise M2L2Error(
+            f"Keras layers {found} do not match Musika's {type(net).__name__} {wanted} ({source}): use the "
+            "right file, enc.h5 / enc2.h5 / dec.h5 / dec2.h5 of marcop/musika_ae"
+        )
     placed: dict[str, ConvBlock] = {}
     with torch.no_grad():
         for kind, targets in slots.items():
@@ -88,16 +94,22 @@ def _assign(block: ConvBlock, kind: str, arrays: list[np.ndarray], where: str) -
         dst_list: list[tuple[torch.Tensor, np.ndarray]] = [(block.noise_weight, arrays[0].reshape(1))]
     else:
         if len(arrays) != 2:
-            raise M2L2Error(f"{where}: expected a kernel and a bias, found {len(arrays)} arrays")
+            raise M2L2Error(
+                f"expected a kernel and a bias, found {len(arrays)} arrays ({where}): {_WRONG_FILE}"
+            )
         kernel, bias = arrays
         if kernel.ndim != 4 or kernel.shape[0] != 1:
-            raise M2L2Error(f"{where}: expected a Keras Conv2D kernel [1, k, ., .], got {kernel.shape}")
+            raise M2L2Error(
+                f"expected a Keras Conv2D kernel [1, k, ., .], got {kernel.shape} ({where}): {_WRONG_FILE}"
+            )
         # Keras Conv2D kernel [1, k, in, out] -> torch [out, in, k]; Conv2DTranspose [1, k, out, in] -> [in, out, k]
         dst_list = [(block.conv.weight, np.transpose(kernel[0], (2, 1, 0))), (block.conv.bias, bias)]
     for dst, src in dst_list:
         if dst is None or tuple(dst.shape) != tuple(src.shape):
             got = None if dst is None else tuple(dst.shape)
-            raise M2L2Error(f"{where}: shape {tuple(src.shape)} does not fit this layer ({got})")
+            raise M2L2Error(
+                f"shape {tuple(src.shape)} does not fit this layer's {got} ({where}): {_WRONG_FILE}"
+            )
         dst.copy_(torch.from_numpy(np.ascontiguousarray(src, dtype=np.float32)))
 
 
@@ -107,6 +119,6 @@ def weights_folder() -> Path:
 
 def missing_message(missing: list[str], folder: Path) -> str:
     urls = ", ".join(f"{HUB}/resolve/main/{p}.h5" for p in missing)
-    return (f"musika weights missing: {', '.join(p + '.h5' for p in missing)} not in {folder}. Download them "
+    return (f"musika weights missing: {', '.join(p + '.h5' for p in missing)} ({folder}): download them "
             f"from {urls} (the hub repo marcop/musika_ae; or `m2l2 weights fetch musika-enc` etc. on a machine "
-            f"with internet) and place them in {folder}, or pass weights_dir=FOLDER holding all four files.")
+            f"with internet) and place them in {folder}, or pass weights_dir=FOLDER holding all four files")

@@ -63,7 +63,8 @@ class PretrainedAE(Autoencoder):
         x = np.asarray(audio, dtype=np.float32)
         if x.ndim != 2 or x.shape[0] != self.channels:
             raise M2L2Error(f"{self.name}: encode takes [{self.channels}, N] audio at {self.sample_rate} Hz, "
-                            f"got shape {x.shape} (baselines.reconstruct converts channels and rate)")
+                            f"got shape {x.shape} (audio argument): pass the audio through "
+                            "baselines.reconstruct, which converts channels and rate")
         return torch.from_numpy(np.ascontiguousarray(x))[None].to(self.device)
 
     def _input_whole_hops(self, audio: np.ndarray) -> torch.Tensor:
@@ -80,8 +81,10 @@ class PretrainedAE(Autoencoder):
     def _bad_latent(self, got: Any, expected: str) -> M2L2Error:
         shape = tuple(got.shape) if hasattr(got, "shape") else type(got).__name__
         dtype = f" {got.dtype}" if hasattr(got, "dtype") else ""
-        return M2L2Error(f"{self.name}: decode got a latent of shape {shape}{dtype}, expected {expected} "
-                         "(the output of this adapter's encode with the same options)")
+        return M2L2Error(
+            f"{self.name}: decode got a latent of shape {shape}{dtype}, expected {expected} (latent "
+            "argument): decode the output of this adapter's encode with the same options"
+        )
 
     def info(self) -> dict[str, Any]:
         out = super().info()

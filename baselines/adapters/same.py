@@ -41,8 +41,10 @@ def _diffusers_class() -> Any:
     diffusers = import_optional(PACKAGE)
     cls = getattr(diffusers, "AutoencoderSAME", None)
     if cls is None:
-        raise M2L2Error(f"diffusers {diffusers.__version__} has no AutoencoderSAME (added in 0.40): "
-                        "pip install 'diffusers>=0.40'")
+        raise M2L2Error(
+            f"no AutoencoderSAME in this diffusers, added in 0.40 (diffusers {diffusers.__version__}): pip "
+            "install 'diffusers>=0.40'"
+        )
     return cls
 
 
@@ -69,7 +71,7 @@ class SAMEAE(PretrainedAE):
     @classmethod
     def requirements_for(cls, size: str = "s", **_: Any) -> Requirement:
         if size not in WEIGHTS:
-            raise M2L2Error(f"unknown SAME size {size!r}; use s or l")
+            raise M2L2Error(f"unknown SAME size {size!r} (option size): use s or l")
         return Requirement(packages=(PACKAGE,), hub=(WEIGHTS[size].name,))
 
     @classmethod

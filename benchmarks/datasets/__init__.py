@@ -37,7 +37,9 @@ def load(name: str, root: str | Path | None = None, split: str | None = None, **
             name[len("suite-") :], root if root is not None else default_root(), split, **options
         )
     if root is None:
-        raise M2L2Error(f"{name}: give the folder that holds the dataset (root=...)")
+        raise M2L2Error(
+            f"{name}: no dataset folder given (option root): give the folder that holds the dataset"
+        )
     if name == "musiccaps":
         from benchmarks.datasets import musiccaps as mod
     elif name == "mtat":
@@ -47,5 +49,5 @@ def load(name: str, root: str | Path | None = None, split: str | None = None, **
     elif name == "tinysol":
         from benchmarks.datasets import tinysol as mod
     else:
-        raise M2L2Error(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+        raise M2L2Error(f"unknown dataset {name!r} (dataset name): use one of {', '.join(DATASETS)}")
     return mod.load(root, split=split, **options)

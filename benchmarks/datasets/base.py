@@ -49,7 +49,7 @@ class Item:
         if self.loader is not None:
             return self.loader(sample_rate, channels)
         if self.path is None:
-            raise M2L2Error(f"item {self.id} has neither a path nor a loader")
+            raise M2L2Error(f"dataset item has neither a path nor a loader ({self.id}): give it one of them")
         return load_audio(self.path, sample_rate=sample_rate, channels=channels)
 
 
@@ -77,10 +77,28 @@ def normalize_key(text: str) -> str:
     return f"{normalize_pitch_class(parts[0])} {mode}"
 
 
+def layout_error(dataset: str, what: str, where: str | Path, layout: str) -> M2L2Error:
+    """A dataset folder that is not laid out as its loader expects: the error names the layout (`LAYOUT` of
+    each loader, one file per line, continuation lines indented deeper) on the error's one line."""
+    return M2L2Error(f"{dataset}: {what} ({where}): lay the dataset out as {one_line_layout(layout)}")
+
+
+def one_line_layout(layout: str) -> str:
+    """A multi-line layout as one line: its entries joined by '; ', each entry's continuation lines (indented
+    deeper than two spaces) joined to it, runs of spaces collapsed."""
+    entries: list[str] = []
+    for line in layout.splitlines():
+        if entries and line.startswith("   "):
+            entries[-1] += " " + line
+        else:
+            entries.append(line)
+    return "; ".join(" ".join(entry.split()) for entry in entries if entry.strip())
+
+
 def require_file(path: Path, dataset: str, layout: str) -> Path:
     """Return `path` if it exists, else raise an error that shows the layout the loader expects."""
     if not path.exists():
-        raise M2L2Error(f"{dataset}: {path} not found. Expected layout:\n{layout}")
+        raise layout_error(dataset, "not found", path, layout)
     return path
 
 
@@ -88,15 +106,13 @@ def require_audio(items: list, dataset: str, layout: str) -> None:
     """Raise, naming one missing file and the expected layout, when any item's audio file is absent."""
     missing = [it for it in items if not it.path.is_file()]
     if missing:
-        raise M2L2Error(
-            f"{dataset}: {len(missing)} of {len(items)} audio files are missing, e.g. {missing[0].path}. "
-            f"Expected layout:\n{layout}"
-        )
+        what = f"{len(missing)} of {len(items)} audio files are missing"
+        raise layout_error(dataset, what, f"e.g. {missing[0].path}", layout)
 
 
 def check_split(split: str | None, allowed: tuple[str, ...], dataset: str) -> None:
     if split is not None and split not in allowed:
-        raise M2L2Error(f"{dataset}: unknown split {split!r}; choose one of {', '.join(allowed)}")
+        raise M2L2Error(f"{dataset}: unknown split {split!r} (option split): use one of {', '.join(allowed)}")
 
 
 def read_csv_rows(path: Path, delimiter: str = ",") -> list[dict[str, str]]:

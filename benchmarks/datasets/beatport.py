@@ -12,7 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
-from benchmarks.datasets.base import SPLITS, Item, check_split, normalize_key, require_file
+from benchmarks.datasets.base import SPLITS, Item, check_split, layout_error, normalize_key, require_file
 from benchmarks.splits.beatport import diff_splits, make_split, read_split, write_split
 from m2l2.errors import M2L2Error
 
@@ -40,7 +40,7 @@ def read_keys(root: str | Path) -> dict[str, str]:
     keys_dir = require_file(root / "keys", "Beatport EDM key", LAYOUT)
     files = sorted(keys_dir.glob("*.txt"))
     if not files:
-        raise M2L2Error(f"Beatport EDM key: no .txt files in {keys_dir}. Expected layout:\n{LAYOUT}")
+        raise layout_error("Beatport EDM key", "no .txt files", keys_dir, LAYOUT)
     keys = {}
     for f in files:
         parsed = parse_key_line(f.read_text(encoding="utf-8", errors="replace"))
@@ -78,8 +78,9 @@ def load(root: str | Path, split: str | None = None, split_file: str | Path | No
         diffs = diff_splits(shared, splits)
         if diffs:
             raise M2L2Error(
-                f"Beatport: the folder does not match {split_file} ({len(diffs)} differences, "
-                f"e.g. {diffs[0]})"
+                f"Beatport: the folder does not match the shared split, {len(diffs)} differences, e.g. "
+                f"{diffs[0]} ({split_file}): use the audio and keys/ files that split was made from, or "
+                "leave out split_file"
             )
     return [
         Item(n, _audio(root, n), {"key": keys[n]}, splits[n])

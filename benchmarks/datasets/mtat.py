@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.datasets.base import SPLITS, Item, check_split, require_audio, require_file
+from benchmarks.datasets.base import SPLITS, Item, check_split, layout_error, require_audio, require_file
 from m2l2.errors import M2L2Error
 
 ANNOTATIONS = "annotations_final.csv"
@@ -37,9 +37,8 @@ def read_annotations(root: Path) -> tuple[list[str], list[dict[str, str]]]:
         rows = list(reader)
         fields = list(reader.fieldnames or [])
     if "clip_id" not in fields or "mp3_path" not in fields:
-        raise M2L2Error(
-            f"MagnaTagATune: {path} lacks the clip_id/mp3_path columns (is it tab-separated?). "
-            f"Expected layout:\n{LAYOUT}"
+        raise layout_error(
+            "MagnaTagATune", "no clip_id/mp3_path columns (is it tab-separated?)", path, LAYOUT
         )
     tags = [c for c in fields if c not in ("clip_id", "mp3_path")]
     return tags, rows
@@ -84,7 +83,10 @@ def load(
         vocab = [str(t) for t in np.load(sdir / "tags.npy", allow_pickle=False)]
         unknown = [t for t in vocab if t not in tags]
         if unknown:
-            raise M2L2Error(f"MagnaTagATune: tags.npy names tags absent from {ANNOTATIONS}: {unknown[:5]}")
+            raise M2L2Error(
+                f"MagnaTagATune: tags.npy names tags absent from {ANNOTATIONS}, {unknown[:5]} "
+                f"({sdir / 'tags.npy'}): use the tags.npy that belongs to this {ANNOTATIONS}"
+            )
     else:
         vocab = top_tags(tags, rows)
     split_of: dict[str, str] = {}
@@ -96,8 +98,8 @@ def load(
     elif split is not None:
         raise M2L2Error(
             f"MagnaTagATune: split {split!r} asked for but no split files were found (looked in split_dir, "
-            f"$M2L2_MTAT_SPLIT_DIR, {root / 'split'}, {root}). Get train.npy, valid.npy and test.npy from "
-            f"{SPLIT_SOURCE} and put them in {root / 'split'}."
+            f"$M2L2_MTAT_SPLIT_DIR, {root / 'split'}, {root}): get train.npy, valid.npy and test.npy from "
+            f"{SPLIT_SOURCE} and put them in {root / 'split'}"
         )
     items = []
     for r in rows:

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.datasets.base import Item, check_split, read_csv_rows, require_file
+from benchmarks.datasets.base import Item, check_split, layout_error, read_csv_rows, require_file
 from m2l2.audio import convert_channels, load_audio, resample
-from m2l2.errors import M2L2Error
 
 log = logging.getLogger("m2l2.datasets")
 
@@ -83,9 +82,7 @@ def scan(root: str | Path, split: str | None = None, balanced_only: bool = False
     check_split(split, SPLITS_ALLOWED, "MusicCaps")
     rows = read_csv_rows(require_file(root / CSV_NAME, "MusicCaps", LAYOUT))
     if not rows or "ytid" not in rows[0]:
-        raise M2L2Error(
-            f"MusicCaps: {root / CSV_NAME} has no 'ytid' column or no rows. Expected layout:\n{LAYOUT}"
-        )
+        raise layout_error("MusicCaps", "no 'ytid' column or no rows", root / CSV_NAME, LAYOUT)
     files = _index_audio(root)
     items, missing = [], []
     for row in rows:
@@ -118,7 +115,7 @@ def scan(root: str | Path, split: str | None = None, balanced_only: bool = False
             )
         )
     if not files:
-        raise M2L2Error(f"MusicCaps: no audio files found under {root}. Expected layout:\n{LAYOUT}")
+        raise layout_error("MusicCaps", "no audio files found", root, LAYOUT)
     return ScanResult(items, missing)
 
 

@@ -38,7 +38,9 @@ def _convert(column: str, value: str):
 def load_part(part: str, root: str | Path, split: str | None = None, fold: int = 0) -> list[Item]:
     """Items of one suite part. For "notes", the split comes from `fold` (fold valid, fold+1 test)."""
     if part not in PARTS:
-        raise M2L2Error(f"unknown suite part {part!r}; choose one of {', '.join(PARTS)}")
+        raise M2L2Error(
+            f"unknown suite part {part!r} (dataset name suite-{part}): use one of {', '.join(PARTS)}"
+        )
     folder = Path(root) / part
     layout = f"  {folder}/metadata.csv  (built by `m2l2 data build --parts {part}`)"
     rows = read_csv_rows(require_file(folder / "metadata.csv", f"suite-{part}", layout))
@@ -51,7 +53,10 @@ def load_part(part: str, root: str | Path, split: str | None = None, fold: int =
         items.append(Item(r["id"], folder / r["path"], labels, item_split))
     if split is not None and not items:
         known = sorted({r["split"] for r in rows}) if part != "notes" else ["train", "valid", "test"]
-        raise M2L2Error(f"suite-{part}: no items in split {split!r} (splits here: {', '.join(known)})")
+        raise M2L2Error(
+            f"suite-{part}: no items in split {split!r} ({folder / 'metadata.csv'}): use one of the splits "
+            f"{', '.join(known)}"
+        )
     return items
 
 
@@ -73,6 +78,9 @@ def multi_hot(items: list[Item], vocabulary: list[str]) -> np.ndarray:
     for n, it in enumerate(items):
         for tag in it.labels["tags"]:
             if tag not in index:
-                raise M2L2Error(f"{it.id}: tag {tag!r} is not in the vocabulary")
+                raise M2L2Error(
+                    f"tag {tag!r} of {it.id} is not in the vocabulary (tags/vocabulary.txt): rebuild the "
+                    "part with `m2l2 data build --parts tags`"
+                )
             out[n, index[tag]] = 1.0
     return out

@@ -12,6 +12,7 @@ from benchmarks.datasets.base import (
     SPLITS,
     Item,
     check_split,
+    layout_error,
     normalize_pitch_class,
     read_csv_rows,
     require_audio,
@@ -42,14 +43,15 @@ def load(root: str | Path, split: str | None = None, fold: int = 0, check_audio:
     rows = read_csv_rows(require_file(root / METADATA, "TinySOL", LAYOUT))
     needed = {"Path", "Fold", "Family", "Instrument (in full)", "Pitch"}
     if not rows or not needed <= set(rows[0]):
-        raise M2L2Error(
-            f"TinySOL: {root / METADATA} lacks columns {sorted(needed)}. Expected layout:\n{LAYOUT}"
-        )
+        raise layout_error("TinySOL", f"columns {sorted(needed)} missing", root / METADATA, LAYOUT)
     items = []
     for r in rows:
         m = _PITCH.match(r["Pitch"].strip())
         if m is None:
-            raise M2L2Error(f"TinySOL: unreadable pitch {r['Pitch']!r} for {r['Path']}")
+            raise M2L2Error(
+                f"TinySOL: unreadable pitch {r['Pitch']!r} for {r['Path']} ({root / METADATA}): write it as "
+                "a note name and octave, e.g. C#4"
+            )
         item_fold = int(r["Fold"])
         item_split = fold_split(fold, item_fold)
         if split is not None and item_split != split:

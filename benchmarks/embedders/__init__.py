@@ -96,7 +96,10 @@ def _musicnn(**options: Any) -> Embedder:
     try:
         module = importlib.import_module("benchmarks.embedders.musicnn")
     except ImportError as e:
-        raise M2L2Error(f"the MusiCNN embedder is not available: {e}") from e
+        raise M2L2Error(
+            f"the MusiCNN embedder is not available, {e} (benchmarks.embedders.musicnn): install what the "
+            "import names"
+        ) from e
     return module.MusiCNNEmbedder(**options)
 
 
@@ -118,5 +121,7 @@ def get_embedder(metric_name: str, **options: Any) -> Embedder:
     Raises M2L2Error (WeightsMissingError for absent weights files) when it cannot be built here.
     """
     if metric_name not in EMBEDDERS:
-        raise M2L2Error(f"unknown FAD metric {metric_name!r}; known: {', '.join(available_embedders())}")
+        raise M2L2Error(
+            f"unknown FAD metric {metric_name!r} (metrics): use one of {', '.join(available_embedders())}"
+        )
     return EMBEDDERS[metric_name](**options)

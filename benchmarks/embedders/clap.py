@@ -74,9 +74,10 @@ def _load_laion_clap(
     try:
         import laion_clap
     except Exception as e:  # ImportError; also RuntimeError/OSError from a torchvision built for another torch
+        why = str(e).splitlines()[0] if str(e) else ""
         raise M2L2Error(
-            "fad-clap needs the optional `laion-clap` package (pip install 'm2l2[clap]'; it requires numpy<2 "
-            f"and a torchvision built for your torch): {type(e).__name__}: {e}"
+            f"fad-clap needs the optional `laion-clap` package, {type(e).__name__}: {why} (laion_clap): "
+            "pip install 'm2l2[clap]' (it requires numpy<2 and a torchvision built for your torch)"
         ) from e
     model = laion_clap.CLAP_Module(enable_fusion=False, amodel=checkpoint.audio_model, device=device)
     try:
@@ -118,7 +119,10 @@ class CLAPEmbedder:
     ):
         """`model` (a function [W, 480000] → [W, D], with a `weights_tag`) replaces laion-clap, e.g. in tests."""
         if checkpoint not in CHECKPOINTS:
-            raise M2L2Error(f"unknown CLAP checkpoint {checkpoint!r}; choose one of {', '.join(CHECKPOINTS)}")
+            raise M2L2Error(
+                f"unknown CLAP checkpoint {checkpoint!r} (option checkpoint): use one of "
+                f"{', '.join(CHECKPOINTS)}"
+            )
         self.checkpoint = CHECKPOINTS[checkpoint]
         if model is None:
             from benchmarks.embedders import weights_path as find

@@ -185,7 +185,8 @@ def _scoped(base: str, i: int) -> str:
 def _set(param: torch.Tensor, value: np.ndarray, name: str) -> None:
     if tuple(param.shape) != value.shape:
         raise M2L2Error(
-            f"checkpoint variable {name} has shape {value.shape}, the model expects {tuple(param.shape)}"
+            f"checkpoint variable has shape {value.shape}, the model expects {tuple(param.shape)} ({name}): "
+            f"reinstall the musicnn package: `{INSTALL_HINT}`"
         )
     with torch.no_grad():
         param.copy_(torch.from_numpy(np.ascontiguousarray(value)))
@@ -223,8 +224,8 @@ def musicnn_package_dir() -> Path:
     spec = importlib.util.find_spec("musicnn")
     if spec is None or not spec.submodule_search_locations:
         raise M2L2Error(
-            "the MusiCNN embedder reads its weights from the `musicnn` package, which is not installed. "
-            f"Install it without its TensorFlow dependencies: `{INSTALL_HINT}`."
+            "the MusiCNN embedder reads its weights from the `musicnn` package, which is not installed "
+            f"(musicnn): install it without its TensorFlow dependencies: `{INSTALL_HINT}`"
         )
     return Path(next(iter(spec.submodule_search_locations)))
 
@@ -232,14 +233,14 @@ def musicnn_package_dir() -> Path:
 def checkpoint_prefix(model: str) -> str:
     """TF checkpoint prefix inside the package: the wheel stores `<model>/.index` and `<model>/.data-...`."""
     if model not in MODELS:
-        raise M2L2Error(f"unknown musicnn model {model!r}; choose one of {', '.join(MODELS)}")
+        raise M2L2Error(f"unknown musicnn model {model!r} (option model): use one of {', '.join(MODELS)}")
     folder = musicnn_package_dir() / model
     prefix = str(folder) + "/"
     for f in (prefix + ".index", prefix + ".data-00000-of-00001"):
         if not Path(f).is_file():
             raise M2L2Error(
-                f"musicnn checkpoint file missing: {f}. Reinstall the package: "
-                f"`pip install --force-reinstall {INSTALL_HINT.removeprefix('pip install ')}`."
+                f"musicnn checkpoint file missing ({f}): reinstall the package: "
+                f"`pip install --force-reinstall {INSTALL_HINT.removeprefix('pip install ')}`"
             )
     return prefix
 
@@ -255,7 +256,7 @@ def load_model(model: str = "MSD_musicnn", dtype: torch.dtype = torch.float32) -
     """The PyTorch network with every variable of the package's checkpoint mapped by name, in eval mode."""
     spec = MODELS.get(model)
     if spec is None:
-        raise M2L2Error(f"unknown musicnn model {model!r}; choose one of {', '.join(MODELS)}")
+        raise M2L2Error(f"unknown musicnn model {model!r} (option model): use one of {', '.join(MODELS)}")
     net: nn.Module = MusiCNN(len(spec.labels)) if spec.arch == "musicnn" else VGGish3s(len(spec.labels))
     net.load_tf(TFCheckpoint(checkpoint_prefix(model)))  # type: ignore[operator]
     return net.to(dtype).eval()
@@ -296,10 +297,11 @@ class MusiCNNEmbedder:
         x = np.asarray(audio)
         if x.ndim != 1:
             raise M2L2Error(
-                f"musicnn expects mono audio of shape [N] at {self.sample_rate} Hz, got {x.shape}"
+                f"musicnn expects mono audio of shape [N] at {self.sample_rate} Hz, got {x.shape} (audio "
+                "argument): pass mono samples"
             )
         if x.size == 0:
-            raise M2L2Error("musicnn got an empty signal")
+            raise M2L2Error("musicnn got an empty signal (audio argument): pass at least one sample")
         return logmel_patches(x.astype(np.float32), self.frontend, self.hop_frames)
 
     @torch.no_grad()

@@ -26,6 +26,7 @@ from m2l2.errors import M2L2Error
 _TABLE_MAGIC = 0xDB4775248B80FB57
 _FOOTER_LEN = 48
 _BLOCK_TRAILER_LEN = 5
+_RESTORE = "the checkpoint is damaged or incomplete; restore its .index and .data files together"
 
 # tensorflow/core/framework/types.proto (numeric types only; strings/resources are not stored as raw arrays)
 _DTYPES: dict[int, np.dtype] = {
@@ -246,11 +247,16 @@ class TFCheckpoint:
         self.verify = verify
         index = Path(self.prefix + ".index")
         if not index.is_file():
-            raise M2L2Error(f"TF checkpoint index not found: {index}")
+            raise M2L2Error(
+                f"TF checkpoint index not found ({index}): pass the prefix of an existing checkpoint"
+            )
         try:
             self.entries, self.num_shards = read_index(index, verify=verify)
         except ValueError as e:
-            raise M2L2Error(f"cannot read TF checkpoint index {index}: {e}") from e
+            raise M2L2Error(
+                f"cannot read the TF checkpoint index, {e} ({index}): use a complete, little-endian TF "
+                "checkpoint V2"
+            ) from e
         self._shards: dict[int, bytes] = {}
 
     def names(self) -> list[str]:
@@ -269,14 +275,16 @@ class TFCheckpoint:
         if name not in self.entries:
             close = [n for n in self.names() if name.split("/")[-1] in n][:5]
             hint = f"; similar: {', '.join(close)}" if close else ""
-            raise M2L2Error(f"variable {name!r} not in TF checkpoint {self.prefix}{hint}")
+            raise M2L2Error(
+                f"variable {name!r} not in TF checkpoint ({self.prefix}): use a variable it holds{hint}"
+            )
         return self.entries[name]
 
     def _shard(self, shard: int) -> bytes:
         if shard not in self._shards:
             path = self.data_path(shard)
             if not path.is_file():
-                raise M2L2Error(f"TF checkpoint data file not found: {path}")
+                raise M2L2Error(f"TF checkpoint data file not found ({path}): {_RESTORE}")
             self._shards[shard] = path.read_bytes()
         return self._shards[shard]
 
@@ -284,20 +292,31 @@ class TFCheckpoint:
         """The variable's value as a NumPy array with its stored shape and dtype."""
         e = self._entry(name)
         if e.sliced:
-            raise M2L2Error(f"variable {name!r} is stored as slices (partitioned), which is not supported")
+            raise M2L2Error(
+                f"variable {name!r} is stored as slices (partitioned), which is not supported "
+                f"({self.prefix}): save the checkpoint without partitioned variables"
+            )
         if e.dtype not in _DTYPES:
             raise M2L2Error(
-                f"variable {name!r} has TF dtype enum {e.dtype}, which this reader does not decode"
+                f"variable {name!r} has TF dtype enum {e.dtype}, which this reader does not decode "
+                f"({self.prefix}): save it as one of the enums {sorted(_DTYPES)}"
             )
         raw = self._shard(e.shard_id)[e.offset : e.offset + e.size]
         if len(raw) != e.size:
-            raise M2L2Error(f"variable {name!r} points past the end of {self.data_path(e.shard_id)}")
+            raise M2L2Error(
+                f"variable {name!r} points past the end of the data file ({self.data_path(e.shard_id)}): "
+                f"{_RESTORE}"
+            )
         if self.verify and crc32c(raw) != unmask_crc(e.crc32c):
             raise M2L2Error(
-                f"CRC32C mismatch for variable {name!r} in {self.prefix}: the checkpoint is corrupt"
+                f"CRC32C mismatch for variable {name!r}, the checkpoint is corrupt ({self.prefix}): "
+                f"{_RESTORE}"
             )
         dtype = _DTYPES[e.dtype]
         n = int(np.prod(e.shape)) if e.shape else 1
         if n * dtype.itemsize != e.size:
-            raise M2L2Error(f"variable {name!r}: {e.size} bytes do not fit shape {e.shape} of {dtype}")
+            raise M2L2Error(
+                f"variable {name!r}: {e.size} bytes do not fit shape {e.shape} of {dtype} ({self.prefix}): "
+                f"{_RESTORE}"
+            )
         return np.frombuffer(raw, dtype=dtype).reshape(e.shape).copy()

@@ -117,7 +117,9 @@ def load_vggish(path: str | Path) -> VGGishNet:
     try:
         net.load_state_dict(state, strict=True, assign=True)
     except RuntimeError as e:
-        raise M2L2Error(f"{path} is not a torchvggish state dict (vggish-10086976.pth): {e}") from e
+        raise M2L2Error(
+            f"not a torchvggish state dict, {' '.join(str(e).split())} ({path}): pass vggish-10086976.pth"
+        ) from e
     return net.eval()
 
 

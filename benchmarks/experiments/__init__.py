@@ -81,7 +81,7 @@ def get(name: str) -> Experiment:
     for e in EXPERIMENTS:
         if e.name == name:
             return e
-    raise M2L2Error(f"unknown experiment {name!r}; choose from {', '.join(NAMES)}")
+    raise M2L2Error(f"unknown experiment {name!r} (experiment name): use one of {', '.join(NAMES)}")
 
 
 def run_experiment(

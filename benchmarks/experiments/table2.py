@@ -27,7 +27,7 @@ from tqdm import tqdm
 from benchmarks import store
 from benchmarks.building import build_embedders, build_model, is_random_weights, model_identity
 from benchmarks.config import TablesConfig
-from benchmarks.evalset import Clip, load_clips
+from benchmarks.evalset import Clip, load_clips, no_clips_error
 from benchmarks.experiments.base import RunOptions, RunSummary, finish
 from benchmarks.experiments.scoring import (
     AGG_VERSION,
@@ -132,7 +132,7 @@ class _Inputs:
 def _inputs(cfg: TablesConfig, shard: tuple[int, int], summary: RunSummary, progress: bool) -> _Inputs:
     index, count = shard
     if not (count >= 1 and 0 <= index < count):
-        raise M2L2Error(f"bad shard {index}/{count}: use i/n with 0 <= i < n")
+        raise M2L2Error(f"bad shard {index}/{count} (option shard): use i/n with 0 <= i < n")
     out_json = result_file(cfg)
     rows_dir = store.rows_dir(out_json)
     rows_file = rows_dir / ("per_clip.jsonl" if count == 1 else f"per_clip.shard-{index}-of-{count}.jsonl")
@@ -140,7 +140,7 @@ def _inputs(cfg: TablesConfig, shard: tuple[int, int], summary: RunSummary, prog
     clips = load_clips(cfg, Path(cfg.cache_dir).expanduser(), skipped_clips, progress)
     summary.notes += [f"skipped clip {c}: {why}" for c, why in skipped_clips.items()]
     if not clips:
-        raise M2L2Error(f"{cfg.dataset.name}: no clips to evaluate")
+        raise no_clips_error(cfg)
     mine = [c for i, c in enumerate(clips) if i % count == index]
     log.info("%s: %d clips of %s%s", cfg.name, len(clips), cfg.dataset.name,
              f", shard {index}/{count}: {len(mine)} clips" if count > 1 else "")

@@ -149,7 +149,10 @@ def run(args) -> int:
     if extra:
         print(f"warning: {len(extra)} estimates have no reference (e.g. {extra[0]})", file=sys.stderr)
     if not pairs:
-        raise M2L2Error(f"no files of {args.estimate_dir} match a file of {args.reference_dir}")
+        raise M2L2Error(
+            f"no file of the estimates matches a reference ({args.estimate_dir}, {args.reference_dir}): name "
+            "each estimate by the relative path of its reference (any audio extension)"
+        )
     pairs, mismatched = screen_channels(pairs)
     if not pairs:
         raise M2L2Error(

@@ -66,7 +66,7 @@ def parse_metrics(text: str | Sequence[str]) -> list[str]:
     known = [*METRICS, *(e for e in available_embedders() if e not in METRICS)]
     for m in names:
         if m not in known:
-            raise M2L2Error(f"unknown metric {m!r}; known: {', '.join(known)}")
+            raise M2L2Error(f"unknown metric {m!r} (metrics): use one of {', '.join(known)}")
     return list(dict.fromkeys(names))
 
 
@@ -89,9 +89,9 @@ def evaluate_pairs(
     names = parse_metrics(metrics)
     pairs = list(pairs)
     if not pairs:
-        raise M2L2Error("no (reference, estimate) pairs to evaluate")
+        raise M2L2Error("no (reference, estimate) pairs to evaluate (pairs): give at least one pair")
     if len({p.clip for p in pairs}) != len(pairs):
-        raise M2L2Error("clip identifiers must be unique")
+        raise M2L2Error("clip identifiers are not unique (pairs): give each pair its own clip")
     usable, unusable = screen_pairs(pairs)
     cache = EmbeddingCache(config.cache_dir)
     per_clip: dict[str, list[float | None]] = {}

@@ -48,7 +48,10 @@ def embed_sources(
             audio, _ = load_source(source, sample_rate=embedder.sample_rate, mono=True)
             emb = np.asarray(embedder.embed(audio.astype(np.float32)), dtype=np.float32)
             if emb.ndim != 2:
-                raise M2L2Error(f"embedder {embedder.name} returned shape {emb.shape}, expected [frames, D]")
+                raise M2L2Error(
+                    f"embedder returned shape {emb.shape}, expected [frames, D] ({embedder.name}): make its "
+                    "embed return [frames, D]"
+                )
             cache.put(key, emb)
         out.append(emb)
     return out

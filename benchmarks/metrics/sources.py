@@ -22,13 +22,16 @@ def pairs_from_dirs(
 
     def index(root: Path) -> dict[str, Path]:
         if not root.is_dir():
-            raise M2L2Error(f"not a folder: {root}")
+            raise M2L2Error(f"not a folder ({root}): give a folder of audio files")
         found: dict[str, Path] = {}
         for p in walk_files(root):  # symlinked sub-folders included
             if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES:
                 key = p.relative_to(root).with_suffix("").as_posix()
                 if key in found:
-                    raise M2L2Error(f"two audio files for one clip in {root}: {found[key].name} and {p.name}")
+                    raise M2L2Error(
+                        f"two audio files for one clip, {found[key].name} and {p.name} ({p.parent}): keep "
+                        "one of them"
+                    )
                 found[key] = p
         return found
 

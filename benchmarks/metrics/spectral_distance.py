@@ -119,7 +119,10 @@ def _prepare(
     ref, est = match_channels(as_channels(reference), as_channels(estimate))
     n = min(ref.shape[1], est.shape[1])
     if n <= longest_window // 2:
-        raise M2L2Error(f"spectral distances need more than {longest_window // 2} common samples, got {n}")
+        raise M2L2Error(
+            f"spectral distances need more than {longest_window // 2} common samples, got {n} (reference and "
+            "estimate): use longer clips"
+        )
     return ref[:, :n], est[:, :n]
 
 
@@ -162,7 +165,7 @@ def clip_distances(
 ) -> DistanceSummary:
     """`spectral_distance` of each (reference, estimate) pair, averaged, with a percentile bootstrap CI."""
     if not pairs:
-        raise M2L2Error("no clip pairs to compare")
+        raise M2L2Error("no clip pairs to compare (pairs): give at least one (reference, estimate) pair")
     per_clip = [spectral_distance(r, e, sample_rate, spec) for r, e in pairs]
     values = np.array([d.value for d in per_clip])
     return DistanceSummary(

@@ -43,7 +43,7 @@ def to_mono(audio: np.ndarray) -> np.ndarray:
     if x.ndim == 1:
         return x
     if x.ndim != 2 or (x.shape[0] > 16 and x.shape[1] <= 16):
-        raise M2L2Error(f"expected audio shaped [N] or [C, N], got {x.shape}")
+        raise M2L2Error(f"audio of shape {x.shape} (ViSQOL input): pass [N] or [C, N] samples")
     return x.mean(axis=0)
 
 

@@ -35,6 +35,7 @@ class SetComparer:
 
     def __init__(self, result: dict[str, Any], result_file: str | Path | None, compute: bool = True):
         self.result = result
+        self.result_file = result_file  # named by errors about the result
         self.compute_missing = compute  # False: only remembered comparisons (reading results, not rendering)
         self.memo_path = store.rows_dir(Path(result_file)) / MEMO_FILE if result_file is not None else None
         rows = store.read_rows(self.memo_path.parent, MEMO_FILE) if self.memo_path is not None else []
@@ -135,7 +136,10 @@ class SetComparer:
         if self._cfg is None:
             data = dict(self.result.get("config") or {})
             if not data:
-                raise M2L2Error("the result file holds no configuration")
+                where = self.result_file or "result file"
+                raise M2L2Error(
+                    f"the result file holds no configuration ({where}): rerun `m2l2 tables` to write it anew"
+                )
             data["dataset"] = {**(data.get("dataset") or {}), "build_suite": None}  # never build here
             self._cfg = config_from_dict(data)
         return self._cfg

@@ -74,6 +74,7 @@ class _Pipe:
     """CDP client: JSON messages separated by NUL bytes on the browser's fds 3 (in) and 4 (out)."""
 
     def __init__(self, exe: str, profile: str, width: int, height: int) -> None:
+        self.exe = exe  # named by errors about the browser
         to_browser_r, self._w = os.pipe()
         self._r, from_browser_w = os.pipe()
         child_in, child_out = (fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (to_browser_r, from_browser_w))
@@ -105,7 +106,10 @@ class _Pipe:
             reply = self._read(deadline)
             if reply.get("id") == self._next:
                 if "error" in reply:
-                    raise M2L2Error(f"Chromium {method}: {reply['error'].get('message')}")
+                    raise M2L2Error(
+                        f"Chromium refused {method}, {reply['error'].get('message')} ({self.exe}): use a "
+                        "recent Chromium, or set M2L2_CHROMIUM to one"
+                    )
                 return reply.get("result", {})
             self.events.append(reply)
 
@@ -126,10 +130,16 @@ class _Pipe:
         while b"\0" not in self._buffer:
             left = deadline - time.time()
             if left <= 0 or not select.select([self._r], [], [], left)[0]:
-                raise M2L2Error("Chromium did not answer in time")
+                raise M2L2Error(
+                    f"Chromium did not answer in time ({self.exe}): check that it runs headless on this "
+                    "machine, or set M2L2_CHROMIUM to another Chrome/Chromium"
+                )
             chunk = os.read(self._r, 1 << 20)
             if not chunk:
-                raise M2L2Error("Chromium exited early")
+                raise M2L2Error(
+                    f"Chromium exited early ({self.exe}): check that it runs headless on this machine, or "
+                    "set M2L2_CHROMIUM to another Chrome/Chromium"
+                )
             self._buffer += chunk
         raw, self._buffer = self._buffer.split(b"\0", 1)
         return json.loads(raw)
@@ -174,8 +184,8 @@ def check_page(
     exe = find_chromium()
     if exe is None:
         raise M2L2Error(
-            "no Chromium found (looked for $M2L2_CHROMIUM and " + ", ".join(CHROMIUM_NAMES) + "): "
-            "`make install` installs Debian's chromium; or set M2L2_CHROMIUM to a Chrome/Chromium executable"
+            f"no Chromium found ($M2L2_CHROMIUM, PATH: {', '.join(CHROMIUM_NAMES)}): run `make install` (it "
+            "installs Debian's chromium), or set M2L2_CHROMIUM to a Chrome/Chromium executable"
         )
     url = Path(html).resolve().as_uri()
     check = PageCheck(url)

@@ -159,7 +159,9 @@ def build_report(cfg: TablesConfig, out: Path | None = None, progress: bool = Tr
     t0 = time.time()
     path = result_file(cfg)
     if not path.is_file():
-        raise M2L2Error(f"no Table II results at {path}: run `m2l2 tables --config ...` first")
+        raise M2L2Error(
+            f"no Table II results ({path}): run `m2l2 tables --config {cfg.source or '...'}` first"
+        )
     result = json.loads(path.read_text())
     df = results.load_dir(cfg.output_dir, cfg.name, experiments=("table2",))
     out = Path(out) if out is not None else report_dir(cfg)

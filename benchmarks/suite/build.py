@@ -118,7 +118,10 @@ def make_pool(workers: int):
 
 def part_module(part: str):
     if part not in PARTS + TRAINING_PARTS:
-        raise M2L2Error(f"unknown suite part {part!r}; choose from {', '.join(PARTS + TRAINING_PARTS)}")
+        raise M2L2Error(
+            f"unknown suite part {part!r} (--parts, build_suite): use one of "
+            f"{', '.join(PARTS + TRAINING_PARTS)}"
+        )
     return importlib.import_module(f"benchmarks.suite.part_{part.replace('-', '_')}")
 
 

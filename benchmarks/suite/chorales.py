@@ -21,7 +21,7 @@ def music21():
     try:
         import music21 as m21
     except ImportError as e:
-        raise M2L2Error("the key part needs music21: pip install 'm2l2[data]'") from e
+        raise M2L2Error("the key part needs music21 (suite part key): pip install 'm2l2[data]'") from e
     return m21
 
 
@@ -71,7 +71,7 @@ def load_chorales() -> list[dict]:
     """The shipped list (corpus order)."""
     if not DATA_FILE.is_file():
         raise M2L2Error(
-            f"{DATA_FILE} is missing from the installation; regenerate it with "
+            f"the chorale list is missing from the installation ({DATA_FILE}): regenerate it with "
             "`python -m benchmarks.suite.chorales`"
         )
     return json.loads(DATA_FILE.read_text(encoding="utf-8"))["chorales"]

@@ -16,7 +16,9 @@ def _parts(text: str | None) -> list[str] | None:
     parts = [p.strip() for p in text.split(",") if p.strip()]
     unknown = [p for p in parts if p not in PARTS + TRAINING_PARTS]
     if unknown:
-        raise M2L2Error(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS + TRAINING_PARTS)}")
+        raise M2L2Error(
+            f"unknown part(s) {', '.join(unknown)} (--parts): use one of {', '.join(PARTS + TRAINING_PARTS)}"
+        )
     return parts
 
 

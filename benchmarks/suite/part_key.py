@@ -67,8 +67,8 @@ def plan(ctx: Context) -> list[dict]:
     }
     if any(len(v) < n_per_mode for v in chosen.values()):
         raise M2L2Error(
-            f"{DATA_FILE} lists too few chorales ({len(chosen['major'])} major, "
-            f"{len(chosen['minor'])} minor; {n_per_mode} of each needed)"
+            f"too few chorales listed, {len(chosen['major'])} major and {len(chosen['minor'])} minor for "
+            f"{n_per_mode} of each ({DATA_FILE}): regenerate it with `python -m benchmarks.suite.chorales`"
         )
     out = []
     n_keys = 1 if ctx.small else KEYS_PER_CHORALE

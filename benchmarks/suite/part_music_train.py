@@ -84,8 +84,9 @@ def jobs(ctx: Context) -> list[Job]:
     unknown = held - known
     if unknown and not ctx.small:
         raise M2L2Error(
-            f"music-train: {len(unknown)} held-out track(s) of the music part are not in the packages "
-            f"(e.g. {sorted(unknown)[0]}); rebuild the music part with the same package versions"
+            f"music-train: {len(unknown)} held-out track(s) of the music part, e.g. {sorted(unknown)[0]}, "
+            f"are not in the packages ({ctx.root / 'music' / 'metadata.csv'}): rebuild the music part with "
+            "the same package versions"
         )
     return [Job(t.id, _write_track(ctx, t)) for t in tracks if t.id not in held]
 

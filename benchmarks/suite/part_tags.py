@@ -192,7 +192,11 @@ def run_mma(script: str) -> bytes:
         # relative names: mma writes the input file name into the MIDI, which must not depend on the temp dir
         r = subprocess.run(["mma", "-f", out.name, src.name], capture_output=True, text=True, cwd=tmp)
         if r.returncode != 0 or not out.is_file():
-            raise M2L2Error(f"mma failed on\n{script}\n{(r.stdout + r.stderr)[-600:]}")
+            said = " ".join((r.stdout + r.stderr)[-600:].split()) or f"exit status {r.returncode}"
+            raise M2L2Error(
+                f"mma failed, {said} (mma script: {'; '.join(script.splitlines())}): check that mma runs "
+                "here, or reinstall it with scripts/install_system_deps.sh"
+            )
         return out.read_bytes()
 
 

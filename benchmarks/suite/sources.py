@@ -105,8 +105,8 @@ def fetch(package: str) -> Fetched:
     if deb is None:
         if shutil.which("apt-get") is None:
             raise M2L2Error(
-                f"the default suite needs the Debian package {package} and apt-get is not available "
-                "here; build on Debian/Ubuntu or pass --root pointing to a suite built elsewhere"
+                f"the default suite needs a Debian package and apt-get is not available here ({package}): "
+                "build on Debian/Ubuntu, or pass --root pointing to a suite built elsewhere"
             )
         if not _apt_download(f"{package}={src.version}", cache):
             log.warning(
@@ -117,8 +117,8 @@ def fetch(package: str) -> Fetched:
             )
             if not _apt_download(package, cache):
                 raise M2L2Error(
-                    f"apt-get download {package} failed: run `sudo apt-get update` and retry "
-                    f"(the package is in Debian 12 main)"
+                    f"apt-get download failed ({package}, a package of Debian 12 main): run "
+                    "`sudo apt-get update` and retry"
                 )
         debs = sorted(cache.glob(f"{package}_*.deb"), key=lambda p: p.stat().st_mtime)
         deb = debs[-1]
@@ -126,7 +126,10 @@ def fetch(package: str) -> Fetched:
     tree = cache / f"{package}_{version.replace(':', '_')}"
     if not (tree / ".complete").is_file():
         if shutil.which("dpkg-deb") is None:
-            raise M2L2Error("dpkg-deb is needed to unpack Debian packages (apt-get install dpkg)")
+            raise M2L2Error(
+                f"dpkg-deb is needed to unpack Debian packages ({deb}): install it with "
+                "`apt-get install dpkg`"
+            )
         tmp = tree.with_name(tree.name + ".part")
         shutil.rmtree(tmp, ignore_errors=True)
         subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp)], check=True)

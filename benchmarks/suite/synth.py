@@ -40,8 +40,9 @@ def _import_fluidsynth():
         import fluidsynth
     except ImportError as e:
         raise M2L2Error(
-            "rendering needs FluidSynth and pyfluidsynth: run scripts/install_system_deps.sh "
-            "(or: sudo apt-get install -y --no-install-recommends fluidsynth) and pip install 'm2l2[data]'"
+            "rendering needs FluidSynth and pyfluidsynth (Python module fluidsynth): run "
+            "scripts/install_system_deps.sh (or: sudo apt-get install -y --no-install-recommends fluidsynth) "
+            "and pip install 'm2l2[data]'"
         ) from e
     return fluidsynth
 
@@ -91,7 +92,10 @@ class Renderer:
         synth = self._fs.Synth(gain=self.gain, samplerate=float(self.sample_rate), **settings)
         sfid = synth.sfload(str(self.soundfont))
         if sfid < 0:
-            raise M2L2Error(f"FluidSynth could not load the soundfont {self.soundfont}")
+            raise M2L2Error(
+                f"FluidSynth could not load the soundfont ({self.soundfont}): use a complete SF2 file "
+                "(delete a damaged unpacked package from the package cache to unpack it again)"
+            )
         return synth, sfid
 
     def has_program(self, program: int, bank: int = 0) -> bool:

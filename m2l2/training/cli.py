@@ -58,13 +58,16 @@ def run(args: argparse.Namespace) -> int:
     train_cfg = TrainConfig.from_dict(cfg.get("train"))
     if not train_cfg.data:
         raise M2L2Error(
-            "no training data: set train.data in the YAML (a list of {path, weight}) or pass "
-            "--set train.data=/path/to/folder[:weight],/other/folder[:weight]"
+            f"no training data ({args.config}: train.data): set train.data in the YAML (a list of "
+            "{path, weight}) or pass --set train.data=/path/to/folder[:weight],/other/folder[:weight]"
         )
     run_dir = args.run_dir
     if run_dir is None:
         if args.resume:
-            raise M2L2Error("--resume needs --run-dir (the folder of the run to continue)")
+            raise M2L2Error(
+                "--resume without a run folder (--run-dir): pass --run-dir, the folder of the run to "
+                "continue"
+            )
         run_dir = Path("runs") / f"{Path(str(args.config)).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     dist = init_distributed(train_cfg.device)
     try:
@@ -77,7 +80,10 @@ def run(args: argparse.Namespace) -> int:
         trainer.allow_config_change = args.allow_config_change
         if args.init_from is not None:
             if args.resume:
-                raise M2L2Error("give either --resume (same run) or --init-from (new run from weights), not both")
+                raise M2L2Error(
+                    "both --resume and --init-from given (--resume, --init-from): give either --resume "
+                    "(same run) or --init-from (new run from weights)"
+                )
             trainer.init_from(args.init_from)
         if dist.is_main:
             n = sum(p.numel() for p in model.parameters())

@@ -34,7 +34,9 @@ class DataFolder:
         if isinstance(item, dict):
             unknown = set(item) - {"path", "weight"}
             if unknown or "path" not in item:
-                raise M2L2Error(f"a data folder needs keys path and weight, got {sorted(item)}")
+                raise M2L2Error(
+                    f"a data folder with keys {sorted(item)} (train data): give it the keys path and weight"
+                )
             return cls(str(item["path"]), float(item.get("weight", 1.0)))
         if isinstance(item, str):
             head, sep, tail = item.rpartition(":")
@@ -44,7 +46,10 @@ class DataFolder:
                 except ValueError:
                     pass
             return cls(item, 1.0)
-        raise M2L2Error(f"cannot read a data folder from {item!r}")
+        raise M2L2Error(
+            f"cannot read a data folder from {item!r} (train data): give PATH, PATH:WEIGHT or "
+            "{path, weight}"
+        )
 
 
 def parse_folders(value: Any) -> list[DataFolder]:
@@ -60,7 +65,7 @@ def parse_folders(value: Any) -> list[DataFolder]:
     folders = [DataFolder.parse(v) for v in value]
     for f in folders:
         if not f.weight > 0:
-            raise M2L2Error(f"data folder {f.path}: weight must be > 0, got {f.weight}")
+            raise M2L2Error(f"data folder weight {f.weight} is not positive ({f.path}): weight must be > 0")
     return folders
 
 
@@ -130,39 +135,55 @@ class TrainConfig:
 
     def validate(self) -> None:
         if self.optimizer not in OPTIMIZERS:
-            raise M2L2Error(f"train.optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+            raise M2L2Error(
+                f"unknown optimizer {self.optimizer!r} (train.optimizer): use one of {OPTIMIZERS}"
+            )
         if self.precision not in PRECISIONS:
-            raise M2L2Error(f"train.precision must be one of {PRECISIONS}, got {self.precision!r}")
+            raise M2L2Error(
+                f"unknown precision {self.precision!r} (train.precision): use one of {PRECISIONS}"
+            )
         for name in ("batch_size", "grad_accum", "total_steps"):
             if int(getattr(self, name)) < 1:
-                raise M2L2Error(f"train.{name} must be >= 1, got {getattr(self, name)}")
+                raise M2L2Error(f"invalid value {getattr(self, name)} (train.{name}): must be >= 1")
         if self.warmup_steps < 0 or self.lr_final < 0 or self.lr <= 0:
-            raise M2L2Error("train.lr must be > 0 and train.warmup_steps, train.lr_final >= 0")
+            raise M2L2Error(
+                f"invalid learning-rate schedule lr={self.lr}, warmup_steps={self.warmup_steps}, "
+                f"lr_final={self.lr_final} (train.lr, train.warmup_steps, train.lr_final): train.lr must be "
+                "> 0 and train.warmup_steps, train.lr_final >= 0"
+            )
         if not 0.0 <= self.ema_decay < 1.0:
-            raise M2L2Error(f"train.ema_decay must be in [0, 1), got {self.ema_decay}")
+            raise M2L2Error(f"invalid value {self.ema_decay} (train.ema_decay): must be in [0, 1)")
         from m2l2.edm import WEIGHTINGS
 
         if self.loss_weighting not in WEIGHTINGS:
-            raise M2L2Error(f"train.loss_weighting must be one of {WEIGHTINGS}, got {self.loss_weighting!r}")
+            raise M2L2Error(
+                f"unknown loss weighting {self.loss_weighting!r} (train.loss_weighting): use one of "
+                f"{WEIGHTINGS}"
+            )
         if not 0.0 <= self.t_max_fraction <= 1.0:
-            raise M2L2Error(f"train.t_max_fraction must be in [0, 1], got {self.t_max_fraction}")
+            raise M2L2Error(f"invalid value {self.t_max_fraction} (train.t_max_fraction): must be in [0, 1]")
         if self.ect_q <= 1 or self.ect_stages < 1 or self.p_std <= 0:
-            raise M2L2Error("train.ect_q must be > 1, train.ect_stages >= 1 and train.p_std > 0")
+            raise M2L2Error(
+                f"invalid values ect_q={self.ect_q}, ect_stages={self.ect_stages}, p_std={self.p_std} "
+                "(train.ect_q, train.ect_stages, train.p_std): train.ect_q must be > 1, train.ect_stages >= "
+                "1 and train.p_std > 0"
+            )
         if self.magnitude_weight < 0:
-            raise M2L2Error(f"train.magnitude_weight must be >= 0, got {self.magnitude_weight}")
+            raise M2L2Error(f"invalid value {self.magnitude_weight} (train.magnitude_weight): must be >= 0")
         if not 0.0 < self.delta_t_end <= self.delta_t_start <= 1.0:
             raise M2L2Error(
-                "train.delta_t_start and train.delta_t_end must satisfy 0 < end <= start <= 1, got "
-                f"{self.delta_t_start} and {self.delta_t_end}"
+                f"invalid consistency steps {self.delta_t_start} and {self.delta_t_end} "
+                "(train.delta_t_start, train.delta_t_end): they must satisfy 0 < end <= start <= 1"
             )
         if self.crop_samples is not None and self.crop_samples < 1:
-            raise M2L2Error(f"train.crop_samples must be >= 1, got {self.crop_samples}")
+            raise M2L2Error(f"invalid value {self.crop_samples} (train.crop_samples): must be >= 1")
         try:
             self.objective()
         except ValueError as e:
             raise M2L2Error(
-                f"train.t_max_fraction={self.t_max_fraction} with a consistency step below 1 ({e}); set "
-                "train.t_max_fraction=0, or train.delta_t_start=train.delta_t_end=1 for plain denoising"
+                f"train.t_max_fraction={self.t_max_fraction} with a consistency step below 1, {e} "
+                "(train.t_max_fraction): set train.t_max_fraction=0, or "
+                "train.delta_t_start=train.delta_t_end=1 for plain denoising"
             ) from None
 
     def objective(self):
@@ -170,7 +191,9 @@ class TrainConfig:
         from m2l2.consistency import SCHEDULES, Objective
 
         if self.delta_schedule not in SCHEDULES:
-            raise M2L2Error(f"train.delta_schedule must be one of {SCHEDULES}, got {self.delta_schedule!r}")
+            raise M2L2Error(
+                f"unknown schedule {self.delta_schedule!r} (train.delta_schedule): use one of {SCHEDULES}"
+            )
         return Objective(
             delta_t_range=(self.delta_t_start, self.delta_t_end),
             schedule=self.delta_schedule,
@@ -188,7 +211,7 @@ class TrainConfig:
         if self.batch_size % parts:
             raise M2L2Error(
                 f"train.batch_size={self.batch_size} does not split over {world_size} rank(s) x "
-                f"{self.grad_accum} accumulation step(s); pick a multiple of {parts}"
+                f"{self.grad_accum} accumulation step(s) (train.batch_size): pick a multiple of {parts}"
             )
         return self.batch_size // parts
 
@@ -199,13 +222,16 @@ class TrainConfig:
         for name, inert in RETIRED.items():  # older run folders record them at their inert value
             if name in d and d.pop(name) != inert:
                 raise M2L2Error(
-                    f"train.{name} was removed (it gave the high noise levels a denoising target beside the "
-                    "consistency target); drop it from the configuration, or train with m2l2 <= 0.1 at commit 60721f4"
+                    f"train.{name} was removed, it gave the high noise levels a denoising target beside the "
+                    f"consistency target (train.{name}): drop it from the configuration, or train with m2l2 "
+                    "<= 0.1 at commit 60721f4"
                 )
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
-            raise M2L2Error(f"unknown train option(s) {unknown}; known: {sorted(names)}")
+            raise M2L2Error(
+                f"unknown train option(s) {unknown} (train): use known options: {', '.join(sorted(names))}"
+            )
         kwargs: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             if f.name not in d:
@@ -248,4 +274,6 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
             return float(value)
         return str(value)
     except (TypeError, ValueError) as e:
-        raise M2L2Error(f"train.{name}: cannot read {value!r} as {type(default).__name__}") from e
+        raise M2L2Error(
+            f"cannot read {value!r} as {type(default).__name__} (train.{name}): give a value of that type"
+        ) from e

@@ -31,10 +31,16 @@ def list_audio_files(folder: str | Path) -> list[Path]:
     """Audio files under `folder` (recursive), sorted so the list is the same on every machine."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
-        raise M2L2Error(f"data folder not found: {folder}")
+        raise M2L2Error(
+            f"data folder not found ({folder}): fix its path in the train section (data, val_data, "
+            "recon_data)"
+        )
     files = [p for p in walk_files(folder) if is_audio_file(p)]  # symlinked sub-folders included
     if not files:
-        raise M2L2Error(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) in data folder {folder}")
+        raise M2L2Error(
+            f"no audio files in the data folder ({folder}): put {', '.join(AUDIO_SUFFIXES)} files there, or "
+            "fix its path in the train section"
+        )
     return files
 
 
@@ -123,9 +129,11 @@ class AudioCropDataset(IterableDataset):
     ) -> None:
         super().__init__()
         if not folders:
-            raise M2L2Error("no training data folders: set train.data (a list of folders with weights)")
+            raise M2L2Error(
+                "no training data folders (train.data): set train.data, a list of folders with weights"
+            )
         if channels not in (1, 2):
-            raise M2L2Error(f"models have 1 or 2 channels, got {channels}")
+            raise M2L2Error(f"models have 1 or 2 channels, got {channels} (model.channels): use 1 or 2")
         self.files = [list_audio_files(f.path) for f in folders]
         w = np.asarray([f.weight for f in folders], dtype=np.float64)
         self.weights = w / w.sum()
@@ -165,10 +173,11 @@ class AudioCropDataset(IterableDataset):
                 continue
             if rms(crop) >= self.rms_threshold:
                 return crop
-        bad = f" ({len(self.skipped)} files skipped as unusable, e.g. {next(iter(self.skipped))})" if self.skipped else ""
+        bad = f", {len(self.skipped)} files skipped as unusable, e.g. {next(iter(self.skipped))}" if self.skipped else ""
         raise M2L2Error(
-            f"{self.max_quiet_retries} crops in a row were quieter than RMS {self.rms_threshold} or unusable{bad}: "
-            "is the data silent or corrupt? Lower train.rms_threshold or check the folders."
+            f"{self.max_quiet_retries} crops in a row were quieter than RMS {self.rms_threshold} or "
+            f"unusable{bad} (train.data): the data may be silent or corrupt; lower train.rms_threshold or "
+            "check the folders"
         )
 
     def _skip(self, path: Path, reason: str) -> None:

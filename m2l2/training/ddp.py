@@ -40,7 +40,9 @@ def pick_device(preference: str = "auto", local_rank: int = 0) -> torch.device:
     device = torch.device(preference)
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise M2L2Error(f"train.device={preference!r} but CUDA is not available; use cpu or auto")
+            raise M2L2Error(
+                f"train.device is {preference!r} but CUDA is not available (train.device): use cpu or auto"
+            )
         if device.index is None:
             device = torch.device("cuda", local_rank)
     return device

@@ -35,7 +35,10 @@ class RunFolder:
     def refuse_reuse(self) -> None:
         """A new run must not mix its checkpoints with an earlier run's."""
         if self.has_checkpoints():
-            raise M2L2Error(f"{self.path} already holds checkpoints: pass --resume or pick a new --run-dir")
+            raise M2L2Error(
+                f"the run folder already holds checkpoints ({self.path}): pass --resume or pick a new "
+                "--run-dir"
+            )
 
     def write_config(self, config: dict[str, Any]) -> None:
         self.path.mkdir(parents=True, exist_ok=True)

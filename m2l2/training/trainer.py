@@ -23,6 +23,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from m2l2.checkpoint import (
+    RESTORE,
     capture_rng_state,
     load_checkpoint,
     restore_rng_state,
@@ -113,10 +114,14 @@ class EMA:
     def state_dict(self) -> dict[str, torch.Tensor]:
         return self.shadow
 
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+    def load_state_dict(self, state: dict[str, torch.Tensor], source: str | Path = "EMA state") -> None:
+        """Load the averaged weights; `source` (the checkpoint) is what an error names."""
         missing = set(self.shadow) - set(state)
         if missing:
-            raise M2L2Error(f"EMA state lacks {len(missing)} entries, e.g. {sorted(missing)[:3]}")
+            raise M2L2Error(
+                f"the EMA weights lack {len(missing)} entries, e.g. {', '.join(sorted(missing)[:3])} "
+                f"({source}): {RESTORE}"
+            )
         for k, v in self.shadow.items():
             v.copy_(state[k])
 
@@ -162,7 +167,7 @@ def default_crop_samples(model: nn.Module) -> int:
         value = getattr(owner, "train_samples", None)
         if isinstance(value, int):
             return value
-    raise M2L2Error("the model does not say its training length: set train.crop_samples")
+    raise M2L2Error("the model does not say its training length (train.crop_samples): set train.crop_samples")
 
 
 class Trainer:
@@ -189,7 +194,10 @@ class Trainer:
         self.crop_samples = cfg.crop_samples or default_crop_samples(model)
         self.micro_batch = cfg.micro_batch(self.dist.world_size)
         if cfg.precision == "fp16" and self.device.type != "cuda":
-            raise M2L2Error("train.precision=fp16 needs a GPU; use bf16 or fp32 on the CPU")
+            raise M2L2Error(
+                f"train.precision=fp16 needs a GPU, the device is {self.device} (train.precision): use bf16 "
+                "or fp32 on the CPU"
+            )
         self.model = model.to(self.device)
         if cfg.compile:
             for child in self.model.children():
@@ -272,7 +280,7 @@ class Trainer:
         check_state(self.model.state_dict(), ckpt.model, ckpt.path)
         self.model.load_state_dict(ckpt.model)
         if ckpt.ema is not None:
-            self.ema.load_state_dict(ckpt.ema)
+            self.ema.load_state_dict(ckpt.ema, ckpt.path)
         if ckpt.optimizer is not None:
             self.optimizer.load_state_dict(ckpt.optimizer)
         if self.scaler is not None and ckpt.extra.get("scaler"):
@@ -295,7 +303,9 @@ class Trainer:
         json_path = resolve_checkpoint(path)
         model_cfg, state = read_inference_weights(json_path)
         if self.config.get("model") and not _same_model(model_cfg, self.config["model"]):
-            raise M2L2Error(f"{json_path} holds another model configuration; train with the same one")
+            raise M2L2Error(
+                f"the checkpoint holds another model configuration ({json_path}): train with the same one"
+            )
         self.model.load_state_dict(state)
         self.ema = EMA(self.model, self.cfg.ema_decay, self.cfg.ema_warmup)
         parent_step = int(json.loads(json_path.read_text())["step"])
@@ -384,8 +394,9 @@ class Trainer:
             self.skipped_total += 1
             if self.bad_steps > cfg.max_bad_steps:
                 raise M2L2Error(
-                    f"{self.bad_steps} optimizer steps in a row had non-finite gradients (step {self.step}); "
-                    "lower train.lr, use train.precision=bf16/fp32, or resume from an earlier checkpoint"
+                    f"{self.bad_steps} optimizer steps in a row had non-finite gradients ({self.run_dir}, "
+                    f"step {self.step}): lower train.lr, use train.precision=bf16/fp32, or resume from an "
+                    "earlier checkpoint"
                 )
         if self.scaler is not None:
             self.scaler.update()
