@@ -40,12 +40,19 @@ def convert_channels(audio: np.ndarray, channels: int) -> np.ndarray:
     return mono if channels == 1 else np.repeat(mono, channels, axis=0)
 
 
-class AudioError(M2L2Error):
-    """A file that cannot be used as audio. `path` and `reason` let batch work record it as a skip."""
+# What to do about a file that is no usable audio, unless the raise says something more precise.
+CHECK_THE_FILE = "check or replace the file"
 
-    def __init__(self, path: str | Path, reason: str, message: str | None = None) -> None:
+
+class AudioError(M2L2Error):
+    """A file that cannot be used as audio. `path` and `reason` let batch work record it as a skip; `fix`
+    (what the user can do) ends the one-line message `cannot use the file as audio, <reason> (<path>): <fix>`,
+    the convention of every user-facing error."""
+
+    def __init__(self, path: str | Path, reason: str, message: str | None = None, fix: str = CHECK_THE_FILE
+                 ) -> None:
         self.path, self.reason = Path(path), reason
-        super().__init__(message or f"cannot use {path} as audio: {reason}")
+        super().__init__(message or f"cannot use the file as audio, {reason} ({path}): {fix}")
 
 
 class AudioWarning(UserWarning):
@@ -78,7 +85,9 @@ def _decode_with_pyav(path: Path) -> tuple[np.ndarray, int]:
         import av
     except ImportError as e:
         raise AudioError(
-            path, "unreadable: soundfile does not read this format and PyAV is not installed (pip install av)"
+            path,
+            "unreadable: soundfile does not read this format and PyAV is not installed (pip install av)",
+            fix="install PyAV (pip install av), or convert the file to WAV or FLAC",
         ) from e
     try:
         return _pyav_read(av, path)
@@ -115,8 +124,10 @@ def _check(path: Path, audio: np.ndarray) -> None:
     finite = np.isfinite(audio)
     if not finite.all():
         nan = int(np.isnan(audio).sum())
+        inf = audio.size - int(finite.sum()) - nan
         raise AudioError(
-            path, f"non-finite samples ({nan} NaN, {audio.size - int(finite.sum()) - nan} Inf of {audio.size})"
+            path, f"non-finite samples ({nan} NaN, {inf} Inf of {audio.size})",
+            fix="replace the file, or write it again without NaN or Inf samples",
         )
 
 
@@ -146,7 +157,7 @@ def load_audio(
     """
     path = Path(path)
     if not path.is_file():
-        raise AudioError(path, "file not found", f"audio file not found: {path}")
+        raise AudioError(path, "file not found", f"audio file not found ({path}): check the path")
     try:
         data, rate = sf.read(
             str(path), start=start, frames=-1 if frames is None else frames, dtype="float32", always_2d=True
@@ -225,7 +236,8 @@ def check_output_suffix(path: str | Path) -> None:
     suffix = Path(path).suffix.lower()
     if suffix not in WRITABLE_SUFFIXES:
         raise M2L2Error(
-            f"unknown output extension {suffix or '(none)'!r} ({path}): use one of {', '.join(WRITABLE_SUFFIXES)}"
+            f"unknown output extension {suffix or '(none)'!r} ({path}): use one of "
+            f"{', '.join(WRITABLE_SUFFIXES)}"
         )
 
 

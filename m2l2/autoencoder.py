@@ -82,15 +82,21 @@ class Music2Latent2(nn.Module):
         if isinstance(audio, np.ndarray):
             audio = torch.from_numpy(np.ascontiguousarray(audio))
         if not isinstance(audio, torch.Tensor):
-            raise M2L2Error(f"audio must be a NumPy array or torch tensor, got {type(audio).__name__}")
+            raise M2L2Error(
+                f"unsupported audio type {type(audio).__name__} (audio argument): pass a NumPy array or "
+                "torch tensor"
+            )
         if audio.ndim == 1:
             audio = audio[None, None]
         elif audio.ndim == 2:
             audio = audio[None]
         elif audio.ndim != 3:
-            raise M2L2Error(f"audio must have shape [N], [C, N] or [B, C, N]; got {tuple(audio.shape)}")
+            raise M2L2Error(
+                f"unsupported audio shape {tuple(audio.shape)} (audio argument): give [N], [C, N] or "
+                "[B, C, N]"
+            )
         if audio.shape[-1] == 0:
-            raise M2L2Error("audio is empty")
+            raise M2L2Error("audio is empty (audio argument): give at least one sample")
         audio = audio.float()
         c = audio.shape[1]
         if c != self.channels:
@@ -99,7 +105,10 @@ class Music2Latent2(nn.Module):
             elif c == 1:
                 audio = audio.expand(-1, self.channels, -1)
             else:
-                raise M2L2Error(f"cannot feed {c}-channel audio to a {self.channels}-channel model")
+                raise M2L2Error(
+                    f"cannot feed {c}-channel audio to a {self.channels}-channel model (audio argument): "
+                    f"give mono or {self.channels}-channel audio"
+                )
         return audio
 
     def _prepare(self, audio, sample_rate: int) -> torch.Tensor:
@@ -183,7 +192,9 @@ class Music2Latent2(nn.Module):
         try:
             return self._per_chunk(batched, sample_rate, max_batch, self.encoder)
         except StopIteration:
-            raise M2L2Error("audio is empty (no blocks): give at least one sample") from None
+            raise M2L2Error(
+                "audio is empty, no blocks (blocks argument): give at least one sample"
+            ) from None
 
     @torch.no_grad()
     def embed(self, audio, sample_rate: int = spectral.SAMPLE_RATE, max_batch: int = 32) -> torch.Tensor:
@@ -223,7 +234,9 @@ class Music2Latent2(nn.Module):
         `steps` > 1 adds consistency sampling steps per chunk. The algorithms live in m2l2.decoding.
         """
         if mode not in DECODE_MODES:
-            raise M2L2Error(f"mode must be 'autoregressive' or 'parallel', got {mode!r}")
+            raise M2L2Error(
+                f"unknown decoding mode {mode!r} (mode argument): use 'autoregressive' or 'parallel'"
+            )
         decoding = Decoding(mode, sigma_cond, steps, redecode_previous, max_batch)
         return run_decoding(self, latents, decoding, length, generator, progress)
 

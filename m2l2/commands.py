@@ -24,7 +24,9 @@ def _model_from_args(args):
     import m2l2
 
     if bool(args.checkpoint) == bool(args.untrained):
-        raise M2L2Error("give exactly one of --checkpoint PATH or --untrained CONFIG")
+        given = "both --checkpoint and --untrained given" if args.checkpoint else "no model given"
+        raise M2L2Error(f"{given} (--checkpoint, --untrained): give exactly one of --checkpoint PATH or "
+                        "--untrained CONFIG")
     if args.checkpoint:
         return m2l2.load(args.checkpoint, device=args.device), str(args.checkpoint)
     print(f"warning: untrained {args.untrained!r} model with random weights", file=sys.stderr)
@@ -46,13 +48,18 @@ def _check_output(args, suffixes: tuple[str, ...]) -> None:
 
     out = Path(args.output)
     if same_file(out, args.input):
-        raise M2L2Error(f"the output is the input ({args.output}): give another output path; the input is kept")
+        raise M2L2Error(
+            f"the output is the input ({args.output}): give another output path; the input is kept"
+        )
     if out.suffix.lower() not in suffixes:
         raise M2L2Error(
-            f"unknown output extension {out.suffix or '(none)'!r} ({args.output}): use one of {', '.join(suffixes)}"
+            f"unknown output extension {out.suffix or '(none)'!r} ({args.output}): use one of "
+            f"{', '.join(suffixes)}"
         )
     if not out.parent.is_dir():
-        raise M2L2Error(f"output folder does not exist ({out.parent}): create it first, or choose another output")
+        raise M2L2Error(
+            f"output folder does not exist ({out.parent}): create it first, or choose another output"
+        )
 
 
 def _check_latent_identity(meta: dict, model, source: str, path: str) -> None:

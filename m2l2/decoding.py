@@ -43,11 +43,13 @@ class Decoding:
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
-            raise M2L2Error(f"decoding mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+            raise M2L2Error(
+                f"unknown decoding mode {self.mode!r} (option mode): use one of {', '.join(MODES)}"
+            )
         if self.steps < 1:
-            raise M2L2Error("steps must be at least 1")
+            raise M2L2Error(f"{self.steps} decoding steps (option steps): give at least 1")
         if self.max_batch < 1:
-            raise M2L2Error("max_batch must be at least 1")
+            raise M2L2Error(f"max_batch of {self.max_batch} chunks (option max_batch): give at least 1")
 
     def replace(self, **changes) -> Decoding:
         return dataclasses.replace(self, **changes)
@@ -70,7 +72,10 @@ def decode_blocks(model, latents: torch.Tensor, decoding: Decoding = Decoding(),
     its chunk and the next are decoded: their concatenation is exactly `decode`'s output."""
     latents = _checked(model, latents)
     if decoding.mode == "independent":
-        raise M2L2Error("independent-chunk decoding returns whole waveforms: use decode()")
+        raise M2L2Error(
+            "independent-chunk decoding cannot hand out blocks (mode 'independent'): use decode(), which "
+            "returns the whole waveforms"
+        )
     b, chunks = latents.shape[:2]
     frames = model.config.chunk_frames
     ola = spectral.StreamingOverlapAdd((b, model.config.channels), chunks * frames)
@@ -91,7 +96,8 @@ def _checked(model, latents: torch.Tensor) -> torch.Tensor:
         latents = latents[None]
     if latents.ndim != 4 or tuple(latents.shape[2:]) != cfg.latent_shape:
         raise M2L2Error(
-            f"latents must have shape [B, T, {cfg.latent_shape[0]}, {cfg.latent_shape[1]}]; got {tuple(latents.shape)}"
+            f"latents must have shape [B, T, {cfg.latent_shape[0]}, {cfg.latent_shape[1]}], got "
+            f"{tuple(latents.shape)} (latents argument): decode latents from this model's encode"
         )
     return latents.to(model.device, torch.float32)
 
@@ -193,7 +199,10 @@ def independent(model, latents, decoding: Decoding, length: int | None, generato
     per pass, their waveforms concatenated without context: the reference against which the seams experiment
     measures what the previous chunk adds. Latents of batch 1 only."""
     if latents.shape[0] != 1:
-        raise M2L2Error("independent-chunk decoding takes one item at a time (latents [1, T, L, D])")
+        raise M2L2Error(
+            f"independent-chunk decoding takes one item at a time, got {latents.shape[0]} (latents "
+            "argument): pass latents [1, T, L, D], one item per call"
+        )
     alone = latents[0][:, None]  # [T, 1, L, D]
     step = decoding.max_batch
     one_chunk = decoding.replace(mode="autoregressive")

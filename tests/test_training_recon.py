@@ -147,5 +147,5 @@ def test_train_cli_init_from_exported_weights(tmp_path):
     rows = [json.loads(r) for r in (tmp_path / "second" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3, 4]
     args = parser.parse_args([*common, "--run-dir", str(tmp_path / "x"), "--init-from", str(exported), "--resume"])
-    with pytest.raises(M2L2Error, match="not both"):
+    with pytest.raises(M2L2Error, match="both --resume and --init-from given"):
         args.func(args)

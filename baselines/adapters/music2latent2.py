@@ -37,7 +37,10 @@ class DecodingOptions:
 
     def __post_init__(self) -> None:
         if self.decode_mode not in DECODE_MODES:
-            raise M2L2Error(f"decode_mode must be one of {DECODE_MODES}, got {self.decode_mode!r}")
+            raise M2L2Error(
+                f"unknown decode_mode {self.decode_mode!r} (option decode_mode): use one of "
+                f"{', '.join(DECODE_MODES)}"
+            )
 
     def replace(self, **changes) -> DecodingOptions:
         return dataclasses.replace(self, **changes)
@@ -55,6 +58,11 @@ def _checkpoint_provenance(path: Path) -> Provenance:
 
 
 VARIANTS = {"mono": (1, "summary"), "stereo": (2, "summary"), "ordered": (1, "ordered")}
+
+
+def _adapter_name(variant: str) -> str:
+    """The registry name of a variant's adapter: what a configuration's `baseline:` names."""
+    return "music2latent2" if variant == "mono" else f"music2latent2-{variant}"
 
 
 class Music2Latent2AE(Autoencoder):
@@ -81,11 +89,17 @@ class Music2Latent2AE(Autoencoder):
         import m2l2
 
         if variant not in VARIANTS:
-            raise M2L2Error(f"unknown Music2Latent2 variant {variant!r}; use one of {sorted(VARIANTS)}")
+            raise M2L2Error(
+                f"unknown Music2Latent2 variant {variant!r} (option variant): use one of "
+                f"{', '.join(sorted(VARIANTS))}"
+            )
         if checkpoint is not None:
             path = Path(checkpoint).expanduser()
             if not path.exists():
-                raise M2L2Error(f"Music2Latent2 checkpoint not found: {path}")
+                raise M2L2Error(
+                    f"Music2Latent2 checkpoint not found ({path}): check the path; checkpoint= takes a "
+                    "step-*.json file or a training run folder"
+                )
             self.model = m2l2.load(str(path), device=device)
             self._provenance = _checkpoint_provenance(path)
         elif build is not None:
@@ -93,19 +107,23 @@ class Music2Latent2AE(Autoencoder):
             self._provenance = Provenance(False, weights=None, note=f"untrained m2l2.build({build!r})")
         else:
             raise M2L2Error(
-                f"music2latent2 ({variant}) needs checkpoint=PATH (a trained m2l2 checkpoint, e.g. from "
-                "`m2l2 train`); no official weights of this re-implementation exist. Use build=NAME "
-                "(e.g. build=tiny) for an untrained model in tests."
+                f"no weights for Music2Latent2 variant {variant!r}, this re-implementation has no official "
+                "ones (option checkpoint): pass checkpoint=PATH, a trained m2l2 checkpoint (e.g. from "
+                "`m2l2 train`), or build=NAME (e.g. build=tiny) for an untrained model in tests"
             )
         self.model.eval()
         channels, kind = VARIANTS[variant]
         cfg = self.model.config
         if (cfg.channels, cfg.latent_kind) != (channels, kind):
+            source = f"checkpoint {path}" if checkpoint is not None else f"build={build}"
+            fits = [v for v, layout in VARIANTS.items() if layout == (cfg.channels, cfg.latent_kind)]
+            fix = (f"use variant={fits[0]} ({_adapter_name(fits[0])})" if fits
+                   else f"use a model one of the variants takes ({', '.join(VARIANTS)})")
             raise M2L2Error(
                 f"variant {variant!r} expects channels={channels}, latent_kind={kind!r}, but the model has "
-                f"channels={cfg.channels}, latent_kind={cfg.latent_kind!r}; pick the matching variant"
+                f"channels={cfg.channels}, latent_kind={cfg.latent_kind!r} (option variant, {source}): {fix}"
             )
-        self.name = "music2latent2" if variant == "mono" else f"music2latent2-{variant}"
+        self.name = _adapter_name(variant)
         self.variant = variant
         self.sample_rate = int(self.model.sample_rate)
         self.channels = int(cfg.channels)

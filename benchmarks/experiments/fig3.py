@@ -49,10 +49,12 @@ class Fig3Settings:
     def __post_init__(self) -> None:
         if not self.sigma_cond or any(not 0.0 <= float(s) <= 80.0 for s in self.sigma_cond):
             raise M2L2Error(
-                f"fig3.sigma_cond must be a non-empty list of noise levels >= 0, got {self.sigma_cond}"
+                f"bad noise levels {self.sigma_cond} (fig3.sigma_cond): list one or more values from 0 to 80"
             )
         if any(not 0.0 <= float(s) <= 80.0 for s in self.parallel):
-            raise M2L2Error(f"fig3.parallel must list noise levels >= 0, got {self.parallel}")
+            raise M2L2Error(
+                f"bad noise levels {self.parallel} (fig3.parallel): list values from 0 to 80, or none"
+            )
         self.sigma_cond = [float(s) for s in self.sigma_cond]
         self.parallel = [float(s) for s in self.parallel]
 

@@ -58,7 +58,9 @@ class SeamsSettings:
 
     def __post_init__(self) -> None:
         if self.boundary_frames < 1:
-            raise M2L2Error("seams.boundary_frames must be at least 1")
+            raise M2L2Error(
+                f"{self.boundary_frames} boundary frames (seams.boundary_frames): give at least 1"
+            )
 
 
 # ----------------------------------------------------------------------------------------------- measure
@@ -75,7 +77,8 @@ def frame_lsd(reference: np.ndarray, estimate: np.ndarray) -> np.ndarray:
     n = ref.shape[-1]
     if est.shape != ref.shape:
         raise M2L2Error(
-            f"seams: reference {tuple(ref.shape)} and estimate {tuple(est.shape)} differ in shape"
+            f"reference {tuple(ref.shape)} and estimate {tuple(est.shape)} differ in shape (frame_lsd "
+            "arguments): pass two [C, N] signals of the same shape"
         )
     frames = max(1, (n - CENTRE + HOP - 1) // HOP)  # frames with centre 512 f + 256 < n
     total = (frames - 1) * HOP + WINDOW

@@ -40,8 +40,10 @@ class SpeedSettings:
     threads: int | None = None  # CPU threads (None: m2l2.threads' choice, --threads or the usable CPUs)
 
     def __post_init__(self) -> None:
-        if self.seconds <= 0 or self.repeats < 1:
-            raise M2L2Error("speed.seconds must be > 0 and speed.repeats >= 1")
+        if self.seconds <= 0:
+            raise M2L2Error(f"timed audio of {self.seconds} s (speed.seconds): give a length above 0")
+        if self.repeats < 1:
+            raise M2L2Error(f"{self.repeats} timed calls (speed.repeats): give at least 1")
 
 
 def timed_audio(cfg: TablesConfig, seconds: float) -> tuple[np.ndarray, int, str]:

@@ -226,7 +226,8 @@ def _pyplot() -> Any:
         import matplotlib
     except ImportError as e:
         raise M2L2Error(
-            "figures need matplotlib: pip install 'm2l2[bench]' (or pip install matplotlib)"
+            "figures need matplotlib, which is not installed (matplotlib): pip install 'm2l2[bench]' (or "
+            "pip install matplotlib)"
         ) from e
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -89,7 +89,10 @@ class ReconstructionProbe:
 
         files = sorted(f for folder in folders for f in list_audio_files(folder))
         if not files:
-            raise M2L2Error(f"reconstruction probe: no audio files in {', '.join(map(str, folders))}")
+            raise M2L2Error(
+                f"no audio files for the reconstruction probe ({', '.join(map(str, folders))}): add audio "
+                "files there, or set train.recon_data (default: train.val_data) to folders that have some"
+            )
         picks = [files[i] for i in np.linspace(0, len(files) - 1, min(count, len(files))).round().astype(int)]
         length = int(seconds * SAMPLE_RATE)
         clips = []

@@ -52,8 +52,11 @@ def table3_config_from_dict(data: dict[str, Any], name: str, source: str | None 
     data["probe"] = build_dataclass(ProbeConfig, data.get("probe") or {}, f"{where}.probe")
     data.setdefault("name", name)
     cfg = build_dataclass(Table3Config, {**data, "source": source}, where)
-    if not cfg.tasks or not cfg.models or not cfg.seeds:
-        raise M2L2Error(f"{where}: needs at least one task, one model and one seed")
+    empty = [key for key in ("tasks", "models", "seeds") if not getattr(cfg, key)]
+    if empty:
+        raise M2L2Error(
+            f"no {' or '.join(empty)} listed ({where}): list at least one task, one model and one seed"
+        )
     return cfg
 
 
@@ -62,7 +65,10 @@ def load_table3_config(config: str | Path | None = None) -> Table3Config:
     path = resolve_config_path(config)
     data = read_yaml(path)
     if "table3" not in data:
-        raise M2L2Error(f"{path}: no table3: section (Table III is not configured there)")
+        raise M2L2Error(
+            f"Table III is not configured, no table3: section ({path}): add one, or use a configuration "
+            "that has one"
+        )
     defaults = {k: data[k] for k in ("cache_dir", "output_dir") if k in data}
     return table3_config_from_dict(
         {**defaults, **(data["table3"] or {})}, data.get("name", path.stem), str(path)

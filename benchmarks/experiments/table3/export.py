@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,12 @@ def relative_paths(items: Sequence[Any]) -> list[Path]:
     for it, p in zip(items, paths):
         out.append(p.relative_to(common) if p is not None and common is not None else Path(f"{it.id}.wav"))
     if len(set(out)) != len(out):
-        raise M2L2Error("two items map onto the same embedding file; cannot export in mir_ref's layout")
+        shared = next(p for p, n in Counter(out).items() if n > 1)
+        raise M2L2Error(
+            "two items map onto the same embedding file, so mir_ref's layout cannot hold them "
+            f"(table3.export_dir: {shared.with_suffix('.npy')}): give the items distinct paths or ids, or "
+            "set table3.export_dir: null"
+        )
     return out
 
 
@@ -61,7 +67,10 @@ def export_mir_ref(
 ) -> Path:
     """Write one `.npy` vector per item under `<out_root>/<dataset>/embeddings/<feature>/`; returns that folder."""
     if len(items) != len(features):
-        raise M2L2Error(f"export: {len(items)} items but {len(features)} embeddings")
+        raise M2L2Error(
+            f"{len(items)} items but {len(features)} embeddings (export_mir_ref arguments): pass one "
+            "embedding per item"
+        )
     base = Path(out_root) / dataset
     folder = base / "embeddings" / feature_name(model_label)
     rels = relative_paths(items)

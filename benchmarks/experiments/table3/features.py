@@ -42,10 +42,15 @@ class FeatureModelConfig:
 
     def __post_init__(self) -> None:
         if (self.embedder is None) == (self.baseline is None):
-            raise M2L2Error(f"model {self.label}: give exactly one of embedder: or baseline:")
+            given = ("both embedder: and baseline:" if self.embedder is not None
+                     else "neither embedder: nor baseline:")
+            raise M2L2Error(
+                f"{given} given for model {self.label!r} (table3.models): give exactly one of them"
+            )
         if self.kind not in ("representation", "autoencoder"):
             raise M2L2Error(
-                f"model {self.label}: kind must be representation or autoencoder, not {self.kind!r}"
+                f"unknown kind {self.kind!r} of model {self.label!r} (table3.models[].kind): use "
+                "representation or autoencoder"
             )
 
 
@@ -87,7 +92,10 @@ class FeatureModel:
     def _check(self, v: Any) -> np.ndarray:
         v = np.asarray(v, dtype=np.float32)
         if v.ndim != 1 or not np.all(np.isfinite(v)):
-            raise M2L2Error(f"{self.label}: the clip embedding must be a finite vector, got shape {v.shape}")
+            raise M2L2Error(
+                f"model {self.label!r} gave a clip embedding that is not a finite vector, shape {v.shape} "
+                "(table3.models): check the model's weights and options"
+            )
         return v
 
 
@@ -262,5 +270,8 @@ def extract_features(
         flush()
     bar.close()
     if len({r.shape for r in rows}) > 1:
-        raise M2L2Error(f"{model.label}: embeddings of different sizes {sorted({r.shape for r in rows})}")
+        raise M2L2Error(
+            f"model {model.label!r} gave embeddings of different sizes {sorted({r.shape for r in rows})} "
+            "(table3.models): give it options under which every clip gives a vector of one size"
+        )
     return (np.stack(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32)), stats

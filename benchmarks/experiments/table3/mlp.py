@@ -220,7 +220,10 @@ def train_probe(
         x_train = np.asarray(x_train, np.float32)
         x_valid = np.asarray(x_valid, np.float32)
         if len(x_train) == 0 or len(x_valid) == 0:
-            raise M2L2Error("the probe needs training and validation items")
+            raise M2L2Error(
+                f"the probe got {len(x_train)} training and {len(x_valid)} validation items (x_train, "
+                "x_valid arguments): give at least one of each"
+            )
         mean, std = _feature_scaling(x_train, cfg.standardize)
         xt = torch.from_numpy((x_train - mean) / std)
         xv = torch.from_numpy((x_valid - mean) / std)

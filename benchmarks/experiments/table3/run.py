@@ -299,7 +299,10 @@ def _probe_runs(cfg, label, task, data, partitions, x, feature_key, done, runs_f
     for (key, fold, seed, split), (probs, best_epoch, epochs_run) in zip(jobs, trained):
         te = split["test"]
         if len(probs) != len(te):
-            raise M2L2Error(f"{label}/{task.name}: {len(te)} test items but {len(probs)} predictions")
+            raise M2L2Error(
+                f"{len(te)} test items but {len(probs)} predictions (model {label}, task {task.name}, fold "
+                f"{fold}, seed {seed}): a bug in the probe; report it with this line"
+            )
         try:
             scores = score_run(data, probs, te)
         except ValueError as e:  # e.g. no tag with both classes among very few test items

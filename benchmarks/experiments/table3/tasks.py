@@ -43,13 +43,20 @@ class Task:
     def __post_init__(self) -> None:
         self.title = self.title or self.name
         if self.type not in TASK_TYPES:
-            raise M2L2Error(f"task {self.name}: type must be one of {TASK_TYPES}, not {self.type!r}")
+            raise M2L2Error(
+                f"unknown type {self.type!r} of task {self.name!r} (table3.tasks[].type): use one of "
+                f"{', '.join(TASK_TYPES)}"
+            )
         if self.split not in ("given", "folds"):
-            raise M2L2Error(f"task {self.name}: split must be 'given' or 'folds', not {self.split!r}")
+            raise M2L2Error(
+                f"unknown split {self.split!r} of task {self.name!r} (table3.tasks[].split): use given or "
+                "folds"
+            )
         unknown = set(self.paper_columns) - set(TYPE_METRICS[self.type])
         if unknown:
             raise M2L2Error(
-                f"task {self.name}: paper_columns names metrics it does not report: {sorted(unknown)}"
+                f"task {self.name!r} has paper columns for metrics it does not report, {sorted(unknown)} "
+                f"(table3.tasks[].paper_columns): use only {', '.join(TYPE_METRICS[self.type])}"
             )
 
     @property
@@ -90,9 +97,10 @@ class TaskData:
         }
         empty = [s for s, idx in out.items() if not len(idx)]
         if empty:
+            place = f"dataset {self.task.dataset}" + (f", fold {fold}" if fold is not None else "")
             raise M2L2Error(
-                f"task {self.task.name}: split(s) {empty} have no items"
-                + (f" in fold {fold}" if fold is not None else "")
+                f"task {self.task.name!r}: split(s) {empty} have no items ({place}): check the dataset's "
+                "files and the task's split, folds and options"
             )
         return out
 
@@ -137,7 +145,10 @@ def load_task(task: Task) -> TaskData:
             kept.append(it)
             ys.append(index[str(value)])
     if not kept:
-        raise M2L2Error(f"task {task.name}: no item of {task.dataset} has a usable {task.label!r} label")
+        raise M2L2Error(
+            f"task {task.name!r}: no item of {task.dataset} has a usable {task.label!r} label "
+            "(table3.tasks[].label): check label: against the labels the dataset's items carry"
+        )
     y = np.stack(ys) if task.type == "multilabel" else np.asarray(ys, dtype=np.int64)
     return TaskData(task, kept, classes, y, len(items) - len(kept))
 
