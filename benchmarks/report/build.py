@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -19,12 +20,18 @@ from benchmarks import store
 from benchmarks.config import ModelSpec, TablesConfig
 from benchmarks.metrics import METRICS
 from benchmarks.report import assets
-from benchmarks.report.page import ClipView, ModelView, Page, render_page
+from benchmarks.report.cells import footnote_lines, legend, metric_cells
+from benchmarks.report.checkpoints import denoiser_checkpoint
+from benchmarks.report.page import INVESTIGATION, ClipView, DenoiserView, ModelView, Page, render_page
 from benchmarks.report.select import Pick, pick_clips
 from m2l2.errors import M2L2Error
 from m2l2.io import write_text
 
 log = logging.getLogger(__name__)
+REPO = Path(__file__).resolve().parents[2]  # the checkout: the report links its docs/
+FAD_SAMPLE_SIZE = (
+    "FAD falls as the number of clips grows, so compare FADs only at equal n (as the tables' captions say)"
+)
 
 
 @dataclass
@@ -72,21 +79,43 @@ def choose(per_clip: dict[str, dict[str, float]]) -> list[Pick]:
     return picks
 
 
-def _summary_cells(entry: dict[str, Any], metrics: list[str]) -> dict[str, str]:
-    cells = {}
-    for m in metrics:
-        s = entry.get("metrics", {}).get(m) or {}
-        if s.get("status") != "ok" or s.get("value") is None:
-            cells[m] = "—"
-            continue
-        digits = METRICS[m].digits
-        value = store.read_number(s["value"])
-        ci = s.get("ci")
-        text = f"{value:.{digits}f}"
-        if ci:
-            text += f" [{store.read_number(ci[0]):.{digits}f}, {store.read_number(ci[1]):.{digits}f}]"
-        cells[m] = text
-    return cells
+def _href(target: Path, out: Path) -> str:
+    """A link from the page in `out` to `target`, relative so that the page works wherever it is opened."""
+    return Path(os.path.relpath(target.resolve(), out.resolve())).as_posix()
+
+
+def _denoiser_view(entry: dict[str, Any], out: Path) -> DenoiserView | None:
+    """The denoiser note of a row whose checkpoint was trained with Δt = 1 (links to the training
+    investigation and the checkpoint's model card, where they exist)."""
+    found = denoiser_checkpoint(entry)
+    if found is None:
+        return None
+    doc = REPO / INVESTIGATION
+    return DenoiserView(
+        found.name,
+        _href(doc, out) if doc.is_file() else None,
+        _href(found.card, out) if found.card else None,
+    )
+
+
+def _fig3_caption(cfg: TablesConfig, table2_clips: int, notes: list[str]) -> str:
+    """Why Fig. 3's FAD at a setting differs from Table II's: FAD falls as the number of clips grows, and
+    the two are measured on different numbers of clips (read from their result files)."""
+    path = store.result_path(cfg.output_dir, "fig3", cfg.name)
+    try:
+        clips = int(store.read_result(path)["dataset"]["clips"])
+    except M2L2Error as e:
+        notes.append(f"Fig. 3's clip count not read: {e}")
+        return FAD_SAMPLE_SIZE + "."
+    except (KeyError, TypeError, ValueError):
+        notes.append(f"Fig. 3's clip count not read: no dataset.clips in {path}")
+        return FAD_SAMPLE_SIZE + "."
+    if clips == table2_clips:
+        return f"Fig. 3 and Table II are both measured on {clips} clips, so their FADs compare."
+    return (
+        f"Fig. 3 is measured on {clips} clips and Table II on {table2_clips}, so the same setting has a "
+        f"different FAD in each: {FAD_SAMPLE_SIZE}."
+    )
 
 
 def _model_clips(
@@ -171,6 +200,7 @@ def build_report(cfg: TablesConfig, out: Path | None = None, progress: bool = Tr
     entries = {m["label"]: m for m in result.get("models", [])}
     metrics = [m for m in result.get("metrics", []) if m in METRICS]
     notes: list[str] = []
+    empty: list[str] = []  # why "n/c" cells are empty, numbered as in Table II's Markdown
     models = []
     for spec in cfg.models:
         entry = entries.get(spec.label)
@@ -178,7 +208,7 @@ def build_report(cfg: TablesConfig, out: Path | None = None, progress: bool = Tr
             why = result.get("skipped_models", {}).get(spec.label, "not in the Table II results")
             models.append(ModelView(spec.label, {}, [], f"not evaluated: {why}"))
             continue
-        cells = _summary_cells(entry, metrics)
+        cells = metric_cells(entry, metrics, empty)
         if spec.kind == "reference":
             models.append(
                 ModelView(spec.label, cells, [], "reference row (its reconstruction is the original)")
@@ -186,13 +216,18 @@ def build_report(cfg: TablesConfig, out: Path | None = None, progress: bool = Tr
             continue
         picks = choose(_per_clip(df, spec.label))
         views = _model_clips(cfg, spec, entry, picks, clips, out, progress, notes)
-        models.append(ModelView(spec.label, cells, views, None if views else "no clip to show"))
+        models.append(
+            ModelView(
+                spec.label, cells, views, None if views else "no clip to show", _denoiser_view(entry, out)
+            )
+        )
     fig3 = Path(cfg.output_dir) / "figures" / f"fig3_{cfg.name}.png"
-    fig3_rel = None
+    fig3_rel, fig3_caption = None, ""
     if fig3.is_file():
         (out / "media").mkdir(parents=True, exist_ok=True)
         shutil.copyfile(fig3, out / "media" / "fig3.png")
         fig3_rel = "media/fig3.png"
+        fig3_caption = _fig3_caption(cfg, result["dataset"]["clips"], notes)
     else:
         notes.append(f"no Fig. 3 plot at {fig3} (run `m2l2 tables --only fig3`)")
     prov = result.get("provenance", {})
@@ -203,7 +238,10 @@ def build_report(cfg: TablesConfig, out: Path | None = None, progress: bool = Tr
         f"{str((prov.get('git') or {}).get('commit', '?'))[:10]}",
         metrics=metrics,
         models=models,
+        legend=legend(result, metrics),
+        footnotes=footnote_lines(empty),
         fig3=fig3_rel,
+        fig3_caption=fig3_caption,
         notes=notes,
     )
     index = out / "index.html"
