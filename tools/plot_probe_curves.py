@@ -2,8 +2,10 @@
 
     python tools/plot_probe_curves.py OUT.png RUN_DIR [RUN_DIR ...] [--reference R1 R2 ...] [--markdown]
 
-Panels: one-step dynamics correlation, its output/input RMS ratio, two-step dynamics correlation, and the
-own- vs other-latent denoising error at σ = 80 (equal: the latents are ignored where one-step decoding starts).
+Panels: one-step dynamics correlation (dotted: the same decoding from another clip's latents, where the log has
+it: the floor of latents that steer nothing), its output/input RMS ratio, two-step dynamics correlation, and
+the own- vs other-latent denoising error at σ = 80 (alike for any output of random phase: see
+docs/training-investigation.md).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 from pathlib import Path
 
 PANELS = [
-    ("recon_one_step_dyncorr", "one-step dynamics correlation"),
+    ("recon_one_step_dyncorr", "one-step dynamics correlation (dotted: other latents, raw)"),
     ("recon_one_step_rms_ratio", "one-step output / input RMS"),
     ("recon_dyncorr", "two-step dynamics correlation (σ_cond 0.4)"),
     ("recon_err_own_sigma_80", "denoising error at σ = 80 (solid own, dotted other latents)"),
@@ -28,15 +30,17 @@ def probe_rows(run: Path) -> list[dict]:
 def markdown_table(runs: list[Path]) -> str:
     """One row per run and probe step: one-step dyncorr and RMS ratio, two-step dyncorr, own/other error at
     σ = 80, for the EMA and the raw weights."""
-    lines = ["| run | step | weights | one-step dyncorr | one-step RMS ratio | two-step dyncorr | err σ=80 own / other |",
-             "|---|---:|---|---:|---:|---:|---|"]
+    lines = ["| run | step | weights | one-step dyncorr | other clip's latents | one-step RMS ratio | two-step dyncorr "
+             "| err σ=80 own / other |", "|---|---:|---|---:|---:|---:|---:|---|"]
     for run in runs:
         for r in probe_rows(run):
             for prefix, weights in (("recon_", "EMA"), ("recon_raw_", "raw")):
-                v = {k: r[k.replace("recon_", prefix, 1)] for k in (
-                    "recon_one_step_dyncorr", "recon_one_step_rms_ratio", "recon_dyncorr",
-                    "recon_err_own_sigma_80", "recon_err_other_sigma_80")}
-                lines.append(f"| {run.name} | {r['step']} | {weights} | {v['recon_one_step_dyncorr']:.3f} | "
+                v = {k: r.get(k.replace("recon_", prefix, 1), float("nan")) for k in (
+                    "recon_one_step_dyncorr", "recon_one_step_dyncorr_other", "recon_one_step_rms_ratio",
+                    "recon_dyncorr", "recon_err_own_sigma_80", "recon_err_other_sigma_80")}
+                other = "–" if v["recon_one_step_dyncorr_other"] != v["recon_one_step_dyncorr_other"] else (
+                    f"{v['recon_one_step_dyncorr_other']:.3f}")
+                lines.append(f"| {run.name} | {r['step']} | {weights} | {v['recon_one_step_dyncorr']:.3f} | {other} | "
                              f"{v['recon_one_step_rms_ratio']:.3f} | {v['recon_dyncorr']:.3f} | "
                              f"{v['recon_err_own_sigma_80']:.3f} / {v['recon_err_other_sigma_80']:.3f} |")
     return "\n".join(lines)
@@ -66,6 +70,9 @@ def main() -> None:
             for prefix, style, weights in (("recon_", "-", "EMA"), ("recon_raw_", "--", "raw")):
                 name = key.replace("recon_", prefix, 1)
                 ax.plot(steps, [r[name] for r in rows], style, color=colour, label=f"{run.name} ({weights})")
+            floor = "recon_raw_one_step_dyncorr_other"
+            if key == "recon_one_step_dyncorr" and all(floor in r for r in rows):
+                ax.plot(steps, [r[floor] for r in rows], ":", color=colour)
             if key.endswith("sigma_80"):
                 other = key.replace("own", "other").replace("recon_", "recon_raw_", 1)
                 ax.plot(steps, [r[other] for r in rows], ":", color=colour)
