@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import torch
 
@@ -47,6 +49,7 @@ def test_rss_account_sees_native_memory_and_peak_bytes_takes_the_largest():
         m = mmap.mmap(-1, mib * MIB)
         for i in range(0, mib * MIB, 4096):
             m[i] = 1
+        time.sleep(0.2)  # held long enough for the 2-ms sampler to run on a loaded machine (GIL released)
         m.close()
 
     with peak_memory(CPU, rss=True) as grown:
