@@ -90,7 +90,6 @@ def _decode_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=DECODE_MODES, default="autoregressive",
                    help="autoregressive (the paper) or parallel: all chunks at once, then each with its left "
                         "neighbour (not in the paper)")
-    p.add_argument("--max-batch", type=int, default=8, help="chunks per batch in parallel mode")
     p.add_argument("--one-step", action="store_true",
                    help="keep each chunk's first decode instead of re-decoding it with the next chunk at "
                         "--sigma-cond (one-step decoding; the paper's default is two-step)")
@@ -106,6 +105,9 @@ def register(subparsers) -> None:
         p.add_argument("input", help="file to read (audio, or latents for decode)")
         p.add_argument("output", help="file to write (.wav/.flac/.ogg audio, or .safetensors latents for encode)")
         _add_model_args(p)
+        p.add_argument("--max-batch", type=int, default=8,
+                       help="chunks per batched pass (encoding; parallel decoding): peak memory grows with it "
+                            "(default: 8)")
         if decodes:
             _decode_args(p)
         p.set_defaults(func=func)
@@ -130,13 +132,13 @@ def register(subparsers) -> None:
     p.set_defaults(func=cmd_speed)
 
 
-def _encode_file(path: str, model) -> tuple[torch.Tensor, int, int]:
+def _encode_file(path: str, model, max_batch: int) -> tuple[torch.Tensor, int, int]:
     """Latents of an audio file read block by block (memory independent of its length), its sample rate
     and its length at the model's rate."""
     from m2l2.audio import read_blocks
 
     blocks, sr, frames = read_blocks(path, model.channels)
-    latents = model.encode_blocks((torch.from_numpy(b) for b in blocks), sr)
+    latents = model.encode_blocks((torch.from_numpy(b) for b in blocks), sr, max_batch=max_batch)
     return latents, sr, round(frames * model.sample_rate / sr)
 
 
@@ -145,7 +147,7 @@ def cmd_encode(args) -> int:
 
     _check_output(args, (".safetensors",))
     model, source = _model_from_args(args)
-    latents, sr, length = _encode_file(args.input, model)
+    latents, sr, length = _encode_file(args.input, model, args.max_batch)
     save_latents(
         args.output,
         latents,
@@ -185,7 +187,7 @@ def cmd_reconstruct(args) -> int:
 
     _check_output(args, WRITABLE_SUFFIXES)
     model, _ = _model_from_args(args)
-    latents, _, length = _encode_file(args.input, model)
+    latents, _, length = _encode_file(args.input, model, args.max_batch)
     _decode_to_file(model, latents, length, args)
     print(f"{args.input} → {args.output} ({model.sample_rate} Hz, {model.channels} channel(s))")
     return 0
