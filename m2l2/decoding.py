@@ -62,20 +62,27 @@ def decode(model, latents: torch.Tensor, decoding: Decoding = Decoding(), length
     latents = _checked(model, latents)
     if decoding.mode == "independent":
         return independent(model, latents, decoding, length, generator)
-    return torch.cat(list(decode_blocks(model, latents, decoding, length, generator, progress)), dim=-1)
+    return torch.cat(list(_blocks(model, latents, decoding, length, generator, progress)), dim=-1)
 
 
-@torch.no_grad()
 def decode_blocks(model, latents: torch.Tensor, decoding: Decoding = Decoding(), length: int | None = None,
                   generator: torch.Generator | None = None, progress: bool = False) -> Iterator[torch.Tensor]:
     """`decode`'s waveform as consecutive blocks [B, C, n] (about a chunk each), each handed out as soon as
-    its chunk and the next are decoded: their concatenation is exactly `decode`'s output."""
+    its chunk and the next are decoded: their concatenation is exactly `decode`'s output. Bad latents or
+    options are refused here, before the first block is asked for."""
     latents = _checked(model, latents)
     if decoding.mode == "independent":
         raise M2L2Error(
             "independent-chunk decoding cannot hand out blocks (mode 'independent'): use decode(), which "
             "returns the whole waveforms"
         )
+    return _blocks(model, latents, decoding, length, generator, progress)
+
+
+@torch.no_grad()
+def _blocks(model, latents: torch.Tensor, decoding: Decoding, length: int | None, generator,
+            progress: bool) -> Iterator[torch.Tensor]:
+    """`decode_blocks` of checked latents: the overlap-add of the chunks `decoding`'s algorithm yields."""
     b, chunks = latents.shape[:2]
     frames = model.config.chunk_frames
     ola = spectral.StreamingOverlapAdd((b, model.config.channels), chunks * frames)

@@ -3,7 +3,7 @@
 import re
 
 # `<what> (<where>): <what to do>`: a place in parentheses, then a colon and what to do
-_PLACED = re.compile(r" \([^()\n]+\): \S")
+_PLACED = re.compile(r" \(([^()\n]+)\): (?=\S)")
 
 
 class M2L2Error(Exception):
@@ -18,4 +18,4 @@ def has_place(message: str) -> bool:
 def add_place(message: str, place: str) -> str:
     """A `has_place` message with `place` added to its `(<where>)`, e.g. the checkpoint whose sidecar holds a
     bad option: one place and one remedy, rather than a second sentence wrapped around the first."""
-    return _PLACED.sub(lambda m: m.group(0)[:-4] + f", {place}): " + m.group(0)[-1], message, count=1)
+    return _PLACED.sub(lambda m: f" ({m.group(1)}, {place}): ", message, count=1)

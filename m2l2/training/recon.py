@@ -122,12 +122,12 @@ class ReconstructionProbe:
                 out = out[0].float().cpu().numpy()
                 row[f"{name}_dyncorr"] = dynamics_correlation(clip, out)
                 row[f"{name}_rms_ratio"] = rms_ratio(clip, out)
-                if not redecode and len(self.clips) > 1:
-                    row["recon_one_step_dyncorr_other"] = _other_latents_dyncorr(model, clip, encoded, i, self.seed)
                 if redecode:
                     row["recon_si_sdr"] = si_sdr(clip, out)
                     row |= {f"recon_lsd_{int(lo)}_{int(hi)}": float(e)
                             for (lo, hi), e in zip(BANDS, band_log_spectral_error(clip, out))}
+            if len(self.clips) > 1:
+                row["recon_one_step_dyncorr_other"] = _other_latents_dyncorr(model, clip, encoded, i, self.seed)
             rows.append(row)
         means = {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
         if len(self.clips) > 1 and all(c.shape[-1] >= model.train_samples for c in self.clips):
