@@ -67,14 +67,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _check_output(args: argparse.Namespace) -> None:
     """Refuse, before an adapter is built or any audio decoded, an output that would overwrite the input or
     whose suffix nothing can write: the mistake then costs no model loading."""
-    from m2l2.audio import check_output_suffix
-    from m2l2.io import same_file
+    from m2l2.audio import WRITABLE_SUFFIXES
+    from m2l2.commands import check_output_path
 
-    if same_file(args.output, args.input):
-        raise M2L2Error(
-            f"the output is the input ({args.output}): give another output path; the input is kept"
-        )
-    check_output_suffix(args.output)
+    check_output_path(args.output, args.input, WRITABLE_SUFFIXES)
 
 
 def _cmd_reconstruct(args: argparse.Namespace) -> int:

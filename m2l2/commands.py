@@ -41,21 +41,26 @@ def _weights_id(model, source: str) -> str | None:
     return None if source.startswith("untrained:") else weights_fingerprint(model.state_dict())
 
 
-def _check_output(args, suffixes: tuple[str, ...]) -> None:
-    """Refuse, before any long work, an output that would overwrite the input, that has a suffix nothing can
-    write, or whose folder does not exist (it is never created silently)."""
+def check_output_path(output: str, input: str, suffixes: tuple[str, ...]) -> None:
+    """Refuse, before any long work, an output that would overwrite the input or whose suffix nothing can
+    write (also `m2l2 baselines reconstruct`'s check)."""
     from m2l2.io import same_file
 
+    if same_file(Path(output), input):
+        raise M2L2Error(
+            f"the output is the input ({output}): give another output path; the input is kept"
+        )
+    suffix = Path(output).suffix
+    if suffix.lower() not in suffixes:
+        raise M2L2Error(
+            f"unknown output extension {suffix or '(none)'!r} ({output}): use one of {', '.join(suffixes)}"
+        )
+
+
+def _check_output(args, suffixes: tuple[str, ...]) -> None:
+    """`check_output_path`, and refuse an output folder that does not exist (it is never created silently)."""
+    check_output_path(args.output, args.input, suffixes)
     out = Path(args.output)
-    if same_file(out, args.input):
-        raise M2L2Error(
-            f"the output is the input ({args.output}): give another output path; the input is kept"
-        )
-    if out.suffix.lower() not in suffixes:
-        raise M2L2Error(
-            f"unknown output extension {out.suffix or '(none)'!r} ({args.output}): use one of "
-            f"{', '.join(suffixes)}"
-        )
     if not out.parent.is_dir():
         raise M2L2Error(
             f"output folder does not exist ({out.parent}): create it first, or choose another output"
