@@ -8,9 +8,9 @@ STAMP := .make-install-stamp
 
 # torch first, pinned to the CPU wheel cached on CI machines (a bare `torch` would pull CUDA wheels).
 # Users with a GPU can install their own torch>=2.4 first; pip then keeps it.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c "import torch" 2>/dev/null || $(PIP) install "torch==2.13.0"
-	$(PIP) install -e ".[dev,bench,data,visqol,baselines]"
+	$(PIP) install -c constraints.txt -e ".[dev,bench,data,visqol,baselines]"
 	# MusiCNN's weights ship inside its wheel; its declared TF1-era deps (numpy<1.17) are unusable: --no-deps.
 	$(PIP) install --no-deps "musicnn==0.1.0"
 	touch $(STAMP)

@@ -278,9 +278,26 @@ def _changed(path: Path, result: dict[str, Any]) -> bool:
     return strip(old) != strip(json.loads(json.dumps(result, allow_nan=False)))
 
 
+def portable(obj: Any, home: str | None = None) -> Any:
+    """`obj` with the user's home folder written as "~" in every string (a skipped model's reason names
+    where its weights belong): a result file then reads the same on every machine, and does not churn."""
+    home = (home or str(Path.home())).rstrip("/")
+    if not home:
+        return obj
+    if isinstance(obj, str):
+        return obj.replace(home + "/", "~/")
+    if isinstance(obj, dict):
+        return {k: portable(v, home) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [portable(v, home) for v in obj]
+    return obj
+
+
 def write_if_changed(path: Path, result: dict[str, Any]) -> bool:
     """Write a result file unless only its creation date would change; True when written. Keys keep the
-    order of the file it replaces (`benchmarks.key_order`): a rewrite changes only the lines that changed."""
+    order of the file it replaces (`benchmarks.key_order`): a rewrite changes only the lines that changed.
+    Paths under the home folder are written as "~/…" (`portable`)."""
+    result = portable(result)
     if path.is_file() and not _changed(path, result):
         return False
     from benchmarks.key_order import follow_order

@@ -248,3 +248,14 @@ def test_fig3_marks_points_that_differ_after_holm():
     assert "Holm correction within each family" in md and "ref." in md
     rows = {line.split(" | ")[1]: line for line in md.splitlines() if line.startswith("| two-step |")}
     assert rows["0.40"].count(r"p<0.001\*\*\*") == 2 and "\\*" not in rows["0.80"]
+    # set-FAD comparisons whose p is only the floor of too few resamples (k = 0: 2/201 x Holm's 17 = 0.17)
+    # cannot mark anything: the marks come from the per-song test; with a floor below 0.05 they come from the set
+    import dataclasses
+
+    def as_set(p):
+        return [dataclasses.replace(c, kind="set", p_value=p, p_adjusted=p, sign_flip_share=0.0) for c in comps]
+
+    kind, differ = fig3_rendering.significant(result, comps + as_set(0.169), "M", "fad-musicnn")
+    assert kind == "per-song" and differ["one-step"] == {"M two-step 0.4"}
+    kind, differ = fig3_rendering.significant(result, comps + as_set(0.01), "M", "fad-musicnn")
+    assert kind == "set" and "M two-step 0.8" in differ["one-step"]

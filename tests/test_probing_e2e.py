@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -142,3 +143,11 @@ def test_table3_end_to_end_resume_render_export(tmp_path):
         return {(r["model"], r["task"], r["fold"], r["seed"]): (r["scores"], r["best_epoch"]) for r in rows}
 
     assert by_run(serial_runs) == by_run(runs)
+    # a fresh clone: the run log and result file, no feature cache (and no export): nothing is embedded
+    fresh = dataclasses.replace(cfg, export_dir=None)
+    shutil.rmtree(tmp_path / "cache" / "probing" / "features")
+    s3 = run_table3(fresh, progress=False)
+    assert (s3.features_computed, s3.features_reused, s3.runs_computed) == (0, 0, 0)
+    again = json.loads(Path(s3.result_file).read_text())
+    assert [m["results"] for m in again["models"]] == [m["results"] for m in result["models"]]
+    assert [m["features"] for m in again["models"]] == [m["features"] for m in result["models"]]

@@ -87,8 +87,11 @@ def test_rerun_and_recompute_with_equal_numbers_leave_every_output_file_untouche
     assert "table2/mini.json" in first and "tables/table2_mini.md" in first
     assert main(args) == 0  # everything reused
     assert _snapshot(tmp_path / "out") == first
-    shutil.rmtree(tmp_path / "cache")  # reconstructions and rows gone: decoded and scored again, same numbers
-    rows = "table2/mini/per_clip.jsonl"
+    shutil.rmtree(tmp_path / "cache")  # a fresh clone: the committed rows, no reconstructions
+    assert main(args) == 0
+    assert _snapshot(tmp_path / "out") == first
+    assert not list((tmp_path / "cache").rglob("*.flac"))  # nothing was decoded: rows and aggregates are current
+    rows = "table2/mini/per_clip.jsonl"  # reconstructions and rows gone: decoded and scored again, same numbers
     (tmp_path / "out" / rows).unlink()
     assert main(args) == 0
     again = _snapshot(tmp_path / "out")
@@ -122,3 +125,17 @@ def test_a_rerun_that_changes_only_the_config_path_rewrites_one_line_of_fig3(tmp
     assert len(old) == len(new) > 100
     assert [d for d in changed if '"config_file"' not in d and '"created"' not in d] == []
     assert len(changed) in (2, 4)  # the configuration path (and the date when the second changed)
+
+
+def test_result_files_name_the_home_folder_as_a_tilde(tmp_path):
+    from benchmarks.store import portable
+
+    result = {"skipped_models": {"M": "weights missing (/home/ann/.cache/m2l2/weights/m.pt): get it"},
+              "files": ["/home/ann/x", "/home/anna/y", "/srv/z"], "n": 3}
+    assert portable(result, home="/home/ann") == {
+        "skipped_models": {"M": "weights missing (~/.cache/m2l2/weights/m.pt): get it"},
+        "files": ["~/x", "/home/anna/y", "/srv/z"], "n": 3}
+    path = tmp_path / "r.json"
+    write_result(path, {"reason": str(Path.home() / ".cache" / "w.pt"), "provenance": {"created": "1"}})
+    assert json.loads(path.read_text())["reason"] == "~/.cache/w.pt"
+    assert not write_result(path, {"reason": str(Path.home() / ".cache" / "w.pt"), "provenance": {"created": "2"}})

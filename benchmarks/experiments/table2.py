@@ -34,6 +34,7 @@ from benchmarks.experiments.scoring import (
     RECON_VERSION,
     recon_file,
     recon_folder,
+    recon_keys,
     reconstruct_clips,
     score_model,
 )
@@ -47,6 +48,29 @@ ROWS_VERSION = "rows-v1"  # bump when per-clip metric code changes (SI-SDR / ViS
 
 def result_file(cfg: TablesConfig) -> Path:
     return store.result_path(cfg.output_dir, "table2", cfg.name)
+
+
+def row_key(cfg: TablesConfig, recon_key: str) -> str:
+    """The key of a clip's per-clip metric row: its reconstruction's key and the metric settings."""
+    metrics = [m for m in cfg.metrics if m in PER_CLIP_METRICS]
+    return store.key([ROWS_VERSION, recon_key, {"metrics": metrics, "ceiling": cfg.eval.sisdr_ceiling_db}])
+
+
+def aggregate_key(cfg: TablesConfig, row_keys: list[str], identities, reasons) -> str:
+    """The key of a model's aggregates (means, CIs, FADs): its rows' keys and the evaluation settings."""
+    return store.key([AGG_VERSION, row_keys, cfg.metrics, dataclasses.asdict(cfg.eval), identities, reasons])
+
+
+def reusable_rows(
+    cfg: TablesConfig, clips: list[Clip], recon: dict[str, str], existing: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]] | None:
+    """clip → row when every clip's row was computed from the reconstruction `recon` names, else None.
+    Keys are known before anything is decoded, so a model whose rows and aggregates are all current
+    needs no reconstruction at all (a fresh clone with the committed results decodes nothing here)."""
+    rows = {c.id: existing.get(c.id) for c in clips}
+    if all(r is not None and r.get("key") == row_key(cfg, recon[c]) for c, r in rows.items()):
+        return rows  # type: ignore[return-value]
+    return None
 
 
 def score_rows(
@@ -64,10 +88,9 @@ def score_rows(
     from benchmarks.metrics.evaluate import ClipPair, EvalConfig, evaluate_pairs
 
     metrics = [m for m in cfg.metrics if m in PER_CLIP_METRICS]
-    settings = {"metrics": metrics, "ceiling": cfg.eval.sisdr_ceiling_db}
     rows, pending = {}, []
     for clip in clips:
-        key = store.key([ROWS_VERSION, recon[clip.id], settings])
+        key = row_key(cfg, recon[clip.id])
         row = existing.get(clip.id)
         if row is not None and row.get("key") == key:
             rows[clip.id] = row
@@ -177,17 +200,26 @@ def run(cfg: TablesConfig, settings: None = None, opts: RunOptions | None = None
         identity = model_identity(spec, ae)
         model_key = store.key(identity)
         folder = recon_folder(cfg, spec.label)
+        existing = {clip: r for (label, clip), r in inputs.all_rows.items() if label == spec.label}
+        prev = inputs.previous.get(spec.label)
+        cached = None if sharded else reusable_rows(cfg, inputs.mine, recon_keys(cfg, model_key, inputs.mine),
+                                                    existing)
+        if cached is not None and prev is not None and prev.get("aggregate_key") == aggregate_key(
+            cfg, [cached[c.id]["key"] for c in inputs.clips], identities, reasons
+        ):
+            used_rows[spec.label] = cached
+            models_out.append(prev)
+            summary.rows_reused += len(cached)
+            summary.aggregates_reused += 1
+            continue
         recon = reconstruct_clips(
             cfg, ae, model_key, inputs.mine, folder, summary, opts.progress, opts.on_clip, spec.label
         )
-        existing = {clip: r for (label, clip), r in inputs.all_rows.items() if label == spec.label}
         rows = score_rows(cfg, inputs.mine, recon, folder, inputs.rows_file, existing, summary, opts, spec.label)
         if sharded:
             continue
         used_rows[spec.label] = {c.id: rows[c.id] for c in inputs.clips}
-        agg_key = store.key([AGG_VERSION, [rows[c.id]["key"] for c in inputs.clips], cfg.metrics,
-                             dataclasses.asdict(cfg.eval), identities, reasons])
-        prev = inputs.previous.get(spec.label)
+        agg_key = aggregate_key(cfg, [rows[c.id]["key"] for c in inputs.clips], identities, reasons)
         if prev is not None and prev.get("aggregate_key") == agg_key:
             models_out.append(prev)
             summary.aggregates_reused += 1

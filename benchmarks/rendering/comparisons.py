@@ -29,7 +29,8 @@ MARK_SENTENCE = (
     "p: two-sided; per-clip metrics and per-song FAD: paired sign-flip permutation test over the clips both "
     "systems scored (mean difference, paired percentile bootstrap interval); set FAD/KAD: joint bootstrap of "
     "clips for the reference and both systems, p = min(1, 2(k+1)/(B+1)) with k of B resampled differences of "
-    "the opposite sign. Marks: * p < 0.05, ** p < 0.01, *** p < 0.001 (Holm-adjusted p where a family is named)."
+    "the opposite sign; p≤ when k = 0: the smallest p that B resamples can give (raise eval.fad_n_boot for a "
+    "finer one). Marks: * p < 0.05, ** p < 0.01, *** p < 0.001 (Holm-adjusted p where a family is named)."
 )
 
 
@@ -52,13 +53,16 @@ def size_sentence(metrics: list[str]) -> str:
 
 def p_text(c: Comparison, latex: bool = False, markdown: bool = True) -> str:
     """p as "p=0.012" with its mark: escaped in Markdown, a superscript in LaTeX, as is in plain text;
-    "" without a p-value."""
+    "" without a p-value. A set comparison without one opposite-sign resample (k = 0) shows "p≤0.010": its
+    p is the floor 2/(B+1) of B resamples (times Holm's factor), not an estimate."""
     p = c.p
     if p is None:
         return ""
-    text = "p<0.001" if p < 0.001 else f"p={p:.3f}"
+    at_floor = c.kind == "set" and c.sign_flip_share == 0.0  # k = 0: p is the bound B resamples allow
+    text = "p<0.001" if p < 0.001 else f"p≤{p:.3f}" if at_floor else f"p={p:.3f}"
     if latex:
-        return f"${text.replace('=', '{=}')}" + (f"^{{{c.mark}}}$" if c.mark else "$")
+        text = text.replace("=", "{=}").replace("≤", r"\leq ")
+        return f"${text}" + (f"^{{{c.mark}}}$" if c.mark else "$")
     return text + (c.mark.replace("*", r"\*") if markdown else c.mark)
 
 

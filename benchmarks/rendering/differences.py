@@ -301,10 +301,10 @@ def table2_compare_to(result: dict[str, Any]) -> str | None:
     `m2l2 tables --render-only`), else from the configuration recorded in the result."""
     section = ((result.get("config") or {}).get("table2")) or {}
     source = result.get("config_file")
-    if source and Path(source).is_file():
+    if source and Path(source).expanduser().is_file():  # result files write the home folder as "~"
         from benchmarks.config import read_yaml
 
-        section = read_yaml(Path(source)).get("table2") or {}
+        section = read_yaml(Path(source).expanduser()).get("table2") or {}
     where = f"{source or 'configuration'}: table2"
     if not isinstance(section, dict):
         raise M2L2Error(

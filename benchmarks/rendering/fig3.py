@@ -186,8 +186,8 @@ def difference_table(result: dict[str, Any], comparisons: list[Comparison]) -> T
         "and sigma_cond = 0 of the point's own decoding mode. Holm correction within each family (one model, "
         "metric, kind and reference). {marks} Per-song FAD: the mean of each clip's FAD against the whole "
         "reference set, compared clip by clip. The figure marks points with Holm-adjusted p < 0.05 (ring: "
-        "differs from one-step; cross: differs from sigma_cond = 0), from the set FAD where it was computed, "
-        "else from the per-song FAD."
+        "differs from one-step; cross: differs from sigma_cond = 0), from the set FAD where it was computed "
+        "and its resamples can give p < 0.05 after Holm, else from the per-song FAD."
     )
     heads = [
         f"{METRICS[m].title} ({k}) − {'one-step' if a == 'one-step' else 'σ_cond=0'}" for m, k, a in columns
@@ -210,10 +210,14 @@ def significant(
     result: dict[str, Any], comparisons: list[Comparison], model: str, metric: str, alpha: float = 0.05
 ) -> tuple[str | None, dict[str, set[str]]]:
     """(kind used, reference → labels of the model's points that differ from it at Holm-adjusted p < alpha):
-    the set FAD where its comparisons were computed, else the per-song FAD, else (None, {})."""
+    the set FAD where its comparisons were computed and can reach p < alpha, else the per-song FAD, else
+    (None, {}). A set comparison's p cannot fall below 2/(B+1) times Holm's factor (200 resamples over 17
+    points: 0.17), so with too few resamples it could mark nothing, whatever the differences."""
     labels = {p["label"] for p in result["points"] if p["model"] == model}
     mine = [c for c in comparisons if c.metric == metric and c.a in labels and c.ok]
-    kind = next((k for k in ("set", "per-song") if any(c.kind == k for c in mine)), None)
+    floors = [c.p for c in mine if c.kind == "set" and c.sign_flip_share == 0.0 and c.p is not None]
+    usable = ("set", "per-song") if not floors or min(floors) < alpha else ("per-song",)
+    kind = next((k for k in usable if any(c.kind == k for c in mine)), None)
     out: dict[str, set[str]] = {a: set() for a in AGAINST}
     for c in mine:
         if c.kind == kind and c.p is not None and c.p < alpha:

@@ -29,6 +29,7 @@ from benchmarks.experiments.table3.features import (
     FeatureModel,
     FeatureModelConfig,
     build_feature_model,
+    content_hash,
     extract_features,
 )
 from benchmarks.experiments.table3.mlp import PROBE_VERSION, train_probe
@@ -164,6 +165,7 @@ def run(
         return summary
     runs_file = store.rows_dir(cfg.result_file) / "runs.jsonl"
     done = load_runs(runs_file)
+    previous = _previous_features(cfg.result_file)
     _ensure_suite(cfg)
     models, model_specs = _build_models(cfg, summary)
     tasks_out: list[dict[str, Any]] = []
@@ -180,8 +182,12 @@ def run(
                  task.dataset, len(data.classes), len(partitions), len(cfg.seeds))
         hashes: dict[str, str] = {}
         for label, model in models.items():
-            x, feature_key = _features(cfg, label, model, task, data, hashes, summary, opts.progress)
-            feature_info[label][task.name] = {"dim": int(x.shape[1]), "items": int(x.shape[0])}
+            x, feature_key = None, _feature_key(model, data.items, hashes)
+            shape = previous.get(label, {}).get(task.name)
+            if shape is None or cfg.export_dir or not _all_done(cfg, task, data, partitions, feature_key, done):
+                x, feature_key = _features(cfg, label, model, task, data, hashes, summary, opts.progress)
+                shape = {"dim": int(x.shape[1]), "items": int(x.shape[0])}
+            feature_info[label][task.name] = shape
             t0 = time.perf_counter()
             rows = _probe_runs(cfg, label, task, data, partitions, x, feature_key, done, runs_file, pool, summary)
             summary.timings[f"{label} / {task.name}: probes"] = time.perf_counter() - t0
@@ -206,6 +212,39 @@ def run(
         "provenance": run_provenance({"probe": PROBE_VERSION, "metrics": METRICS_VERSION}),
     }
     return finish(summary, cfg.result_file, result, t_start, force=bool(summary.runs_computed))
+
+
+def _previous_features(result_file: Path) -> dict[str, dict[str, Any]]:
+    """label → task → feature shape, from the result file being replaced ({} when there is none)."""
+    old = store.read_previous(result_file) or {}
+    try:
+        return {m["label"]: dict(m["features"]) for m in old.get("models", [])}
+    except (KeyError, TypeError, ValueError):
+        return {}
+
+
+def _feature_key(model: FeatureModel, items, hashes: dict[str, str]) -> str:
+    """The key of a model's features of `items`: known from the items' content hashes alone."""
+    for it in items:
+        if it.id not in hashes:
+            hashes[it.id] = content_hash(it)
+    return store.key([model.key, [hashes[it.id] for it in items]])
+
+
+def _task_key(task, data: TaskData) -> str:
+    return store.key([dataclasses.asdict(task), data.classes, hashlib.sha256(data.y.tobytes()).hexdigest()])
+
+
+def _run_key(cfg: Table3Config, task_key: str, feature_key: str, fold, seed) -> str:
+    return store.key([PROBE_VERSION, METRICS_VERSION, dataclasses.asdict(cfg.probe), task_key, feature_key, fold,
+                      seed])
+
+
+def _all_done(cfg: Table3Config, task, data: TaskData, partitions, feature_key: str, done) -> bool:
+    """Every (fold, seed) probe of these features is in the run log: the features need not be extracted
+    (a fresh clone with the committed run log embeds nothing)."""
+    task_key = _task_key(task, data)
+    return all(_run_key(cfg, task_key, feature_key, fold, seed) in done for fold in partitions for seed in cfg.seeds)
 
 
 def _ensure_suite(cfg: Table3Config) -> None:
@@ -278,18 +317,17 @@ def _features(cfg, label, model, task, data, hashes, summary, progress):
         from benchmarks.experiments.table3.export import export_mir_ref
 
         export_mir_ref(Path(cfg.export_dir).expanduser(), task.dataset, label, data.items, x, identity=model.identity)
-    return x, store.key([model.key, [hashes[it.id] for it in data.items]])
+    return x, _feature_key(model, data.items, hashes)
 
 
 def _probe_runs(cfg, label, task, data, partitions, x, feature_key, done, runs_file, pool, summary) -> list[dict]:
     """Every (fold, seed) probe of one model on one task: reused from the run log, or trained (each row is
     appended to the log as it finishes, so an interrupted run resumes)."""
-    task_key = store.key([dataclasses.asdict(task), data.classes, hashlib.sha256(data.y.tobytes()).hexdigest()])
+    task_key = _task_key(task, data)
     jobs, rows_by_key = [], {}
     for fold, split in partitions.items():
         for seed in cfg.seeds:
-            key = store.key([PROBE_VERSION, METRICS_VERSION, dataclasses.asdict(cfg.probe), task_key, feature_key,
-                             fold, seed])
+            key = _run_key(cfg, task_key, feature_key, fold, seed)
             rows_by_key[key] = done.get(key)  # pending runs keep their place, filled below
             if key in done:
                 summary.runs_reused += 1
