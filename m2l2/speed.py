@@ -11,6 +11,7 @@ this machine's BLAS reaches now. `ModuleClock` measures the time spent in module
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 import tracemalloc
@@ -63,6 +64,21 @@ def _rss_growth():
 
 
 @contextmanager
+def _native_stderr_muted():
+    """Native writes to stderr go nowhere inside the block. libkineto (torch 2.13) prints a "profiler_start" and
+    a "profiler_stop" line at every start and stop of the profiler; only those two calls are muted."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+@contextmanager
 def peak_memory(device: torch.device, rss: bool = False):
     """Yields a dict whose "bytes" holds the peak memory growth of the block once it exits.
 
@@ -93,13 +109,18 @@ def peak_memory(device: torch.device, rss: bool = False):
     tracing = tracemalloc.is_tracing()
     if not tracing:
         tracemalloc.start()
-    with prof:
+    with _native_stderr_muted():
+        prof.__enter__()
+    try:
         tracemalloc.reset_peak()
         py_base = tracemalloc.get_traced_memory()[0]
         try:
             yield result
         finally:
             py_peak = tracemalloc.get_traced_memory()[1] - py_base
+    finally:
+        with _native_stderr_muted():
+            prof.__exit__(None, None, None)
     if not tracing:
         tracemalloc.stop()
     result.update(torch_allocator=_torch_cpu_peak(prof), python=py_peak)

@@ -35,6 +35,17 @@ def test_cpu_peak_memory_counts_numpy_and_peaks_not_totals():
     assert 16 * MIB <= peak["bytes"] < 20 * MIB  # the peak (16 MiB), not the sum of both (24 MiB)
 
 
+def test_the_memory_account_keeps_stderr_clean_and_passes_other_output_through(tmp_path):
+    # libkineto prints "profiler_start"/"profiler_stop" to the process's stderr at each start and stop
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from m2l2.speed import peak_memory\n"
+            "with peak_memory(torch.device('cpu')):\n    torch.ones(1000); print('inside', file=sys.stderr)\n")
+    err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stderr
+    assert "profiler_" not in err and "inside" in err, err
+
+
 def test_measure_reports_memory_of_a_known_allocation():
     rtf, mib = measure(lambda: _torch_alloc(32), seconds=1.0, device=CPU, repeats=2)
     assert rtf > 0
