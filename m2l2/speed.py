@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import tracemalloc
+import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -305,7 +306,9 @@ def _upstream_fns(audio: torch.Tensor, device: torch.device, opts: SpeedOptions 
 
     @torch.no_grad()
     def decode():
-        return to_waveform(decode_to_representation(model, latents, 1, device=device))
+        with warnings.catch_warnings():  # upstream asks for CUDA fp16 autocast and warns on every CPU call
+            warnings.filterwarnings("ignore", message="CUDA is not available", category=UserWarning)
+            return to_waveform(decode_to_representation(model, latents, 1, device=device))
 
     return opts.wrap(encode, device), opts.wrap(decode, device)
 
