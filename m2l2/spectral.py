@@ -67,43 +67,18 @@ def _frames_to_segment(spec: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return seg.reshape(*lead, -1)
 
 
-class OverlapAdd:
-    """Inverse STFT built chunk by chunk, so decoding long audio holds only the output waveform.
+class StreamingOverlapAdd:
+    """The inverse STFT built from chunks that arrive in order, handing out every sample as soon as no later
+    chunk can add to it: memory is one chunk's samples, whatever the output's length (an hour of 44.1-kHz
+    stereo is 1.3 GB as one tensor). Each sample is the windowed sum of the frames that cover it divided by
+    the window-square sum: the exact inverse of `stft` wherever frames overlap.
 
-    `add(spec, first_frame)` overlap-adds the windowed frames of a spectrogram chunk [..., 1024, frames];
-    `result()` divides by the window-square sum (exact inverse of `stft` wherever frames overlap).
-    """
+    `add(spec, first_frame)` overlap-adds a spectrogram chunk [..., 1024, frames] and returns the samples it
+    completed (those before the chunk's first frame); `finish()` returns the rest."""
 
     def __init__(self, lead_shape: tuple[int, ...], n_frames: int, device=None, dtype=torch.float32):
         self.n_frames = n_frames
-        self.out = torch.zeros(*lead_shape, frames_to_samples(n_frames), device=device, dtype=dtype)
-
-    def add(self, spec: torch.Tensor, first_frame: int) -> None:
-        seg = _frames_to_segment(spec, self.out.dtype)
-        start = first_frame * HOP
-        self.out[..., start : start + seg.shape[-1]] += seg.to(self.out.device)
-
-    def result(self, block: int = 1 << 18) -> torch.Tensor:
-        """The waveform, normalised in place block by block (call once): memory stays at the output's size."""
-        out, total = self.out, self.out.shape[-1]
-        for start in range(0, total, block):
-            stop = min(total, start + block)
-            norm = _window_square_sum(self.n_frames, out.device, out.dtype, start, stop)
-            out[..., start:stop] /= norm.clamp_min(1e-8)
-        return out
-
-
-class StreamingOverlapAdd:
-    """The same inverse STFT for chunks that arrive in order, handing out every sample as soon as no later
-    chunk can add to it: memory is one chunk's samples, whatever the output's length (an hour of 44.1-kHz
-    stereo is 1.3 GB as one tensor). The samples equal `OverlapAdd`'s exactly: the same sums in the same order.
-
-    `add(spec, first_frame)` returns the samples it completed (those before the chunk's first frame);
-    `finish()` returns the rest."""
-
-    def __init__(self, lead_shape: tuple[int, ...], n_frames: int, dtype=torch.float32):
-        self.n_frames = n_frames
-        self.buf = torch.zeros(*lead_shape, 0, dtype=dtype)
+        self.buf = torch.zeros(*lead_shape, 0, device=device, dtype=dtype)
         self.offset = 0  # output index of buf[..., 0]
 
     def add(self, spec: torch.Tensor, first_frame: int) -> torch.Tensor:
@@ -120,19 +95,24 @@ class StreamingOverlapAdd:
     def finish(self) -> torch.Tensor:
         return self._release(frames_to_samples(self.n_frames))
 
-    def _release(self, stop: int) -> torch.Tensor:
+    def _release(self, stop: int, block: int = 1 << 18) -> torch.Tensor:
+        """Samples offset ≤ n < stop, normalised block by block (the normaliser of a whole long output would
+        need full-length index arrays)."""
         n = stop - self.offset
-        norm = _window_square_sum(self.n_frames, self.buf.device, self.buf.dtype, self.offset, stop)
-        out = self.buf[..., :n] / norm.clamp_min(1e-8)
-        self.buf, self.offset = self.buf[..., n:].clone(), stop
+        out, self.buf = self.buf[..., :n], self.buf[..., n:].clone()
+        for a in range(0, n, block):
+            b = min(n, a + block)
+            norm = _window_square_sum(self.n_frames, out.device, out.dtype, self.offset + a, self.offset + b)
+            out[..., a:b] /= norm.clamp_min(1e-8)
+        self.offset = stop
         return out
 
 
 def istft(spec: torch.Tensor) -> torch.Tensor:
     """Inverse of `stft`: zero Nyquist bin, irfft, windowed overlap-add normalised per sample."""
-    ola = OverlapAdd(tuple(spec.shape[:-2]), spec.shape[-1], spec.device)
+    ola = StreamingOverlapAdd(tuple(spec.shape[:-2]), spec.shape[-1], spec.device)
     ola.add(spec, 0)
-    return ola.result()
+    return ola.finish()
 
 
 def compress(spec: torch.Tensor) -> torch.Tensor:

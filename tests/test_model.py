@@ -63,10 +63,10 @@ def test_overlap_add_normaliser_is_the_hann_sum_and_blockwise_exact():
     assert torch.allclose(norm[:512], w2[:512], atol=1e-12)  # only frame 0 covers the first hop
     assert torch.equal(spectral._window_square_sum(n_frames, torch.device("cpu"), torch.float64, 700, 3000), norm[700:3000])
     spec = torch.randn(1, 2, 1024, n_frames)
-    whole, blocks = spectral.OverlapAdd((1, 2), n_frames), spectral.OverlapAdd((1, 2), n_frames)
+    whole, blocks = spectral.StreamingOverlapAdd((1, 2), n_frames), spectral.StreamingOverlapAdd((1, 2), n_frames)
     whole.add(spec, 0)
     blocks.add(spec, 0)
-    assert torch.equal(whole.result(), blocks.result(block=1000))
+    assert torch.equal(whole.finish(), blocks._release(spectral.frames_to_samples(n_frames), block=1000))
 
 
 # --- EDM constants ------------------------------------------------------------------------------
