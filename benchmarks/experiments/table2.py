@@ -197,40 +197,10 @@ def run(cfg: TablesConfig, settings: None = None, opts: RunOptions | None = None
             summary.skipped_models[spec.label] = why or "unavailable"
             log.info("[%s] skipped: %s", spec.label, why)
             continue
-        identity = model_identity(spec, ae)
-        model_key = store.key(identity)
-        folder = recon_folder(cfg, spec.label)
-        existing = {clip: r for (label, clip), r in inputs.all_rows.items() if label == spec.label}
-        prev = inputs.previous.get(spec.label)
-        cached = None if sharded else reusable_rows(cfg, inputs.mine, recon_keys(cfg, model_key, inputs.mine),
-                                                    existing)
-        if cached is not None and prev is not None and prev.get("aggregate_key") == aggregate_key(
-            cfg, [cached[c.id]["key"] for c in inputs.clips], identities, reasons
-        ):
-            used_rows[spec.label] = cached
-            models_out.append(prev)
-            summary.rows_reused += len(cached)
-            summary.aggregates_reused += 1
-            continue
-        recon = reconstruct_clips(
-            cfg, ae, model_key, inputs.mine, folder, summary, opts.progress, opts.on_clip, spec.label
-        )
-        rows = score_rows(cfg, inputs.mine, recon, folder, inputs.rows_file, existing, summary, opts, spec.label)
-        if sharded:
-            continue
-        used_rows[spec.label] = {c.id: rows[c.id] for c in inputs.clips}
-        agg_key = aggregate_key(cfg, [rows[c.id]["key"] for c in inputs.clips], identities, reasons)
-        if prev is not None and prev.get("aggregate_key") == agg_key:
-            models_out.append(prev)
-            summary.aggregates_reused += 1
-            continue
-        with summary.timed(f"aggregates (FAD, CI): {spec.label}"):
-            metrics, per_clip_fad = score_model(
-                cfg, cfg.metrics, inputs.clips, rows, folder, embedders, reasons, opts.progress
-            )
-        models_out.append(_model_entry(spec, ae, identity, model_key, agg_key, len(inputs.clips), metrics,
-                                       per_clip_fad))
-        summary.aggregates_computed += 1
+        entry, rows = _one_model(cfg, inputs, spec, ae, (embedders, identities, reasons), summary, opts)
+        if entry is not None:
+            models_out.append(entry)
+            used_rows[spec.label] = rows
     if sharded:
         summary.seconds = time.time() - t_start
         log.info("shard %d/%d done: rows in %s; run without --shard to merge and render", *opts.shard,
@@ -239,6 +209,39 @@ def run(cfg: TablesConfig, settings: None = None, opts: RunOptions | None = None
     store.compact_rows(inputs.rows_dir, inputs.all_rows, used_rows)
     result = _result(cfg, inputs, identities, reasons, models_out, summary)
     return finish(summary, inputs.out_json, result, t_start, force=bool(summary.aggregates_computed))
+
+
+def _one_model(cfg: TablesConfig, inputs: _Inputs, spec, ae, evaluation, summary: RunSummary, opts: RunOptions):
+    """(result entry, clip → row) of one model, or (None, None) in a shard (rows only). Nothing is decoded
+    when its rows and aggregates are current; else missing reconstructions, rows and aggregates are made."""
+    embedders, identities, reasons = evaluation
+    sharded = opts.shard[1] > 1
+    identity = model_identity(spec, ae)
+    model_key = store.key(identity)
+    folder = recon_folder(cfg, spec.label)
+    existing = {clip: r for (label, clip), r in inputs.all_rows.items() if label == spec.label}
+    prev = inputs.previous.get(spec.label)
+    cached = None if sharded else reusable_rows(cfg, inputs.mine, recon_keys(cfg, model_key, inputs.mine), existing)
+    if cached is not None and prev is not None and prev.get("aggregate_key") == aggregate_key(
+        cfg, [cached[c.id]["key"] for c in inputs.clips], identities, reasons
+    ):
+        summary.rows_reused += len(cached)
+        summary.aggregates_reused += 1
+        return prev, cached
+    recon = reconstruct_clips(cfg, ae, model_key, inputs.mine, folder, summary, opts.progress, opts.on_clip, spec.label)
+    rows = score_rows(cfg, inputs.mine, recon, folder, inputs.rows_file, existing, summary, opts, spec.label)
+    if sharded:
+        return None, None
+    used = {c.id: rows[c.id] for c in inputs.clips}
+    agg_key = aggregate_key(cfg, [rows[c.id]["key"] for c in inputs.clips], identities, reasons)
+    if prev is not None and prev.get("aggregate_key") == agg_key:
+        summary.aggregates_reused += 1
+        return prev, used
+    with summary.timed(f"aggregates (FAD, CI): {spec.label}"):
+        metrics, per_clip_fad = score_model(cfg, cfg.metrics, inputs.clips, rows, folder, embedders, reasons,
+                                            opts.progress)
+    summary.aggregates_computed += 1
+    return _model_entry(spec, ae, identity, model_key, agg_key, len(inputs.clips), metrics, per_clip_fad), used
 
 
 def _model_entry(spec, ae, identity, model_key: str, agg_key: str, clips: int, metrics, per_clip_fad) -> dict:
