@@ -86,17 +86,9 @@ def read_rows(folder: Path, pattern: str = "per_clip*.jsonl") -> list[dict[str, 
     of work are simply done again."""
     rows = []
     for path in sorted(folder.glob(pattern)):
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-        bad = 0
-        for i, line in enumerate(lines):
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                row = None
-            if isinstance(row, dict):
-                rows.append(row)
-            elif line.strip() and i < len(lines) - 1:
-                bad += 1
+        lines = io.read_jsonl(path).lines
+        rows += [row for _, _, row in lines if isinstance(row, dict)]
+        bad = sum(not isinstance(row, dict) for _, _, row in lines)
         if bad:
             log.warning("%s: %d malformed lines skipped (their work is done again)", path, bad)
     return rows

@@ -92,6 +92,41 @@ def fsync_dir(folder: str | Path) -> None:
         os.close(fd)
 
 
+class JsonLines:
+    """A JSON-lines file as read: `lines` holds (1-based line number, text, parsed JSON or None when the text
+    is not JSON) of every non-blank line; `torn_bytes` is the length of a torn last line (no final newline
+    and not JSON: a writer killed mid-line), which is not in `lines`, else 0; `torn_line` is its number."""
+
+    def __init__(self, lines: list[tuple[int, str, Any]], torn_bytes: int = 0, torn_line: int = 0) -> None:
+        self.lines, self.torn_bytes, self.torn_line = lines, torn_bytes, torn_line
+
+
+def read_jsonl(path: str | Path) -> JsonLines:
+    """The one reader of the append-only logs (result rows, the training log, Table III's run log); each
+    caller decides what a line that is not a row means. A missing file has no lines."""
+    path = Path(path)
+    if not path.is_file():
+        return JsonLines([])
+    data = path.read_bytes()
+    body, newline, tail = data.rpartition(b"\n")
+    texts = body.decode("utf-8", errors="replace").split("\n") if newline else []
+    torn_bytes = 0
+    if tail.strip():
+        if _parse(tail.decode("utf-8", errors="replace")) is None:
+            torn_bytes = len(tail)
+        else:  # a whole row whose newline was never written
+            texts.append(tail.decode("utf-8", errors="replace"))
+    lines = [(n, t, _parse(t)) for n, t in enumerate(texts, 1) if t.strip()]
+    return JsonLines(lines, torn_bytes, len(texts) + 1 if torn_bytes else 0)
+
+
+def _parse(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return None
+
+
 def write_text(path: str | Path, text: str) -> None:
     """Write UTF-8 text atomically."""
     with atomic_path(path) as tmp:

@@ -15,7 +15,7 @@ from typing import Any
 
 from m2l2.checkpoint import list_checkpoints
 from m2l2.errors import M2L2Error
-from m2l2.io import write_text
+from m2l2.io import read_jsonl, write_text
 
 log = logging.getLogger(__name__)
 
@@ -57,16 +57,12 @@ class RunFolder:
         that is not a JSON row (a run killed mid-write leaves a torn last line) is dropped, and said so."""
         if not self.log_path.is_file():
             return
-        rows, torn = [], 0
-        for line in self.log_path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                row = None
-            if not isinstance(row, dict) or not isinstance(row.get("step"), int):
-                torn += bool(line.strip())
-            elif row["step"] <= step:
-                rows.append(line)
+        log_file = read_jsonl(self.log_path)
+        rows = [text for _, text, row in log_file.lines
+                if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= step]
+        torn = bool(log_file.torn_bytes) + sum(
+            not (isinstance(row, dict) and isinstance(row.get("step"), int)) for _, _, row in log_file.lines
+        )
         if torn:
             log.warning("%s: dropped %d torn or malformed line(s), e.g. the half-written last line of a "
                         "killed run", self.log_path, torn)

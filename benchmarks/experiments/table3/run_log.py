@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from m2l2.errors import M2L2Error
+from m2l2.io import read_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -28,36 +29,19 @@ RERUN = "delete the file to rerun Table III"
 def load_runs(path: Path) -> dict[str, dict[str, Any]]:
     """Key → row of every probe run in the log at `path` (later rows win; none without a file). A torn last
     line is cut off the file; any other malformed line or incomplete row raises M2L2Error."""
-    if not path.is_file():
-        return {}
-    data = path.read_bytes()
-    complete, newline, tail = data.rpartition(b"\n")  # tail: what follows the last newline
-    lines = complete.decode("utf-8", errors="replace").split("\n") if newline else []
-    torn = bool(tail.strip()) and _torn(tail)
-    if tail.strip() and not torn:
-        lines.append(tail.decode("utf-8", errors="replace"))  # a whole row whose newline was never written
+    log_file = read_jsonl(path)
     runs: dict[str, dict[str, Any]] = {}
-    for number, line in enumerate(lines, 1):
-        if line.strip():
-            row = _row(line, f"{path}:{number}")
-            runs[row["key"]] = row
-    if torn:  # cut off only once the rest has been read without error
+    for number, text, _ in log_file.lines:
+        row = _row(text, f"{path}:{number}")
+        runs[row["key"]] = row
+    if log_file.torn_bytes:  # cut off only once the rest has been read without error
         log.warning(
             "%s:%d: dropped a torn last line (a run killed mid-write); that probe run is trained again",
             path,
-            len(lines) + 1,
+            log_file.torn_line,
         )
-        os.truncate(path, len(data) - len(tail))
+        os.truncate(path, path.stat().st_size - log_file.torn_bytes)
     return runs
-
-
-def _torn(tail: bytes) -> bool:
-    """True when the text after the last newline is not JSON: a row cut short by a killed run."""
-    try:
-        json.loads(tail)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return True
-    return False
 
 
 def _row(line: str, where: str) -> dict[str, Any]:
