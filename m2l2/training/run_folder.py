@@ -58,11 +58,10 @@ class RunFolder:
         if not self.log_path.is_file():
             return
         log_file = read_jsonl(self.log_path)
-        rows = [text for _, text, row in log_file.lines
-                if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= step]
-        torn = bool(log_file.torn_bytes) + sum(
-            not (isinstance(row, dict) and isinstance(row.get("step"), int)) for _, _, row in log_file.lines
-        )
+        stepped = [(text, row) for _, text, row in log_file.lines
+                   if isinstance(row, dict) and isinstance(row.get("step"), int)]
+        rows = [text for text, row in stepped if row["step"] <= step]
+        torn = bool(log_file.torn_bytes) + len(log_file.lines) - len(stepped)
         if torn:
             log.warning("%s: dropped %d torn or malformed line(s), e.g. the half-written last line of a "
                         "killed run", self.log_path, torn)

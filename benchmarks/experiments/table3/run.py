@@ -185,7 +185,7 @@ def run(
             x, feature_key = None, _feature_key(model, data.items, hashes)
             shape = previous.get(label, {}).get(task.name)
             if shape is None or cfg.export_dir or not _all_done(cfg, task, data, partitions, feature_key, done):
-                x, feature_key = _features(cfg, label, model, task, data, hashes, summary, opts.progress)
+                x = _features(cfg, label, model, task, data, hashes, summary, opts.progress)
                 shape = {"dim": int(x.shape[1]), "items": int(x.shape[0])}
             feature_info[label][task.name] = shape
             t0 = time.perf_counter()
@@ -305,8 +305,7 @@ def _task_entry(task, data, partitions) -> dict[str, Any]:
 
 
 def _features(cfg, label, model, task, data, hashes, summary, progress):
-    """The task's feature matrix for one model (cached per clip; exported for mir_ref when asked) and the
-    key that identifies it."""
+    """The task's feature matrix for one model (cached per clip; exported for mir_ref when asked)."""
     t0 = time.perf_counter()
     cache = Path(cfg.cache_dir).expanduser() / "probing" / "features"
     x, stats = extract_features(model, data.items, cache, progress=progress, hashes=hashes)
@@ -317,7 +316,7 @@ def _features(cfg, label, model, task, data, hashes, summary, progress):
         from benchmarks.experiments.table3.export import export_mir_ref
 
         export_mir_ref(Path(cfg.export_dir).expanduser(), task.dataset, label, data.items, x, identity=model.identity)
-    return x, _feature_key(model, data.items, hashes)
+    return x
 
 
 def _probe_runs(cfg, label, task, data, partitions, x, feature_key, done, runs_file, pool, summary) -> list[dict]:
